@@ -1,0 +1,28 @@
+"""The small protocol every builder implements.
+
+>>> from reprokit.builders.base import Builder
+>>> Builder.__name__
+'Builder'
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..engine import Run
+from ..model import BuildInfo
+from ..spec import BuildSpec
+
+
+class Builder(Protocol):
+    """Builds ``spec`` without cache into an image tagged ``tag``, labelled with ``run``'s id.
+
+    Everything the build creates in the engine is recorded on ``run`` for removal. A failed
+    build raises :class:`reprokit.errors.BuildError` naming the failing step.
+    """
+
+    name: str
+
+    def version(self) -> str: ...
+
+    def build(self, spec: BuildSpec, tag: str, run: Run, name: str) -> BuildInfo: ...

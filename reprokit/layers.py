@@ -1,0 +1,211 @@
+"""Read a layer's tar stream once into file records, and stack layers into the merged view.
+
+Nothing is extracted: each regular file's content is hashed as it streams past, the layer's
+own digest (its diff_id) is computed over the same bytes, and only the records are kept.
+
+>>> import io, tarfile
+>>> buf = io.BytesIO()
+>>> with tarfile.open(fileobj=buf, mode="w") as tf:
+...     info = tarfile.TarInfo("etc/motd"); info.size = 2
+...     tf.addfile(info, io.BytesIO(b"hi"))
+>>> layer = index_layer(io.BytesIO(buf.getvalue()))
+>>> [(r.path, r.type, r.size) for r in layer.records]
+[('/etc/motd', 'file', 2)]
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import posixpath
+import tarfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import zstandard
+
+from .errors import ArchiveError, Cancelled
+from .records import FileRecord, normalize_path
+from .streams import CHUNK, HashingReader, decompressed
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+
+_TYPES = {
+    tarfile.REGTYPE: "file",
+    tarfile.AREGTYPE: "file",
+    tarfile.CONTTYPE: "file",
+    tarfile.GNUTYPE_SPARSE: "file",
+    tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink",
+    tarfile.LNKTYPE: "hardlink",
+    tarfile.CHRTYPE: "char",
+    tarfile.BLKTYPE: "block",
+    tarfile.FIFOTYPE: "fifo",
+}
+
+
+@dataclass(slots=True)
+class LayerIndex:
+    """The records of one layer, in tar order, with the digest and size of its uncompressed tar."""
+
+    diff_id: str
+    size: int
+    records: list[FileRecord] = field(default_factory=list)
+    content_bytes: int = 0
+
+    def by_path(self) -> dict[str, FileRecord]:
+        """Records keyed by path (a later entry for the same path wins, as on extraction)."""
+        return {r.path: r for r in self.records}
+
+
+def _xattrs(pax: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for key, value in pax.items():
+        if key.startswith("SCHILY.xattr."):
+            name, raw = key[len("SCHILY.xattr.") :], value.encode("utf-8", "surrogateescape")
+        elif key.startswith("LIBARCHIVE.xattr."):
+            name = key[len("LIBARCHIVE.xattr.") :]
+            raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_")
+        else:
+            continue
+        try:
+            text = raw.decode("utf-8")
+            shown = text if text.isprintable() else "0x" + raw.hex()
+        except UnicodeDecodeError:
+            shown = "0x" + raw.hex()
+        out.append((name, shown))
+    return tuple(sorted(out))
+
+
+def _hash_member(tf: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+    digest = hashlib.sha256()
+    fileobj = tf.extractfile(member)
+    if fileobj is not None:
+        while chunk := fileobj.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def record_of(member: tarfile.TarInfo, sha256: str | None = None) -> FileRecord:
+    """The record for one tar header (content digest supplied by the caller)."""
+    path = normalize_path(member.name)
+    base = posixpath.basename(path)
+    kind = _TYPES.get(member.type, "file")
+    linkname = None
+    if kind in ("symlink", "hardlink"):
+        linkname = member.linkname
+        if kind == "hardlink":
+            linkname = normalize_path(linkname)
+        else:
+            linkname = linkname.encode("utf-8", "surrogateescape").decode(
+                "utf-8", "backslashreplace"
+            )
+    if base == OPAQUE_MARKER:
+        kind = "opaque"
+    elif base.startswith(WHITEOUT_PREFIX):
+        kind = "whiteout"
+    mtime: float = member.mtime
+    if isinstance(mtime, float) and mtime.is_integer():
+        mtime = int(mtime)
+    return FileRecord(
+        path=path,
+        type=kind,
+        mode=member.mode & 0o7777,
+        uid=member.uid,
+        gid=member.gid,
+        size=member.size if kind == "file" else 0,
+        mtime=mtime,
+        sha256=sha256,
+        linkname=linkname,
+        xattrs=_xattrs(member.pax_headers) if member.pax_headers else (),
+        device=(member.devmajor, member.devminor) if kind in ("char", "block") else None,
+    )
+
+
+def index_layer(raw: BinaryIO, where: str = "layer", cancel=None) -> LayerIndex:
+    """Read one layer blob (tar, tar+gzip or tar+zstd) from ``raw`` into a :class:`LayerIndex`.
+
+    ``where`` names the layer in error messages. Raises :class:`ArchiveError` when the stream
+    is truncated or is not a tar archive.
+    """
+    stream = HashingReader(raw)
+    try:
+        stream = HashingReader(decompressed(raw))
+        records: list[FileRecord] = []
+        content = 0
+        digests: dict[str, str] = {}
+        tf = tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK)  # type: ignore[call-overload]
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled while reading a layer")
+            member = tf.next()
+            if member is None:
+                break
+            tf.members.clear()  # stream mode keeps every header otherwise
+            sha = None
+            if member.isreg():
+                sha = _hash_member(tf, member)
+                content += member.size
+            elif member.islnk():
+                sha = digests.get(normalize_path(member.linkname))
+            record = record_of(member, sha)
+            if sha is not None:
+                digests[record.path] = sha
+            records.append(record)
+        stream.drain()
+    except tarfile.ReadError as err:
+        if "empty file" in str(err) and stream.count == 0:
+            return LayerIndex(diff_id="sha256:" + stream.hexdigest(), size=0)
+        raise ArchiveError(where, f"truncated or not a tar layer ({err})") from None
+    except (EOFError, tarfile.StreamError, zlib.error, OSError, zstandard.ZstdError) as err:
+        raise ArchiveError(
+            where, f"truncated or corrupt layer ({err or type(err).__name__})"
+        ) from None
+    return LayerIndex(
+        diff_id="sha256:" + stream.hexdigest(),
+        size=stream.count,
+        records=records,
+        content_bytes=content,
+    )
+
+
+def _covered(path: str, prefixes: set[str]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or lies below one of them."""
+    while True:
+        if path in prefixes:
+            return True
+        if path == "/":
+            return False
+        path = posixpath.dirname(path)
+
+
+def merge(layers: Iterable[LayerIndex]) -> dict[str, FileRecord]:
+    """The final filesystem of a layer stack, applying whiteouts and opaque directories.
+
+    >>> lower = LayerIndex("l", 0, [FileRecord("/a", "dir"), FileRecord("/a/x", "file")])
+    >>> upper = LayerIndex("u", 0, [FileRecord("/a/.wh.x", "whiteout")])
+    >>> sorted(merge([lower, upper]))
+    ['/a']
+    """
+    merged: dict[str, FileRecord] = {}
+    for layer in layers:
+        deleted: set[str] = set()  # the path and everything below it
+        emptied: set[str] = set()  # everything below it, not the path itself
+        for rec in layer.records:
+            if rec.type == "whiteout":
+                parent, base = posixpath.split(rec.path)
+                deleted.add(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
+            elif rec.type == "opaque":
+                emptied.add(posixpath.dirname(rec.path))
+        if deleted or emptied:
+            for path in list(merged):
+                parent = posixpath.dirname(path)
+                if _covered(path, deleted) or (path != "/" and _covered(parent, emptied)):
+                    del merged[path]
+        for rec in layer.records:
+            if rec.type not in ("whiteout", "opaque"):
+                merged[rec.path] = rec
+    return merged

@@ -1,0 +1,179 @@
+"""The plain records a comparison produces; every presenter renders these and nothing else.
+
+>>> d = FileDiff(path="/app/x", change="modified", fields=["content"], layer=2)
+>>> d.to_dict()["fields"]
+['content']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .records import FileRecord
+
+VERDICTS = ("identical", "equivalent", "different")
+CHANGES = ("added", "removed", "modified")
+
+
+@dataclass(slots=True)
+class FileDiff:
+    """One path that differs, in one layer (``layer`` = index) or in the merged view (None)."""
+
+    path: str
+    change: str
+    fields: list[str]
+    layer: int | None = None
+    a: FileRecord | None = None
+    b: FileRecord | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.layer is not None:
+            out["layer"] = self.layer
+        out.update(path=self.path, change=self.change, fields=list(self.fields))
+        out["a"] = self.a.to_dict() if self.a else None
+        out["b"] = self.b.to_dict() if self.b else None
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FileDiff:
+        path = data["path"]
+        return cls(
+            path=path,
+            change=data["change"],
+            fields=list(data.get("fields") or []),
+            layer=data.get("layer"),
+            a=FileRecord.from_dict(data["a"], path) if data.get("a") else None,
+            b=FileRecord.from_dict(data["b"], path) if data.get("b") else None,
+        )
+
+
+@dataclass(slots=True)
+class LayerDiff:
+    """Layer ``index`` of both images: their diff_ids, whether they match, what made them."""
+
+    index: int
+    a: str | None
+    b: str | None
+    same: bool
+    created_by: str | None
+    files_differing: int = 0
+    size_a: int | None = None
+    size_b: int | None = None
+    created_by_b: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "index": self.index,
+            "a": self.a,
+            "b": self.b,
+            "same": self.same,
+            "created_by": self.created_by,
+            "files_differing": self.files_differing,
+            "size_a": self.size_a,
+            "size_b": self.size_b,
+        }
+        if self.created_by_b is not None and self.created_by_b != self.created_by:
+            out["created_by_b"] = self.created_by_b
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LayerDiff:
+        return cls(
+            index=data["index"],
+            a=data.get("a"),
+            b=data.get("b"),
+            same=bool(data["same"]),
+            created_by=data.get("created_by"),
+            files_differing=int(data.get("files_differing", 0)),
+            size_a=data.get("size_a"),
+            size_b=data.get("size_b"),
+            created_by_b=data.get("created_by_b"),
+        )
+
+
+@dataclass(slots=True)
+class ConfigDiff:
+    """One flattened config field (e.g. ``history[2].created``) whose values differ."""
+
+    field: str
+    a: Any
+    b: Any
+    change: str = "modified"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "a": self.a, "b": self.b, "change": self.change}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConfigDiff:
+        return cls(data["field"], data.get("a"), data.get("b"), data.get("change", "modified"))
+
+
+@dataclass
+class ImageInfo:
+    """What a report says about one image of the pair."""
+
+    ref: str
+    id: str
+    diff_ids: list[str]
+    size: int | None = None
+    created: str | None = None
+    platform: str | None = None
+    repo_tags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "id": self.id,
+            "diff_ids": list(self.diff_ids),
+            "size": self.size,
+            "created": self.created,
+            "platform": self.platform,
+            "repo_tags": list(self.repo_tags),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageInfo:
+        return cls(
+            ref=data["ref"],
+            id=data["id"],
+            diff_ids=list(data.get("diff_ids") or []),
+            size=data.get("size"),
+            created=data.get("created"),
+            platform=data.get("platform"),
+            repo_tags=list(data.get("repo_tags") or []),
+        )
+
+
+@dataclass
+class BuildInfo:
+    """One build of a check: which builder made which image, how long it took, its log tail."""
+
+    name: str
+    builder: str
+    tag: str
+    image_id: str
+    duration_s: float
+    log_tail: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "builder": self.builder,
+            "tag": self.tag,
+            "image_id": self.image_id,
+            "duration_s": round(self.duration_s, 3),
+            "log_tail": list(self.log_tail),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildInfo:
+        return cls(
+            name=data["name"],
+            builder=data.get("builder", "docker"),
+            tag=data.get("tag", ""),
+            image_id=data.get("image_id", ""),
+            duration_s=float(data.get("duration_s", 0)),
+            log_tail=list(data.get("log_tail") or []),
+        )

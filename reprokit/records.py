@@ -1,0 +1,144 @@
+"""File records: one per tar entry of a layer, the unit every comparison works on.
+
+>>> r = FileRecord(path="/etc/hostname", type="file", mode=0o644, size=5, sha256="ab")
+>>> r.to_dict()["mode"]
+'0644'
+>>> FileRecord.from_dict(r.to_dict()) == r
+True
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, fields
+from typing import Any
+
+#: Field names a file difference can list, in the order they are reported.
+DIFF_FIELDS = (
+    "type",
+    "mode",
+    "uid",
+    "gid",
+    "size",
+    "mtime",
+    "content",
+    "linkname",
+    "xattrs",
+    "device",
+)
+
+#: Record types. ``whiteout`` and ``opaque`` are the OCI deletion markers of a layer.
+FILE_TYPES = (
+    "file",
+    "dir",
+    "symlink",
+    "hardlink",
+    "char",
+    "block",
+    "fifo",
+    "whiteout",
+    "opaque",
+)
+
+
+@dataclass(slots=True, frozen=True)
+class FileRecord:
+    """What a layer says about one path. ``sha256`` is set for regular files and hardlinks."""
+
+    path: str
+    type: str
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    size: int = 0
+    mtime: float = 0
+    sha256: str | None = None
+    linkname: str | None = None
+    xattrs: tuple[tuple[str, str], ...] = ()
+    device: tuple[int, int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; empty optional fields are left out and mode is octal text."""
+        out: dict[str, Any] = {
+            "type": self.type,
+            "mode": f"{self.mode:04o}",
+            "uid": self.uid,
+            "gid": self.gid,
+            "size": self.size,
+            "mtime": self.mtime,
+        }
+        if self.sha256 is not None:
+            out["sha256"] = self.sha256
+        if self.linkname is not None:
+            out["linkname"] = self.linkname
+        if self.xattrs:
+            out["xattrs"] = dict(self.xattrs)
+        if self.device is not None:
+            out["device"] = list(self.device)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str = "") -> FileRecord:
+        """Inverse of :meth:`to_dict` (the path is stored beside the record in reports)."""
+        device = data.get("device")
+        return cls(
+            path=data.get("path", path),
+            type=data["type"],
+            mode=int(data.get("mode", "0"), 8),
+            uid=int(data.get("uid", 0)),
+            gid=int(data.get("gid", 0)),
+            size=int(data.get("size", 0)),
+            mtime=data.get("mtime", 0),
+            sha256=data.get("sha256"),
+            linkname=data.get("linkname"),
+            xattrs=tuple(sorted((data.get("xattrs") or {}).items())),
+            device=(int(device[0]), int(device[1])) if device else None,
+        )
+
+
+def differing_fields(a: FileRecord, b: FileRecord) -> list[str]:
+    """The :data:`DIFF_FIELDS` on which two records of the same path disagree.
+
+    >>> a = FileRecord("/x", "file", 0o644, size=1, mtime=1, sha256="1")
+    >>> differing_fields(a, FileRecord("/x", "file", 0o600, size=1, mtime=2, sha256="1"))
+    ['mode', 'mtime']
+    """
+    out = []
+    if a.type != b.type:
+        out.append("type")
+    if a.mode != b.mode:
+        out.append("mode")
+    if a.uid != b.uid:
+        out.append("uid")
+    if a.gid != b.gid:
+        out.append("gid")
+    if a.size != b.size:
+        out.append("size")
+    if a.mtime != b.mtime:
+        out.append("mtime")
+    if a.sha256 != b.sha256:
+        out.append("content")
+    if a.linkname != b.linkname:
+        out.append("linkname")
+    if a.xattrs != b.xattrs:
+        out.append("xattrs")
+    if a.device != b.device:
+        out.append("device")
+    return out
+
+
+def normalize_path(name: str) -> str:
+    """An absolute, normalized path for a tar member name; bytes that are not UTF-8 read ``\\xNN``.
+
+    >>> normalize_path("./usr//lib/../bin/")
+    '/usr/bin'
+    >>> normalize_path("caf\\udce9")
+    '/caf\\\\xe9'
+    """
+    raw = name.encode("utf-8", "surrogateescape")
+    text = raw.decode("utf-8", "backslashreplace")
+    path = posixpath.normpath("/" + text.lstrip("/"))
+    return "/" if path in ("/", "//") else path
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(FileRecord))

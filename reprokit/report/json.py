@@ -1,0 +1,105 @@
+"""The JSON report: a versioned contract (``schema: reprokit/v1``) that loads back into a Result.
+
+Keys are only ever added, never renamed or removed. See docs/json-schema.md.
+
+>>> from reprokit.model import ImageInfo
+>>> from reprokit.result import Result
+>>> img = ImageInfo("a", "sha256:1", [])
+>>> from_dict(to_dict(Result("identical", "same", (img, img)))).verdict
+'identical'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..errors import ReportError, ReprokitError
+from ..model import BuildInfo, ConfigDiff, FileDiff, ImageInfo, LayerDiff
+
+if TYPE_CHECKING:
+    from ..result import Result
+
+SCHEMA = "reprokit/v1"
+
+
+def to_dict(result: Result) -> dict[str, Any]:
+    """The report as plain JSON-ready data."""
+    return {
+        "schema": SCHEMA,
+        "reprokit_version": __version__,
+        "verdict": result.verdict,
+        "reason": result.reason,
+        "images": [image.to_dict() for image in result.images],
+        "layers": [layer.to_dict() for layer in result.layers],
+        "config": [c.to_dict() for c in result.config],
+        "files": [d.to_dict() for d in result.files],
+        "merged": [d.to_dict() for d in result.merged],
+        "summary": result.summary,
+        "spec": result.spec,
+        "builds": [b.to_dict() for b in result.builds],
+        "run_id": result.run_id,
+        "duration_s": None if result.duration_s is None else round(result.duration_s, 3),
+        "kept_images": list(result.kept_images),
+    }
+
+
+def dumps(result: Result, indent: int | None = 2) -> str:
+    return json.dumps(to_dict(result), indent=indent, default=str) + "\n"
+
+
+def from_dict(data: Any) -> Result:
+    """A Result from a report dict; :class:`ReportError` when it is not a reprokit report."""
+    from ..result import Result
+
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise ReportError(f"not a {SCHEMA} report (schema: {found!r})")
+    try:
+        a, b = (ImageInfo.from_dict(i) for i in data["images"])
+        return Result(
+            verdict=data["verdict"],
+            reason=data.get("reason", ""),
+            images=(a, b),
+            layers=[LayerDiff.from_dict(x) for x in data.get("layers") or []],
+            config=[ConfigDiff.from_dict(x) for x in data.get("config") or []],
+            files=[FileDiff.from_dict(x) for x in data.get("files") or []],
+            merged=[FileDiff.from_dict(x) for x in data.get("merged") or []],
+            spec=data.get("spec"),
+            builds=[BuildInfo.from_dict(x) for x in data.get("builds") or []],
+            run_id=data.get("run_id"),
+            duration_s=data.get("duration_s"),
+            kept_images=list(data.get("kept_images") or []),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ReportError(f"malformed {SCHEMA} report: {type(err).__name__} {err}") from None
+
+
+def load(path: str | Path) -> Result:
+    """Read a JSON report written by ``--json`` or :meth:`Result.to_json`."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ReportError(f"{path}: cannot read ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ReportError(f"{path}: not JSON ({err})") from None
+    return from_dict(data)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file, so no half-written report is ever left."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise ReprokitError(f"{path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

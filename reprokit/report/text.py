@@ -1,0 +1,91 @@
+"""The short human summary printed by the CLI (and ``Result.text()``).
+
+Paths and commands come from images and are untrusted: control characters are escaped so a
+hostile file name cannot rewrite the terminal.
+
+>>> clean("a\\x1b[2Jb")
+'a\\\\x1b[2Jb'
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..result import Result
+
+WIDTH = 72
+
+
+def clean(text: object, limit: int | None = None) -> str:
+    """One printable line: control characters shown as escapes, optionally shortened."""
+    out = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text)
+    )
+    if limit is not None and len(out) > limit:
+        out = out[: limit - 1] + "…"
+    return out
+
+
+def human_size(n: int | None) -> str:
+    """``1536`` → ``1.5 KB``."""
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def short_step(created_by: str | None) -> str:
+    """A Dockerfile-like rendering of a history ``created_by``."""
+    if not created_by:
+        return "(no history)"
+    text = created_by.strip()
+    if text.startswith("/bin/sh -c #(nop) "):
+        return text[len("/bin/sh -c #(nop) ") :].strip()
+    if text.startswith("/bin/sh -c "):
+        return "RUN " + text[len("/bin/sh -c ") :]
+    return text
+
+
+def render(result: Result, top: int = 10) -> str:
+    """The summary: verdict, images, layers, config fields, top differing paths."""
+    a, b = result.images
+    s = result.summary
+    lines = [f"reprokit: {result.verdict.upper()} — {clean(result.reason)}"]
+    for name, image in (("A", a), ("B", b)):
+        lines.append(
+            f"  {name}  {clean(image.ref, 48)}  {image.id[:19]}  "
+            f"{len(image.diff_ids)} layer(s)  {human_size(image.size)}"
+        )
+    lines.append(f"layers: {s['layers']}, differing: {s['layers_differing']}")
+    for layer in result.layers:
+        state = "same   " if layer.same else "DIFFERS"
+        count = "" if layer.same else f"  {layer.files_differing} file(s)"
+        fields = Counter(f for d in result.files if d.layer == layer.index for f in d.fields)
+        detail = f" [{', '.join(k for k, _ in fields.most_common(4))}]" if fields else ""
+        lines.append(
+            f"  #{layer.index:<2} {state} {clean(short_step(layer.created_by), 56)}{count}{detail}"
+        )
+    if result.config:
+        names = [c.field for c in result.config]
+        shown = ", ".join(names[:6]) + (f", … (+{len(names) - 6})" if len(names) > 6 else "")
+        lines.append(f"config: {len(names)} field(s) differ: {clean(shown)}")
+    diffs = result.merged or result.files
+    if diffs:
+        label = "merged view" if result.merged else "layers"
+        lines.append(f"top differing paths ({label}, {len(diffs)} in all):")
+        ranked = sorted(diffs, key=lambda d: (d.fields == ["mtime"], d.path))
+        for d in ranked[:top]:
+            fields = ", ".join(d.fields) if d.fields else d.change
+            where = f"#{d.layer} " if d.layer is not None else ""
+            lines.append(f"  {d.change:<8} {where}{clean(d.path, 60)}  {fields}")
+        if len(diffs) > top:
+            lines.append(f"  … and {len(diffs) - top} more (see the JSON report)")
+    if result.kept_images:
+        lines.append(f"kept images: {', '.join(result.kept_images)}")
+    return "\n".join(lines)

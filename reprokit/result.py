@@ -1,0 +1,168 @@
+"""The Result of a check or a diff: the verdict and every difference, as records and DataFrames.
+
+>>> r = Result.from_dict({"schema": "reprokit/v1", "verdict": "identical", "reason": "same",
+...     "images": [{"ref": "a", "id": "sha256:1", "diff_ids": []},
+...                {"ref": "b", "id": "sha256:1", "diff_ids": []}]})
+>>> r.verdict, r.meets("equivalent"), len(r.files)
+('identical', True, 0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import UsageError
+from .model import VERDICTS, BuildInfo, ConfigDiff, FileDiff, ImageInfo, LayerDiff
+
+FILE_COLUMNS = [
+    "layer",
+    "path",
+    "change",
+    "fields",
+    "type_a",
+    "type_b",
+    "size_a",
+    "size_b",
+    "mode_a",
+    "mode_b",
+    "mtime_a",
+    "mtime_b",
+    "sha256_a",
+    "sha256_b",
+]
+LAYER_COLUMNS = [
+    "index",
+    "a",
+    "b",
+    "same",
+    "created_by",
+    "files_differing",
+    "size_a",
+    "size_b",
+]
+CONFIG_COLUMNS = ["field", "change", "a", "b"]
+
+
+@dataclass
+class Result:
+    """A comparison of two images: verdict, reason, both images and all their differences.
+
+    ``layers``, ``config``, ``files`` and ``merged`` are lists of plain records; the
+    ``*_df`` properties give the same data as pandas DataFrames.
+    """
+
+    verdict: str
+    reason: str
+    images: tuple[ImageInfo, ImageInfo]
+    layers: list[LayerDiff] = field(default_factory=list)
+    config: list[ConfigDiff] = field(default_factory=list)
+    files: list[FileDiff] = field(default_factory=list)
+    merged: list[FileDiff] = field(default_factory=list)
+    spec: dict[str, Any] | None = None
+    builds: list[BuildInfo] = field(default_factory=list)
+    run_id: str | None = None
+    duration_s: float | None = None
+    kept_images: list[str] = field(default_factory=list)
+
+    def meets(self, require: str) -> bool:
+        """Whether the verdict is at least as good as ``require`` (identical > equivalent).
+
+        >>> Result("equivalent", "", (None, None)).meets("identical")
+        False
+        """
+        if require not in ("identical", "equivalent"):
+            raise UsageError(f"--require takes identical or equivalent, not {require!r}")
+        return VERDICTS.index(self.verdict) <= VERDICTS.index(require)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Counts: layers, layers_differing, files_differing (per layer), merged_differing."""
+        return {
+            "layers": len(self.layers),
+            "layers_differing": sum(1 for layer in self.layers if not layer.same),
+            "files_differing": len(self.files),
+            "merged_differing": len(self.merged),
+            "config_differing": len(self.config),
+        }
+
+    @cached_property
+    def layers_df(self) -> pd.DataFrame:
+        """One row per layer index: ``index, a, b, same, created_by, files_differing, size_a, size_b``."""
+        rows = [{k: v for k, v in d.to_dict().items() if k in LAYER_COLUMNS} for d in self.layers]
+        return pd.DataFrame(rows, columns=LAYER_COLUMNS)
+
+    @cached_property
+    def config_df(self) -> pd.DataFrame:
+        """One row per differing config field: ``field, change, a, b``."""
+        return pd.DataFrame([c.to_dict() for c in self.config], columns=CONFIG_COLUMNS)
+
+    @cached_property
+    def files_df(self) -> pd.DataFrame:
+        """One row per per-layer file difference (columns: :data:`FILE_COLUMNS`)."""
+        return _files_frame(self.files, FILE_COLUMNS)
+
+    @cached_property
+    def merged_df(self) -> pd.DataFrame:
+        """One row per difference of the final filesystems (:data:`FILE_COLUMNS` minus layer)."""
+        return _files_frame(self.merged, FILE_COLUMNS[1:])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report (schema ``reprokit/v1``) as a dict."""
+        from .report.json import to_dict
+
+        return to_dict(self)
+
+    def to_json(self, path: str | Path | None = None, indent: int | None = 2) -> str:
+        """The JSON report as text; also written (atomically) to ``path`` when given."""
+        from .report.json import dumps, write_atomic
+
+        text = dumps(self, indent=indent)
+        if path is not None:
+            write_atomic(Path(path), text)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """Rebuild a Result from a JSON report dict (see :func:`reprokit.load`)."""
+        from .report.json import from_dict
+
+        return from_dict(data)
+
+    def text(self, top: int = 10) -> str:
+        """The human summary the CLI prints."""
+        from .report.text import render
+
+        return render(self, top=top)
+
+    def __repr__(self) -> str:
+        a, b = self.images
+        return (
+            f"<reprokit.Result {self.verdict}: {self.reason}; "
+            f"{a.ref if a else '?'} vs {b.ref if b else '?'}; "
+            f"{self.summary['layers_differing']}/{self.summary['layers']} layers differ, "
+            f"{self.summary['files_differing']} file differences>"
+        )
+
+
+def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
+    rows = []
+    for d in diffs:
+        row: dict[str, Any] = {
+            "layer": d.layer,
+            "path": d.path,
+            "change": d.change,
+            "fields": ",".join(d.fields),
+        }
+        for side, rec in (("a", d.a), ("b", d.b)):
+            row[f"type_{side}"] = rec.type if rec else None
+            row[f"size_{side}"] = rec.size if rec else None
+            row[f"mode_{side}"] = f"{rec.mode:04o}" if rec else None
+            row[f"mtime_{side}"] = rec.mtime if rec else None
+            row[f"sha256_{side}"] = rec.sha256 if rec else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
