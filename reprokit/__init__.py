@@ -11,8 +11,8 @@ Build an image twice from one spec and compare every layer, file and config fiel
 
 __version__ = "0.1.0"
 
-from .api import check, compare, load  # noqa: E402
-from .errors import (  # noqa: E402
+from .api import check, compare, load
+from .errors import (
     ArchiveError,
     BuildError,
     Cancelled,
@@ -23,8 +23,8 @@ from .errors import (  # noqa: E402
     SpecError,
     UsageError,
 )
-from .result import Result  # noqa: E402
-from .spec import BuildSpec  # noqa: E402
+from .result import Result
+from .spec import BuildSpec
 
 __all__ = [
     "ArchiveError",

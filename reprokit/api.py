@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-
 from .builders import BUILDERS
 from .compare import compare_config, compare_layers, compare_merged, fill_shared_layers, verdict
 from .engine import Run, connect

@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,31 +78,63 @@ class Run:
         if final:
             self.finals.add(ref)
 
-    def cleanup(self) -> list[str]:
+    def forget(self, image_id: str) -> None:
+        """Stop tracking the short or full id of ``image_id`` (a finished build's own image)."""
+        bare = image_id.removeprefix("sha256:")
+        self.images = [r for r in self.images if not (r and bare.startswith(r))]
+
+    def cleanup(self, settle_s: float = 20.0) -> list[str]:
         """Remove the images this run created, newest first; returns what could not be removed.
 
         With ``keep=True`` the finished builds' images stay (listed in :attr:`kept`); the
-        leftovers of failed builds are still removed.
+        leftovers of failed builds are still removed. An image still used by the container of
+        a build step being cancelled is retried for ``settle_s`` seconds, then that container
+        (which only our build can have made from our image) is removed too.
         """
         failed = []
         for ref in reversed(self.images):
             if self.keep and ref in self.finals:
                 self.kept.append(ref)
                 continue
-            try:
-                self.client.api.remove_image(ref, force=False, noprune=False)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as err:
-                if self.keep and err.status_code == 409:
-                    continue  # the parent of a kept image goes when that image goes
-                log.warning("could not remove image %s: %s", ref, err)
-                failed.append(ref)
-            except requests.RequestException as err:
-                log.warning("could not remove image %s: %s", ref, err)
+            if not self._remove_image(ref, settle_s):
                 failed.append(ref)
         self.images.clear()
         return failed
+
+    def _remove_image(self, ref: str, settle_s: float) -> bool:
+        deadline, forced = time.monotonic() + settle_s, False
+        while True:
+            try:
+                self.client.api.remove_image(ref, force=False, noprune=False)
+                return True
+            except docker.errors.NotFound:
+                return True
+            except docker.errors.APIError as err:
+                if err.status_code != 409:
+                    log.warning("could not remove image %s: %s", ref, err)
+                    return False
+                if self.keep and "child" in str(err):
+                    return True  # the parent of a kept image goes when that image goes
+                if time.monotonic() > deadline:
+                    if forced:
+                        log.warning("could not remove image %s: %s", ref, err)
+                        return False
+                    self._remove_build_containers(ref)
+                    deadline, forced = time.monotonic() + 5, True
+                time.sleep(0.5)
+            except requests.RequestException as err:
+                log.warning("could not remove image %s: %s", ref, err)
+                return False
+
+    def _remove_build_containers(self, ref: str) -> None:
+        """Remove containers made from image ``ref`` (a build step's, left by a cancelled build)."""
+        try:
+            image_id = self.client.api.inspect_image(ref)["Id"]
+            for container in self.client.api.containers(all=True):
+                if container.get("ImageID") == image_id:
+                    self.client.api.remove_container(container["Id"], force=True)
+        except (docker.errors.APIError, requests.RequestException) as err:
+            log.warning("could not remove the build containers of %s: %s", ref, err)
 
     def __enter__(self) -> Run:
         return self

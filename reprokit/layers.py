@@ -19,6 +19,7 @@ import base64
 import hashlib
 import posixpath
 import tarfile
+import urllib.parse
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,13 +63,17 @@ class LayerIndex:
 
 
 def _xattrs(pax: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    out = []
+    """Extended attributes from PAX records; bsdtar writes each one both ways, it counts once."""
+    out: dict[str, str] = {}
     for key, value in pax.items():
         if key.startswith("SCHILY.xattr."):
             name, raw = key[len("SCHILY.xattr.") :], value.encode("utf-8", "surrogateescape")
-        elif key.startswith("LIBARCHIVE.xattr."):
-            name = key[len("LIBARCHIVE.xattr.") :]
-            raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_")
+        elif key.startswith("LIBARCHIVE.xattr."):  # URL-encoded name, standard base64 value
+            name = urllib.parse.unquote(key[len("LIBARCHIVE.xattr.") :], errors="surrogateescape")
+            try:
+                raw = base64.b64decode(value + "=" * (-len(value) % 4))
+            except ValueError:
+                raw = value.encode("utf-8", "surrogateescape")
         else:
             continue
         try:
@@ -76,8 +81,20 @@ def _xattrs(pax: dict[str, str]) -> tuple[tuple[str, str], ...]:
             shown = text if text.isprintable() else "0x" + raw.hex()
         except UnicodeDecodeError:
             shown = "0x" + raw.hex()
-        out.append((name, shown))
-    return tuple(sorted(out))
+        out[name] = shown
+    return tuple(sorted(out.items()))
+
+
+class _StrictTarInfo(tarfile.TarInfo):
+    """A header cut short or failing its checksum ends tarfile's walk silently; here it is an
+    error, as in Go's archive/tar (a clean end at a block boundary still ends the layer)."""
+
+    @classmethod
+    def fromtarfile(cls, tf: tarfile.TarFile) -> tarfile.TarInfo:
+        try:
+            return super().fromtarfile(tf)
+        except (tarfile.TruncatedHeaderError, tarfile.InvalidHeaderError) as err:
+            raise tarfile.SubsequentHeaderError(str(err)) from None
 
 
 def _hash_member(tf: tarfile.TarFile, member: tarfile.TarInfo) -> str:
@@ -137,7 +154,9 @@ def index_layer(raw: BinaryIO, where: str = "layer", cancel=None) -> LayerIndex:
         records: list[FileRecord] = []
         content = 0
         digests: dict[str, str] = {}
-        tf = tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK)  # type: ignore[call-overload]
+        tf = tarfile.open(  # type: ignore[call-overload]
+            fileobj=stream, mode="r|", bufsize=CHUNK, tarinfo=_StrictTarInfo
+        )
         while True:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled while reading a layer")
@@ -185,6 +204,9 @@ def _covered(path: str, prefixes: set[str]) -> bool:
 def merge(layers: Iterable[LayerIndex]) -> dict[str, FileRecord]:
     """The final filesystem of a layer stack, applying whiteouts and opaque directories.
 
+    As on extraction, a later non-directory entry at a directory's path replaces the whole
+    directory, contents included.
+
     >>> lower = LayerIndex("l", 0, [FileRecord("/a", "dir"), FileRecord("/a/x", "file")])
     >>> upper = LayerIndex("u", 0, [FileRecord("/a/.wh.x", "whiteout")])
     >>> sorted(merge([lower, upper]))
@@ -200,6 +222,8 @@ def merge(layers: Iterable[LayerIndex]) -> dict[str, FileRecord]:
                 deleted.add(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
             elif rec.type == "opaque":
                 emptied.add(posixpath.dirname(rec.path))
+            elif rec.type != "dir" and rec.path in merged and merged[rec.path].type == "dir":
+                emptied.add(rec.path)  # a non-directory replaces a directory and its contents
         if deleted or emptied:
             for path in list(merged):
                 parent = posixpath.dirname(path)

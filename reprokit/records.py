@@ -3,7 +3,7 @@
 >>> r = FileRecord(path="/etc/hostname", type="file", mode=0o644, size=5, sha256="ab")
 >>> r.to_dict()["mode"]
 '0644'
->>> FileRecord.from_dict(r.to_dict()) == r
+>>> FileRecord.from_dict(r.to_dict(), r.path) == r
 True
 """
 

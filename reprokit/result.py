@@ -92,7 +92,7 @@ class Result:
 
     @cached_property
     def layers_df(self) -> pd.DataFrame:
-        """One row per layer index: ``index, a, b, same, created_by, files_differing, size_a, size_b``."""
+        """One row per layer index (columns: :data:`LAYER_COLUMNS`)."""
         rows = [{k: v for k, v in d.to_dict().items() if k in LAYER_COLUMNS} for d in self.layers]
         return pd.DataFrame(rows, columns=LAYER_COLUMNS)
 

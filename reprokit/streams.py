@@ -43,18 +43,23 @@ class ChunkReader(io.RawIOBase):
         return True
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._buf:
-            if self._cancel is not None and self._cancel.is_set():
-                raise Cancelled("cancelled while reading an image stream")
-            try:
-                self._buf = memoryview(next(self._chunks))
-            except StopIteration:
-                return 0
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        self.consumed += n
-        return n
+        """Fill ``b`` from as many chunks as it takes; 0 only at the end of the stream."""
+        filled = 0
+        while filled < len(b):
+            if not self._buf:
+                if self._cancel is not None and self._cancel.is_set():
+                    raise Cancelled("cancelled while reading an image stream")
+                try:
+                    self._buf = memoryview(next(self._chunks))
+                except StopIteration:
+                    break
+                continue
+            n = min(len(b) - filled, len(self._buf))
+            b[filled : filled + n] = self._buf[:n]
+            self._buf = self._buf[n:]
+            filled += n
+        self.consumed += filled
+        return filled
 
 
 class HashingReader(io.RawIOBase):
@@ -99,6 +104,84 @@ class HashingReader(io.RawIOBase):
         return self._hash.hexdigest()
 
 
+class ZstdFrameCheck(io.RawIOBase):
+    """Passes a zstd stream through and walks its frame and block headers, so that input ending
+    inside a frame raises :class:`EOFError` (zstandard's stream reader just stops there).
+
+    >>> import zstandard
+    >>> blob = zstandard.ZstdCompressor().compress(b"x" * 1000)
+    >>> ZstdFrameCheck(io.BytesIO(blob)).read() == blob
+    True
+    >>> cut = ZstdFrameCheck(io.BytesIO(blob[:-1])); _ = cut.read()
+    >>> cut.read()
+    Traceback (most recent call last):
+    EOFError: zstd stream ends inside a frame (truncated)
+    """
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self._state = "magic"  # the header being collected: magic, frame, block, skippable
+        self._need = 4  # its length
+        self._head = b""
+        self._skip = 0  # bytes of content (or of the rest of a header) to pass over
+        self._checksum = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
+        if data:
+            self._walk(data)
+        elif self._state != "off" and (self._skip or self._head or self._state != "magic"):
+            raise EOFError("zstd stream ends inside a frame (truncated)")
+        return data
+
+    def _walk(self, data: bytes) -> None:
+        pos = 0
+        while pos < len(data) and self._state != "off":
+            if self._skip:
+                step = min(self._skip, len(data) - pos)
+                self._skip -= step
+                pos += step
+                continue
+            take = min(self._need - len(self._head), len(data) - pos)
+            self._head += data[pos : pos + take]
+            pos += take
+            if len(self._head) == self._need:
+                head, self._head = self._head, b""
+                self._header(head)
+
+    def _header(self, head: bytes) -> None:
+        if self._state == "magic":
+            if head == ZSTD_MAGIC:
+                self._state, self._need = "frame", 1
+            elif head[0] & 0xF0 == 0x50 and head[1:] == b"\x2a\x4d\x18":
+                self._state, self._need = "skippable", 4
+            else:
+                self._state = "off"  # not zstd: the decompressor reports it
+        elif self._state == "frame":  # frame header descriptor, then the rest of the header
+            fhd = head[0]
+            single = fhd >> 5 & 1
+            self._checksum = 4 if fhd & 4 else 0
+            self._skip = (1 - single) + (0, 1, 2, 4)[fhd & 3] + (single, 2, 4, 8)[fhd >> 6]
+            self._state, self._need = "block", 3
+        elif self._state == "block":
+            value = int.from_bytes(head, "little")
+            self._skip = 1 if value >> 1 & 3 == 1 else value >> 3  # an RLE block holds 1 byte
+            if value & 1:  # the last block, then the optional checksum
+                self._skip += self._checksum
+                self._state, self._need = "magic", 4
+        else:  # skippable frame: its length, then that much content
+            self._skip = int.from_bytes(head, "little")
+            self._state, self._need = "magic", 4
+
+
 def decompressed(raw: BinaryIO) -> BinaryIO:
     """``raw`` itself, or a decompressing reader when it starts with a gzip or zstd header."""
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, CHUNK)  # type: ignore[arg-type]
@@ -106,7 +189,9 @@ def decompressed(raw: BinaryIO) -> BinaryIO:
     if head.startswith(GZIP_MAGIC):
         return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
     if head.startswith(ZSTD_MAGIC):
-        return zstandard.ZstdDecompressor().stream_reader(buffered, read_size=CHUNK)  # type: ignore[return-value]
+        return zstandard.ZstdDecompressor().stream_reader(  # type: ignore[return-value]
+            ZstdFrameCheck(buffered), read_size=CHUNK, read_across_frames=True
+        )
     return buffered  # type: ignore[return-value]
 
 

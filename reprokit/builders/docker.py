@@ -102,6 +102,7 @@ class DockerBuilder:
             raise EngineError(f"build {name}: lost the engine connection ({err})") from None
         if image_id is None:
             raise self._failure(name, step, "the engine reported no image", log)
+        run.forget(image_id)  # the last step's image is the build itself, tracked by its tag
         run.track_image(tag, final=True)
         return BuildInfo(
             name=name,

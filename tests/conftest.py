@@ -1,0 +1,83 @@
+"""Fixtures for tests that use the real Docker Engine (scripts/setup.sh starts one)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import bases
+import docker
+import pytest
+
+from reprokit.engine import RUN_LABEL
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[docker.DockerClient]:
+    try:
+        c = docker.from_env(timeout=600)
+        c.ping()
+    except docker.errors.DockerException as err:
+        pytest.fail(f"these tests need a running Docker Engine (run scripts/setup.sh): {err}")
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def busybox(client: docker.DockerClient) -> str:
+    return bases.ensure_busybox(client)
+
+
+@pytest.fixture(scope="session")
+def debian(client: docker.DockerClient) -> str:
+    return bases.ensure_debian(client)
+
+
+def engine_state(client: docker.DockerClient) -> tuple[set[str], set[str]]:
+    """Every image id (intermediates included) and every container id in the engine."""
+    images = {i["Id"] for i in client.api.images(all=True)}
+    containers = {c["Id"] for c in client.api.containers(all=True)}
+    return images, containers
+
+
+@pytest.fixture
+def no_leftovers(client: docker.DockerClient) -> Iterator[None]:
+    """Fail the test when it leaves an image or container behind (base images excluded)."""
+    images, containers = engine_state(client)
+    yield
+    after_images, after_containers = engine_state(client)
+    new_images = after_images - images
+    new_containers = after_containers - containers
+    assert not new_containers, f"containers left behind: {new_containers}"
+    assert not new_images, f"images left behind: {new_images}"
+    labelled = client.api.images(all=True, filters={"label": RUN_LABEL})
+    assert not [i for i in labelled if i["Id"] in new_images]
+
+
+@pytest.fixture
+def context(tmp_path: Path):
+    """Make a build context: ``context("FROM x\\nRUN ...", files={"a.txt": "..."})``."""
+
+    def make(dockerfile: str, files: dict[str, str] | None = None, name: str = "ctx") -> Path:
+        ctx = tmp_path / name
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(dockerfile)
+        for rel, text in (files or {}).items():
+            (ctx / rel).parent.mkdir(parents=True, exist_ok=True)
+            (ctx / rel).write_text(text)
+        return ctx
+
+    return make
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: int = 900):
+    """Run ``python -m reprokit ARGS`` and return the CompletedProcess (text mode)."""
+    return subprocess.run(
+        [sys.executable, "-m", "reprokit", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
