@@ -23,7 +23,7 @@ from .layout import Platform, parse_platform
 from .model import ImageInfo
 from .report.json import load as _load
 from .result import Result
-from .sources import DaemonSource, Image, Source, as_source
+from .sources import DaemonSource, Image, Source, as_source, config_platform
 from .spec import BuildSpec
 
 
@@ -35,16 +35,14 @@ def _platform(platform: str | Platform | None) -> Platform | None:
 
 def _info(image: Image) -> ImageInfo:
     cfg = image.config
-    plat = "/".join(
-        str(p) for p in (cfg.get("os"), cfg.get("architecture"), cfg.get("variant")) if p
-    )
+    plat = config_platform(cfg)
     return ImageInfo(
         ref=image.ref,
         id=image.id,
         diff_ids=list(image.diff_ids),
         size=image.size(),
         created=cfg.get("created"),
-        platform=plat or None,
+        platform=None if plat == "an unknown platform" else plat,
         repo_tags=image.repo_tags,
     )
 

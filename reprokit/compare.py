@@ -179,10 +179,13 @@ def verdict(
         parts = []
         if real_files or real_merged:
             where = sorted({d.layer for d in real_files if d.layer is not None})
-            count = len(real_merged) or len(real_files)
+            shown = real_merged or real_files
+            names = ", ".join(d.path for d in shown[:3])
+            more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
             parts.append(
-                f"{count} path(s) differ beyond timestamps"
-                + (f" (layer {', '.join(map(str, where))})" if where else "")
+                f"{len(shown)} path(s) differ beyond timestamps"
+                + (f" in layer {', '.join(map(str, where))}" if where else "")
+                + f": {names}{more}"
             )
         if real_config:
             names = ", ".join(c.field for c in real_config[:3])

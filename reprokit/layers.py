@@ -21,15 +21,15 @@ import posixpath
 import tarfile
 import urllib.parse
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 import zstandard
 
 from .errors import ArchiveError, Cancelled
 from .records import FileRecord, normalize_path
-from .streams import CHUNK, HashingReader, decompressed
+from .streams import CHUNK, TAR_BUFSIZE, HashingReader, decompressed
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -62,7 +62,7 @@ class LayerIndex:
         return {r.path: r for r in self.records}
 
 
-def _xattrs(pax: dict[str, str]) -> tuple[tuple[str, str], ...]:
+def _xattrs(pax: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """Extended attributes from PAX records; bsdtar writes each one both ways, it counts once."""
     out: dict[str, str] = {}
     for key, value in pax.items():
@@ -85,16 +85,20 @@ def _xattrs(pax: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
+#: Header errors tarfile takes for the end of the archive when they are not the first header.
+_BAD_HEADER = (tarfile.TruncatedHeaderError, tarfile.InvalidHeaderError)  # type: ignore[attr-defined]
+
+
 class _StrictTarInfo(tarfile.TarInfo):
     """A header cut short or failing its checksum ends tarfile's walk silently; here it is an
     error, as in Go's archive/tar (a clean end at a block boundary still ends the layer)."""
 
     @classmethod
-    def fromtarfile(cls, tf: tarfile.TarFile) -> tarfile.TarInfo:
+    def fromtarfile(cls, tf: tarfile.TarFile) -> Self:
         try:
             return super().fromtarfile(tf)
-        except (tarfile.TruncatedHeaderError, tarfile.InvalidHeaderError) as err:
-            raise tarfile.SubsequentHeaderError(str(err)) from None
+        except _BAD_HEADER as err:
+            raise tarfile.ReadError(f"{err} at byte {tf.offset}") from None
 
 
 def _hash_member(tf: tarfile.TarFile, member: tarfile.TarInfo) -> str:
@@ -155,7 +159,7 @@ def index_layer(raw: BinaryIO, where: str = "layer", cancel=None) -> LayerIndex:
         content = 0
         digests: dict[str, str] = {}
         tf = tarfile.open(  # type: ignore[call-overload]
-            fileobj=stream, mode="r|", bufsize=CHUNK, tarinfo=_StrictTarInfo
+            fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE, tarinfo=_StrictTarInfo
         )
         while True:
             if cancel is not None and cancel.is_set():
@@ -163,7 +167,7 @@ def index_layer(raw: BinaryIO, where: str = "layer", cancel=None) -> LayerIndex:
             member = tf.next()
             if member is None:
                 break
-            tf.members.clear()  # stream mode keeps every header otherwise
+            tf.members.clear()  # type: ignore[attr-defined] # stream mode keeps every header otherwise
             sha = None
             if member.isreg():
                 sha = _hash_member(tf, member)

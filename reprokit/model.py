@@ -89,7 +89,7 @@ class LayerDiff:
             files_differing=int(data.get("files_differing", 0)),
             size_a=data.get("size_a"),
             size_b=data.get("size_b"),
-            created_by_b=data.get("created_by_b"),
+            created_by_b=data.get("created_by_b", data.get("created_by")),
         )
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
 from .model import VERDICTS, BuildInfo, ConfigDiff, FileDiff, ImageInfo, LayerDiff
+
+if TYPE_CHECKING:  # pandas is imported when a DataFrame is first asked for (CLI start-up)
+    import pandas as pd
 
 FILE_COLUMNS = [
     "layer",
@@ -93,12 +94,16 @@ class Result:
     @cached_property
     def layers_df(self) -> pd.DataFrame:
         """One row per layer index (columns: :data:`LAYER_COLUMNS`)."""
+        import pandas as pd
+
         rows = [{k: v for k, v in d.to_dict().items() if k in LAYER_COLUMNS} for d in self.layers]
         return pd.DataFrame(rows, columns=LAYER_COLUMNS)
 
     @cached_property
     def config_df(self) -> pd.DataFrame:
         """One row per differing config field: ``field, change, a, b``."""
+        import pandas as pd
+
         return pd.DataFrame([c.to_dict() for c in self.config], columns=CONFIG_COLUMNS)
 
     @cached_property
@@ -150,6 +155,8 @@ class Result:
 
 
 def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for d in diffs:
         row: dict[str, Any] = {

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import docker.errors
 import requests
@@ -37,7 +37,7 @@ from .layout import (
     locate_oci,
     split_path_ref,
 )
-from .streams import CHUNK, ChunkReader, compression_of
+from .streams import CHUNK, TAR_BUFSIZE, ChunkReader, compression_of
 
 TRANSPORTS = ("docker-daemon", "docker-archive", "oci", "oci-archive")
 _BLOB = re.compile(r"^blobs/sha256/([0-9a-f]{64})$")
@@ -100,6 +100,12 @@ def _check_diff_ids(where: str, layers: list[LayerIndex | None], diff_ids: list[
             )
 
 
+def config_platform(config: dict[str, Any]) -> str:
+    """``os/arch[/variant]`` of an image config, e.g. ``linux/amd64``."""
+    parts = (config.get("os"), config.get("architecture"), config.get("variant"))
+    return "/".join(str(p) for p in parts if p) or "an unknown platform"
+
+
 class StoreSource(Source):
     """Sources laid out on disk: an OCI directory, or a tar file read in place."""
 
@@ -116,8 +122,15 @@ class StoreSource(Source):
 
     def _locate(self, store: Store) -> Located:
         if self.transport == "docker-archive":
-            return locate_docker_archive(store, self.name, self.platform)
-        return locate_oci(store, self.name, self.platform)
+            found = locate_docker_archive(store, self.name, self.platform)
+        else:
+            found = locate_oci(store, self.name, self.platform)
+        if self.platform is not None and not self.platform.matches(found.config):
+            raise ImageNotFoundError(
+                str(self),
+                f"the image is for {config_platform(found.config)}, not {self.platform}",
+            )
+        return found
 
     def diff_ids(self) -> list[str] | None:
         store = self._store()
@@ -201,9 +214,9 @@ class DaemonSource(Source):
         indexed: dict[str, LayerIndex] = {}
         skipped: set[str] = set()
         try:
-            outer = tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK)  # type: ignore[call-overload]
+            outer = tarfile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE)  # type: ignore[call-overload]
             while (member := outer.next()) is not None:
-                outer.members.clear()
+                outer.members.clear()  # type: ignore[attr-defined]
                 name = posixpath.normpath(member.name)
                 if member.issym():
                     links[name] = posixpath.normpath(
@@ -219,8 +232,7 @@ class DaemonSource(Source):
                 if blob and "sha256:" + blob.group(1) in skip:
                     skipped.add(name)
                     continue
-                fileobj = outer.extractfile(member)
-                assert fileobj is not None
+                fileobj = cast(BinaryIO, outer.extractfile(member))
                 head = fileobj.peek(512)[:512]  # type: ignore[attr-defined]
                 if member.size <= _META_LIMIT and head.lstrip()[:1] in (b"{", b"["):
                     small[name] = fileobj.read()

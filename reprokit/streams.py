@@ -20,6 +20,9 @@ import zstandard
 from .errors import Cancelled
 
 CHUNK = 1 << 20
+#: tarfile's stream mode copies the rest of its buffer on every read (each 512-byte header),
+#: so its buffer stays small; file contents are still read in CHUNK pieces.
+TAR_BUFSIZE = 64 << 10
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -115,7 +118,7 @@ class ZstdFrameCheck(io.RawIOBase):
     >>> cut = ZstdFrameCheck(io.BytesIO(blob[:-1])); _ = cut.read()
     >>> cut.read()
     Traceback (most recent call last):
-    EOFError: zstd stream ends inside a frame (truncated)
+    EOFError: zstd stream ends inside a frame
     """
 
     def __init__(self, raw: BinaryIO):
@@ -139,7 +142,7 @@ class ZstdFrameCheck(io.RawIOBase):
         if data:
             self._walk(data)
         elif self._state != "off" and (self._skip or self._head or self._state != "magic"):
-            raise EOFError("zstd stream ends inside a frame (truncated)")
+            raise EOFError("zstd stream ends inside a frame")
         return data
 
     def _walk(self, data: bytes) -> None:
@@ -161,7 +164,7 @@ class ZstdFrameCheck(io.RawIOBase):
         if self._state == "magic":
             if head == ZSTD_MAGIC:
                 self._state, self._need = "frame", 1
-            elif head[0] & 0xF0 == 0x50 and head[1:] == b"\x2a\x4d\x18":
+            elif _skippable(head):
                 self._state, self._need = "skippable", 4
             else:
                 self._state = "off"  # not zstd: the decompressor reports it
@@ -182,15 +185,22 @@ class ZstdFrameCheck(io.RawIOBase):
             self._state, self._need = "magic", 4
 
 
+def _skippable(head: bytes) -> bool:
+    """Whether ``head`` starts a zstd skippable frame (pzstd opens its output with one)."""
+    return len(head) >= 4 and head[0] & 0xF0 == 0x50 and head[1:4] == b"\x2a\x4d\x18"
+
+
 def decompressed(raw: BinaryIO) -> BinaryIO:
     """``raw`` itself, or a decompressing reader when it starts with a gzip or zstd header."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, CHUNK)  # type: ignore[arg-type]
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, CHUNK)  # type: ignore[arg-type,type-var]
     head = buffered.peek(4)[:4]
     if head.startswith(GZIP_MAGIC):
         return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-    if head.startswith(ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC) or _skippable(head):
         return zstandard.ZstdDecompressor().stream_reader(  # type: ignore[return-value]
-            ZstdFrameCheck(buffered), read_size=CHUNK, read_across_frames=True
+            ZstdFrameCheck(buffered),  # type: ignore[arg-type]
+            read_size=CHUNK,
+            read_across_frames=True,
         )
     return buffered  # type: ignore[return-value]
 
@@ -203,6 +213,6 @@ def compression_of(head: bytes) -> str:
     """
     if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head.startswith(ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC) or _skippable(head):
         return "zstd"
     return "none"

@@ -7,9 +7,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .base import Builder
 from .docker import DockerBuilder
 
-BUILDERS: dict[str, type[Builder]] = {"docker": DockerBuilder}
+#: Builder name → factory taking a Docker client.
+BUILDERS: dict[str, Callable[[Any], Builder]] = {"docker": DockerBuilder}
 
 __all__ = ["BUILDERS", "Builder", "DockerBuilder"]

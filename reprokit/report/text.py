@@ -66,8 +66,8 @@ def render(result: Result, top: int = 10) -> str:
     for layer in result.layers:
         state = "same   " if layer.same else "DIFFERS"
         count = "" if layer.same else f"  {layer.files_differing} file(s)"
-        fields = Counter(f for d in result.files if d.layer == layer.index for f in d.fields)
-        detail = f" [{', '.join(k for k, _ in fields.most_common(4))}]" if fields else ""
+        counts = Counter(f for d in result.files if d.layer == layer.index for f in d.fields)
+        detail = f" [{', '.join(k for k, _ in counts.most_common(4))}]" if counts else ""
         lines.append(
             f"  #{layer.index:<2} {state} {clean(short_step(layer.created_by), 56)}{count}{detail}"
         )
