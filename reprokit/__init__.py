@@ -6,7 +6,7 @@ Build an image twice from one spec and compare every layer, file and config fiel
 >>> result = reprokit.check("path/to/context")            # doctest: +SKIP
 >>> result.verdict, result.reason                          # doctest: +SKIP
 ('equivalent', 'only timestamps differ: 312 file mtime(s) in 1 layer(s), 4 creation time(s)')
->>> reprokit.compare("docker-archive:a.tar", "oci:layout").files_df   # doctest: +SKIP
+>>> reprokit.compare("docker-archive:a.tar", "oci:layout").files   # doctest: +SKIP
 """
 
 __version__ = "0.1.0"

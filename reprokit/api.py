@@ -74,7 +74,7 @@ def compare(
     """Compare two existing images given as transport references (or :class:`Source` objects).
 
     >>> result = compare("docker-archive:a.tar", "oci:./layout")  # doctest: +SKIP
-    >>> result.verdict, result.files_df.head()  # doctest: +SKIP
+    >>> result.verdict, result.files.head()  # doctest: +SKIP
     """
     started = time.monotonic()
     plat = _platform(platform)
@@ -88,10 +88,10 @@ def compare(
         verdict=outcome,
         reason=reason,
         images=(_info(image_a), _info(image_b)),
-        layers=layers,
-        config=config,
-        files=files,
-        merged=merged,
+        layer_diffs=layers,
+        config_diffs=config,
+        file_diffs=files,
+        merged_diffs=merged,
         duration_s=time.monotonic() - started,
     )
 

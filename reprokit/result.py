@@ -3,8 +3,8 @@
 >>> r = Result.from_dict({"schema": "reprokit/v1", "verdict": "identical", "reason": "same",
 ...     "images": [{"ref": "a", "id": "sha256:1", "diff_ids": []},
 ...                {"ref": "b", "id": "sha256:1", "diff_ids": []}]})
->>> r.verdict, r.meets("equivalent"), len(r.files)
-('identical', True, 0)
+>>> r.verdict, r.meets("equivalent"), len(r.files), list(r.layers.columns)[:4]
+('identical', True, 0, ['index', 'a', 'b', 'same'])
 """
 
 from __future__ import annotations
@@ -53,17 +53,18 @@ CONFIG_COLUMNS = ["field", "change", "a", "b"]
 class Result:
     """A comparison of two images: verdict, reason, both images and all their differences.
 
-    ``layers``, ``config``, ``files`` and ``merged`` are lists of plain records; the
-    ``*_df`` properties give the same data as pandas DataFrames.
+    ``layers``, ``config``, ``files`` and ``merged`` are pandas DataFrames (columns below);
+    the plain records behind them, which every presenter renders, are ``layer_diffs``,
+    ``config_diffs``, ``file_diffs`` and ``merged_diffs``.
     """
 
     verdict: str
     reason: str
     images: tuple[ImageInfo, ImageInfo]
-    layers: list[LayerDiff] = field(default_factory=list)
-    config: list[ConfigDiff] = field(default_factory=list)
-    files: list[FileDiff] = field(default_factory=list)
-    merged: list[FileDiff] = field(default_factory=list)
+    layer_diffs: list[LayerDiff] = field(default_factory=list)
+    config_diffs: list[ConfigDiff] = field(default_factory=list)
+    file_diffs: list[FileDiff] = field(default_factory=list)
+    merged_diffs: list[FileDiff] = field(default_factory=list)
     spec: dict[str, Any] | None = None
     builds: list[BuildInfo] = field(default_factory=list)
     run_id: str | None = None
@@ -84,37 +85,39 @@ class Result:
     def summary(self) -> dict[str, int]:
         """Counts: layers, layers_differing, files_differing (per layer), merged_differing."""
         return {
-            "layers": len(self.layers),
-            "layers_differing": sum(1 for layer in self.layers if not layer.same),
-            "files_differing": len(self.files),
-            "merged_differing": len(self.merged),
-            "config_differing": len(self.config),
+            "layers": len(self.layer_diffs),
+            "layers_differing": sum(1 for layer in self.layer_diffs if not layer.same),
+            "files_differing": len(self.file_diffs),
+            "merged_differing": len(self.merged_diffs),
+            "config_differing": len(self.config_diffs),
         }
 
     @cached_property
-    def layers_df(self) -> pd.DataFrame:
+    def layers(self) -> pd.DataFrame:
         """One row per layer index (columns: :data:`LAYER_COLUMNS`)."""
         import pandas as pd
 
-        rows = [{k: v for k, v in d.to_dict().items() if k in LAYER_COLUMNS} for d in self.layers]
+        rows = [
+            {k: v for k, v in d.to_dict().items() if k in LAYER_COLUMNS} for d in self.layer_diffs
+        ]
         return pd.DataFrame(rows, columns=LAYER_COLUMNS)
 
     @cached_property
-    def config_df(self) -> pd.DataFrame:
+    def config(self) -> pd.DataFrame:
         """One row per differing config field: ``field, change, a, b``."""
         import pandas as pd
 
-        return pd.DataFrame([c.to_dict() for c in self.config], columns=CONFIG_COLUMNS)
+        return pd.DataFrame([c.to_dict() for c in self.config_diffs], columns=CONFIG_COLUMNS)
 
     @cached_property
-    def files_df(self) -> pd.DataFrame:
+    def files(self) -> pd.DataFrame:
         """One row per per-layer file difference (columns: :data:`FILE_COLUMNS`)."""
-        return _files_frame(self.files, FILE_COLUMNS)
+        return _files_frame(self.file_diffs, FILE_COLUMNS)
 
     @cached_property
-    def merged_df(self) -> pd.DataFrame:
+    def merged(self) -> pd.DataFrame:
         """One row per difference of the final filesystems (:data:`FILE_COLUMNS` minus layer)."""
-        return _files_frame(self.merged, FILE_COLUMNS[1:])
+        return _files_frame(self.merged_diffs, FILE_COLUMNS[1:])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (schema ``reprokit/v1``) as a dict."""

@@ -485,8 +485,8 @@ def test_compare_identical_archives(tmp_path):
     assert Path(a.split(":", 1)[1]).read_bytes() == Path(b.split(":", 1)[1]).read_bytes()
     result = reprokit.compare(a, b)
     assert result.verdict == "identical"
-    assert result.files == [] and result.merged == [] and result.config == []
-    assert all(layer.same for layer in result.layers) and len(result.layers) == 2
+    assert result.file_diffs == [] and result.merged_diffs == [] and result.config_diffs == []
+    assert all(layer.same for layer in result.layer_diffs) and len(result.layer_diffs) == 2
     assert result.images[0].id == result.images[1].id
     assert result.meets("identical")
     assert reprokit.compare(a, a).verdict == "identical"
@@ -511,10 +511,10 @@ def test_compare_only_mtimes_and_created_differ_is_equivalent(tmp_path):
     result = reprokit.compare(a, b)
     assert result.verdict == "equivalent", result.reason
     assert result.reason.startswith("only timestamps differ")
-    assert {d.path for d in result.files} == {"/app", "/app/main.py", "/app/data.bin"}
-    assert all(d.fields == ["mtime"] and d.layer == 1 for d in result.files)
-    assert {c.field for c in result.config} >= {"created", "history[1].created"}
-    assert result.layers[0].same and not result.layers[1].same
+    assert {d.path for d in result.file_diffs} == {"/app", "/app/main.py", "/app/data.bin"}
+    assert all(d.fields == ["mtime"] and d.layer == 1 for d in result.file_diffs)
+    assert {c.field for c in result.config_diffs} >= {"created", "history[1].created"}
+    assert result.layer_diffs[0].same and not result.layer_diffs[1].same
     assert result.meets("equivalent") and not result.meets("identical")
 
 
@@ -523,15 +523,15 @@ def test_compare_content_change_is_different(tmp_path):
     b = _archive(tmp_path, "b.tar", [base_layer(), app_layer(b"print('b')\n")])
     result = reprokit.compare(a, b)
     assert result.verdict == "different"
-    changed = {d.path: d for d in result.files}
+    changed = {d.path: d for d in result.file_diffs}
     assert list(changed) == ["/app/main.py"]
     diff = changed["/app/main.py"]
     assert diff.change == "modified" and diff.layer == 1
     assert "content" in diff.fields
     assert diff.a.sha256 == sha(b"print('a')\n") and diff.b.sha256 == sha(b"print('b')\n")
-    assert [d.path for d in result.merged] == ["/app/main.py"]
-    assert "content" in result.merged[0].fields
-    row = result.files_df.iloc[0]
+    assert [d.path for d in result.merged_diffs] == ["/app/main.py"]
+    assert "content" in result.merged_diffs[0].fields
+    row = result.files.iloc[0]
     assert row["path"] == "/app/main.py" and "content" in row["fields"]
 
 
@@ -540,11 +540,11 @@ def test_compare_shared_layer_is_same_and_has_no_file_differences(tmp_path):
     a = _archive(tmp_path, "a.tar", [shared, app_layer(b"a")])
     b = _archive(tmp_path, "b.tar", [shared, app_layer(b"b")])
     result = reprokit.compare(a, b)
-    first, second = result.layers
+    first, second = result.layer_diffs
     assert first.same and first.a == first.b == shared.diff_id
     assert first.files_differing == 0
     assert not second.same and second.files_differing == 1
-    assert all(d.layer == 1 for d in result.files)
+    assert all(d.layer == 1 for d in result.file_diffs)
     assert first.size_a == first.size_b == len(shared.tar)  # filled in from the other image
     assert result.images[0].size == result.images[1].size
 
@@ -559,7 +559,7 @@ def test_compare_merged_view_applies_whiteouts(tmp_path):
     b = _archive(tmp_path, "b.tar", [lower, upper_b])
     result = reprokit.compare(a, b)
     assert result.verdict == "different"
-    merged = {d.path: d.change for d in result.merged}
+    merged = {d.path: d.change for d in result.merged_diffs}
     assert merged == {
         "/etc/passwd": "removed",
         "/bin": "removed",
@@ -567,7 +567,7 @@ def test_compare_merged_view_applies_whiteouts(tmp_path):
         "/bin/sh": "removed",
         "/bin/ls": "removed",
     }
-    per_layer = {d.path: d.change for d in result.files}
+    per_layer = {d.path: d.change for d in result.file_diffs}
     assert per_layer == {"/etc/.wh.passwd": "added", "/.wh.bin": "added"}
 
 
@@ -577,7 +577,7 @@ def test_compare_different_layer_count(tmp_path):
     result = reprokit.compare(a, b)
     assert result.verdict == "different"
     assert "layer count differs (1 vs 2)" in result.reason
-    assert result.layers[1].a is None and result.layers[1].b == app_layer().diff_id
+    assert result.layer_diffs[1].a is None and result.layer_diffs[1].b == app_layer().diff_id
 
 
 def test_compare_config_change_is_different(tmp_path):
@@ -585,8 +585,8 @@ def test_compare_config_change_is_different(tmp_path):
     b = _archive(tmp_path, "b.tar", [base_layer()], env=("PATH=/usr/bin:/bin", "DEBUG=1"))
     result = reprokit.compare(a, b)
     assert result.verdict == "different"
-    assert [c.field for c in result.config] == ["config.Env[1]"]
-    assert result.config[0].change == "added"
+    assert [c.field for c in result.config_diffs] == ["config.Env[1]"]
+    assert result.config_diffs[0].change == "added"
 
 
 def test_result_json_round_trip(tmp_path):
@@ -603,19 +603,19 @@ def test_result_json_round_trip(tmp_path):
     )
     b = _archive(tmp_path, "b.tar", [lower, b_layer], created="2025-01-01T00:00:00Z")
     result = reprokit.compare(a, b)
-    assert result.files and result.merged and result.config
+    assert result.file_diffs and result.merged_diffs and result.config_diffs
     report = tmp_path / "report.json"
     text = result.to_json(report)
     assert json.loads(text)["schema"] == "reprokit/v1"
     loaded = reprokit.load(report)
     assert loaded.verdict == result.verdict == "different"
     assert loaded.reason == result.reason
-    assert loaded.files == result.files
-    assert loaded.merged == result.merged
-    assert [x.to_dict() for x in loaded.layers] == [x.to_dict() for x in result.layers]
-    assert loaded.config == result.config
+    assert loaded.file_diffs == result.file_diffs
+    assert loaded.merged_diffs == result.merged_diffs
+    assert [x.to_dict() for x in loaded.layer_diffs] == [x.to_dict() for x in result.layer_diffs]
+    assert loaded.config_diffs == result.config_diffs
     assert loaded.images == result.images
-    assert "/app/caf\\xe9" in {d.path for d in loaded.files}
+    assert "/app/caf\\xe9" in {d.path for d in loaded.file_diffs}
 
 
 def test_compare_errors_are_reprokit_errors(tmp_path):

@@ -25,16 +25,16 @@ def test_reproducible_up_to_timestamps_is_equivalent(busybox, context, no_leftov
     result = reprokit.check(ctx)
     assert result.verdict == "equivalent", result.text()
     assert result.meets("equivalent") and not result.meets("identical")
-    layers = {layer.index: layer for layer in result.layers}
+    layers = {layer.index: layer for layer in result.layer_diffs}
     # the base image's layers are shared: reported same, their files never compared
     base_layers = len(result.images[0].diff_ids) - 2
     assert all(layers[i].same and layers[i].files_differing == 0 for i in range(base_layers))
     run_layer = layers[base_layers + 1]
     assert not run_layer.same and "mkdir -p /data" in (run_layer.created_by or "")
-    paths = {d.path: d for d in result.files if d.layer == run_layer.index}
+    paths = {d.path: d for d in result.file_diffs if d.layer == run_layer.index}
     assert paths["/data/hello.txt"].fields == ["mtime"]
-    assert all(d.fields == ["mtime"] for d in result.files)
-    assert {c.field for c in result.config} >= {"created"}
+    assert all(d.fields == ["mtime"] for d in result.file_diffs)
+    assert {c.field for c in result.config_diffs} >= {"created"}
     assert "timestamps" in result.reason
     assert len(result.builds) == 2 and result.builds[0].tag != result.builds[1].tag
 
@@ -43,11 +43,11 @@ def test_random_bytes_are_different(busybox, context, no_leftovers):
     ctx = context(f"FROM {busybox}\nRUN head -c 64 /dev/urandom > /random.bin\n")
     result = reprokit.check(ctx)
     assert result.verdict == "different"
-    merged = {d.path: d for d in result.merged}
+    merged = {d.path: d for d in result.merged_diffs}
     assert "content" in merged["/random.bin"].fields
     assert merged["/random.bin"].a.sha256 != merged["/random.bin"].b.sha256
-    layer_diff = [d for d in result.files if d.path == "/random.bin"]
-    assert layer_diff and layer_diff[0].layer == len(result.layers) - 1
+    layer_diff = [d for d in result.file_diffs if d.path == "/random.bin"]
+    assert layer_diff and layer_diff[0].layer == len(result.layer_diffs) - 1
     assert "/random.bin" in result.text()
 
 
@@ -127,8 +127,8 @@ def test_json_contract(busybox, context, tmp_path):
     assert data["spec"]["build_args"] == {"UNUSED": "1"}
     again = reprokit.load(tmp_path / "r.json")
     assert again.verdict == result.verdict
-    assert again.files_df.equals(result.files_df)
-    assert list(result.layers_df.columns)[:5] == ["index", "a", "b", "same", "created_by"]
+    assert again.files.equals(result.files)
+    assert list(result.layers.columns)[:5] == ["index", "a", "b", "same", "created_by"]
 
 
 def test_images_removed_on_success(busybox, context, client):

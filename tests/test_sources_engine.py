@@ -35,7 +35,7 @@ def test_docker_archive_and_oci_archive_of_a_save_match_the_daemon(busybox, save
         result = reprokit.compare(busybox, ref)
         assert result.verdict == "identical", (ref, result.reason)
         assert result.images[0].id == result.images[1].id
-        assert all(layer.same for layer in result.layers)
+        assert all(layer.same for layer in result.layer_diffs)
     proc = run_cli("diff", f"docker-archive:{saved}", busybox, "--require", "identical")
     assert proc.returncode == 0, proc.stderr
 
@@ -44,10 +44,10 @@ def test_layers_shared_by_diff_id_are_read_once(busybox, context, client, no_lef
     ctx = context(f"FROM {busybox}\nRUN sleep 1 && echo upper > /upper\n")
     result = reprokit.check(ctx)
     base = client.images.get(busybox).attrs["RootFS"]["Layers"]
-    assert [layer.same for layer in result.layers] == [True] * len(base) + [False]
-    assert {d.layer for d in result.files} == {len(base)}
+    assert [layer.same for layer in result.layer_diffs] == [True] * len(base) + [False]
+    assert {d.layer for d in result.file_diffs} == {len(base)}
     # sizes of the shared layers are known for both images although read once
-    assert all(layer.size_a == layer.size_b for layer in result.layers[: len(base)])
+    assert all(layer.size_a == layer.size_b for layer in result.layer_diffs[: len(base)])
 
 
 @pytest.fixture
@@ -109,13 +109,13 @@ def test_apt_install_is_different_with_logs_and_caches(debian, context, no_lefto
     )
     result = reprokit.check(ctx, network="host")
     assert result.verdict == "different", result.reason
-    differing = {d.path: d for d in result.merged}
+    differing = {d.path: d for d in result.merged_diffs}
     content = {p for p, d in differing.items() if "content" in d.fields or d.change != "modified"}
     assert "/usr/bin/hello" not in content, "the package itself is reproducible"
     assert "/var/log/dpkg.log" in content
     assert "/var/log/apt/history.log" in differing
     assert any(p.startswith("/var/lib/apt/lists/") for p in differing)
     assert any(p.startswith("/var/cache/") for p in differing)
-    last = result.layers[-1]
+    last = result.layer_diffs[-1]
     assert not last.same and "apt-get install" in (last.created_by or "")
-    assert result.layers[0].same  # the debootstrap base layer is shared
+    assert result.layer_diffs[0].same  # the debootstrap base layer is shared

@@ -63,21 +63,21 @@ def render(result: Result, top: int = 10) -> str:
             f"{len(image.diff_ids)} layer(s)  {human_size(image.size)}"
         )
     lines.append(f"layers: {s['layers']}, differing: {s['layers_differing']}")
-    for layer in result.layers:
+    for layer in result.layer_diffs:
         state = "same   " if layer.same else "DIFFERS"
         count = "" if layer.same else f"  {layer.files_differing} file(s)"
-        counts = Counter(f for d in result.files if d.layer == layer.index for f in d.fields)
+        counts = Counter(f for d in result.file_diffs if d.layer == layer.index for f in d.fields)
         detail = f" [{', '.join(k for k, _ in counts.most_common(4))}]" if counts else ""
         lines.append(
             f"  #{layer.index:<2} {state} {clean(short_step(layer.created_by), 56)}{count}{detail}"
         )
-    if result.config:
-        names = [c.field for c in result.config]
+    if result.config_diffs:
+        names = [c.field for c in result.config_diffs]
         shown = ", ".join(names[:6]) + (f", … (+{len(names) - 6})" if len(names) > 6 else "")
         lines.append(f"config: {len(names)} field(s) differ: {clean(shown)}")
-    diffs = result.merged or result.files
+    diffs = result.merged_diffs or result.file_diffs
     if diffs:
-        label = "merged view" if result.merged else "layers"
+        label = "merged view" if result.merged_diffs else "layers"
         lines.append(f"top differing paths ({label}, {len(diffs)} in all):")
         ranked = sorted(diffs, key=lambda d: (d.fields == ["mtime"], d.path))
         for d in ranked[:top]:
