@@ -124,6 +124,7 @@ def check(
         raise UsageError(f"unknown builder {builder!r}; available: {', '.join(sorted(BUILDERS))}")
     started = time.monotonic()
     with ExitStack() as stack:
+        example = spec is None and context is None
         if spec is None:
             if context is None:
                 context = stack.enter_context(example_context())
@@ -139,6 +140,8 @@ def check(
             )
         spec.validate()
         spec_dict = spec.to_dict()
+        if example:
+            spec_dict["example"] = "basic"  # the context was a temporary copy of it
         client = connect(base_url, timeout=3600)
         stack.callback(client.close)
         run = Run(client, keep=keep_images)

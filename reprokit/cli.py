@@ -14,11 +14,12 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
 from .api import check, compare
-from .errors import BuildError, Cancelled, ReprokitError
+from .errors import BuildError, Cancelled, ReprokitError, UsageError
 from .report.text import clean
 from .result import Result
 from .spec import parse_build_args
@@ -112,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if args.json and not Path(args.json).resolve().parent.is_dir():
+            raise UsageError(
+                f"--json {args.json}: directory {Path(args.json).parent} does not exist"
+            )
         result = _run(args)
         if args.json:
             result.to_json(args.json)

@@ -156,6 +156,8 @@ class BuildInfo:
     image_id: str
     duration_s: float
     log_tail: list[str] = field(default_factory=list)
+    #: the whole build log (bounded to its last 2000 lines); reports keep only ``log_tail``
+    log: list[str] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -96,6 +96,10 @@ class FileRecord:
         )
 
 
+#: Each reported field and the record attribute it compares (content is the sha256).
+_COMPARED = tuple((name, "sha256" if name == "content" else name) for name in DIFF_FIELDS)
+
+
 def differing_fields(a: FileRecord, b: FileRecord) -> list[str]:
     """The :data:`DIFF_FIELDS` on which two records of the same path disagree.
 
@@ -103,28 +107,7 @@ def differing_fields(a: FileRecord, b: FileRecord) -> list[str]:
     >>> differing_fields(a, FileRecord("/x", "file", 0o600, size=1, mtime=2, sha256="1"))
     ['mode', 'mtime']
     """
-    out = []
-    if a.type != b.type:
-        out.append("type")
-    if a.mode != b.mode:
-        out.append("mode")
-    if a.uid != b.uid:
-        out.append("uid")
-    if a.gid != b.gid:
-        out.append("gid")
-    if a.size != b.size:
-        out.append("size")
-    if a.mtime != b.mtime:
-        out.append("mtime")
-    if a.sha256 != b.sha256:
-        out.append("content")
-    if a.linkname != b.linkname:
-        out.append("linkname")
-    if a.xattrs != b.xattrs:
-        out.append("xattrs")
-    if a.device != b.device:
-        out.append("device")
-    return out
+    return [name for name, attr in _COMPARED if getattr(a, attr) != getattr(b, attr)]
 
 
 def normalize_path(name: str) -> str:

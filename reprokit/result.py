@@ -125,14 +125,14 @@ class Result:
 
         return to_dict(self)
 
-    def to_json(self, path: str | Path | None = None, indent: int | None = 2) -> str:
-        """The JSON report as text; also written (atomically) to ``path`` when given."""
-        from .report.json import dumps, write_atomic
+    def to_json(self, path: str | Path | None = None) -> str | None:
+        """The JSON report: returned as text, or streamed to ``path`` (atomically) and None."""
+        from .report.json import chunks, dumps, write_atomic
 
-        text = dumps(self, indent=indent)
-        if path is not None:
-            write_atomic(Path(path), text)
-        return text
+        if path is None:
+            return dumps(self)
+        write_atomic(Path(path), chunks(self))
+        return None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:

@@ -121,10 +121,14 @@ class StoreSource(Source):
         return TarStore(Path(self.path), where)
 
     def _locate(self, store: Store) -> Located:
-        if self.transport == "docker-archive":
-            found = locate_docker_archive(store, self.name, self.platform)
-        else:
-            found = locate_oci(store, self.name, self.platform)
+        try:
+            if self.transport == "docker-archive":
+                found = locate_docker_archive(store, self.name, self.platform)
+            else:
+                found = locate_oci(store, self.name, self.platform)
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            # JSON of the wrong shape somewhere in index, manifest or config
+            raise ArchiveError(str(self), f"malformed image metadata ({err})") from None
         if self.platform is not None and not self.platform.matches(found.config):
             raise ImageNotFoundError(
                 str(self),
@@ -177,7 +181,7 @@ class DaemonSource(Source):
         if self._attrs is None:
             client = connect(self.base_url)
             try:
-                self._attrs = client.api.inspect_image(self.ref)
+                attrs = client.api.inspect_image(self.ref)
             except docker.errors.NotFound:
                 hint = ""
                 if Path(self.ref).exists():
@@ -189,6 +193,16 @@ class DaemonSource(Source):
                 raise engine_error(f"{self}: inspecting the image", err) from None
             finally:
                 client.close()
+            found = {
+                "os": attrs.get("Os"),
+                "architecture": attrs.get("Architecture"),
+                "variant": attrs.get("Variant"),
+            }
+            if self.platform is not None and not self.platform.matches(found):
+                raise ImageNotFoundError(
+                    str(self), f"the image is for {config_platform(found)}, not {self.platform}"
+                )
+            self._attrs = attrs
         return self._attrs
 
     def diff_ids(self) -> list[str] | None:
@@ -234,11 +248,11 @@ class DaemonSource(Source):
                     continue
                 fileobj = cast(BinaryIO, outer.extractfile(member))
                 head = fileobj.peek(512)[:512]  # type: ignore[attr-defined]
-                if member.size <= _META_LIMIT and head.lstrip()[:1] in (b"{", b"["):
-                    small[name] = fileobj.read()
-                elif looks_like_layer(head):
+                if looks_like_layer(head):  # before the JSON sniff: a layer may start "{x}"
                     layer = index_layer(fileobj, where=f"{where} {name}", cancel=cancel)
                     indexed[name] = layer
+                elif member.size <= _META_LIMIT and head.lstrip()[:1] in (b"{", b"["):
+                    small[name] = fileobj.read()
         except ReprokitError:
             raise
         except (tarfile.TarError, EOFError) as err:
@@ -268,7 +282,7 @@ class DaemonSource(Source):
             config_name = resolve(entry["Config"])
             raw = small[config_name]
             config = json.loads(raw)
-        except (KeyError, IndexError, TypeError, ValueError) as err:
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as err:
             raise ArchiveError(
                 where, f"the engine's export lacks a manifest or config ({err})"
             ) from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -37,6 +38,12 @@ def base_layer(compression: str = "none") -> tc.Layer:
         ],
         compression,
     )
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def app_layer(
@@ -605,8 +612,11 @@ def test_result_json_round_trip(tmp_path):
     result = reprokit.compare(a, b)
     assert result.file_diffs and result.merged_diffs and result.config_diffs
     report = tmp_path / "report.json"
-    text = result.to_json(report)
-    assert json.loads(text)["schema"] == "reprokit/v1"
+    assert result.to_json(report) is None
+    streamed = json.loads(report.read_text())
+    assert streamed == json.loads(result.to_json()) == result.to_dict()
+    assert streamed["schema"] == "reprokit/v1"
+    assert report.stat().st_mode & 0o777 == 0o666 & ~current_umask()
     loaded = reprokit.load(report)
     assert loaded.verdict == result.verdict == "different"
     assert loaded.reason == result.reason
@@ -638,3 +648,47 @@ def test_named_platform_is_checked_against_an_undeclared_image(tmp_path):
     root = tc.write_oci_layout(tmp_path / "layout", [tc.OciImage([layer])])
     with pytest.raises(ImageNotFoundError):
         read(f"oci:{root}", Platform("linux", "arm64"))
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        b"[]",
+        b'{"manifests": "nope"}',
+        b'{"manifests": [42]}',
+        b'{"manifests": [{"digest": "sha256:' + b"0" * 64 + b'"}]}',
+    ],
+)
+def test_malformed_index_is_an_archive_error(tmp_path, index):
+    root = tc.write_oci_layout(tmp_path / "layout", [tc.OciImage([app_layer()])])
+    (root / "index.json").write_bytes(index)
+    with pytest.raises((ArchiveError, ImageNotFoundError)):
+        read(f"oci:{root}")
+
+
+def test_manifest_with_config_of_the_wrong_shape(tmp_path):
+    layer = app_layer()
+    archive = tc.write_docker_archive(
+        tmp_path / "bad.tar", [layer], manifest=[{"Config": 7, "Layers": "x"}]
+    )
+    with pytest.raises(ArchiveError):
+        read(f"docker-archive:{archive}")
+
+
+def test_same_files_in_another_tar_order_is_equivalent(tmp_path):
+    """diff_ids differ but the filesystems do not: equivalent, and the reason says why."""
+    members = [
+        tc.directory("app/", mtime=M0),
+        tc.file("app/main.py", b"print('hi')\n", mtime=M0),
+        tc.file("app/data.bin", b"x" * 100, mtime=M0),
+    ]
+    one = tc.make_layer(members)
+    two = tc.make_layer([members[0], members[2], members[1]])
+    assert one.diff_id != two.diff_id
+    a = tc.write_docker_archive(tmp_path / "a.tar", [one], tc.image_config([one]))
+    b = tc.write_docker_archive(tmp_path / "b.tar", [two], tc.image_config([two]))
+    result = reprokit.compare(f"docker-archive:{a}", f"docker-archive:{b}")
+    assert result.verdict == "equivalent"
+    assert "tar encoding of layer 0" in result.reason
+    assert result.file_diffs == [] and result.merged_diffs == []
+    assert [c.field for c in result.config_diffs] == ["rootfs.diff_ids[0]"]

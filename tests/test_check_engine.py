@@ -24,6 +24,7 @@ def test_reproducible_up_to_timestamps_is_equivalent(busybox, context, no_leftov
     )
     result = reprokit.check(ctx)
     assert result.verdict == "equivalent", result.text()
+    assert any("Step 3/" in line for line in result.builds[0].log)
     assert result.meets("equivalent") and not result.meets("identical")
     layers = {layer.index: layer for layer in result.layer_diffs}
     # the base image's layers are shared: reported same, their files never compared
@@ -96,12 +97,14 @@ def test_bundled_example(no_leftovers, tmp_path):
     differing = {f["path"] for f in report["merged"] if "content" in f["fields"]}
     assert "/app/BUILD_ID" in differing
     assert report["spec"]["fingerprint"] and len(report["builds"]) == 2
+    assert report["spec"]["example"] == "basic"
 
 
 def test_json_contract(busybox, context, tmp_path):
     ctx = context(f"FROM {busybox}\nRUN echo $RANDOM > /r\n")
     result = reprokit.check(ctx, build_args={"UNUSED": "1"}, labels={"team": "x"})
-    data = json.loads(result.to_json(tmp_path / "r.json"))
+    result.to_json(tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text())
     assert data["schema"] == "reprokit/v1"
     assert data["verdict"] in ("identical", "equivalent", "different")
     for image in data["images"]:

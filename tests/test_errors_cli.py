@@ -32,6 +32,12 @@ def test_missing_context(tmp_path, no_leftovers):
     assert len(proc.stderr.splitlines()) == 1
 
 
+def test_report_directory_missing_fails_before_building(tmp_path, no_leftovers):
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    proc = run_cli("check", str(tmp_path), "--json", str(tmp_path / "no" / "r.json"))
+    one_line_error(proc, "does not exist")
+
+
 def test_missing_dockerfile(tmp_path, no_leftovers):
     proc = run_cli("check", str(tmp_path), "-f", "Nope.Dockerfile")
     one_line_error(proc, "Nope.Dockerfile", "does not exist")
@@ -56,6 +62,10 @@ def test_image_not_found(busybox, no_leftovers):
     one_line_error(run_cli("diff", busybox, "reprokit-test/none:404"), "no such image")
     one_line_error(run_cli("diff", busybox, "oci:/nonexistent/layout"), "no such directory")
     one_line_error(run_cli("diff", busybox, "docker://busybox"), "not supported")
+    one_line_error(
+        run_cli("diff", busybox, busybox, "--platform", "linux/s390x"), "not linux/s390x"
+    )
+    one_line_error(run_cli("diff", busybox, busybox, "--platform", "s390x"), "os/arch")
 
 
 def test_corrupt_and_truncated_archives(busybox, client, tmp_path, no_leftovers):

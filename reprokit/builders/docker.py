@@ -111,6 +111,7 @@ class DockerBuilder:
             image_id=image_id if image_id.startswith("sha256:") else "sha256:" + image_id,
             duration_s=time.monotonic() - started,
             log_tail=list(log)[-LOG_TAIL:],
+            log=list(log),
         )
 
     @staticmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,12 @@ if TYPE_CHECKING:
 SCHEMA = "reprokit/v1"
 
 
-def to_dict(result: Result) -> dict[str, Any]:
-    """The report as plain JSON-ready data."""
+#: Keys whose lists can hold one entry per differing file: written one entry per line.
+_STREAMED = ("files", "merged")
+
+
+def _header(result: Result) -> dict[str, Any]:
+    """Every key of the report, with the per-file lists left empty (they are streamed)."""
     return {
         "schema": SCHEMA,
         "reprokit_version": __version__,
@@ -37,8 +42,8 @@ def to_dict(result: Result) -> dict[str, Any]:
         "images": [image.to_dict() for image in result.images],
         "layers": [layer.to_dict() for layer in result.layer_diffs],
         "config": [c.to_dict() for c in result.config_diffs],
-        "files": [d.to_dict() for d in result.file_diffs],
-        "merged": [d.to_dict() for d in result.merged_diffs],
+        "files": [],
+        "merged": [],
         "summary": result.summary,
         "spec": result.spec,
         "builds": [b.to_dict() for b in result.builds],
@@ -48,8 +53,38 @@ def to_dict(result: Result) -> dict[str, Any]:
     }
 
 
-def dumps(result: Result, indent: int | None = 2) -> str:
-    return json.dumps(to_dict(result), indent=indent, default=str) + "\n"
+def to_dict(result: Result) -> dict[str, Any]:
+    """The report as plain JSON-ready data (all of it in memory; files use :func:`write`)."""
+    data = _header(result)
+    data["files"] = [d.to_dict() for d in result.file_diffs]
+    data["merged"] = [d.to_dict() for d in result.merged_diffs]
+    return data
+
+
+def chunks(result: Result) -> Iterator[str]:
+    """The report as JSON text in pieces, one file difference per line, so that writing a
+    report of 100,000 differences never holds it whole in memory."""
+    header = _header(result)
+    yield "{"
+    for n, (key, value) in enumerate(header.items()):
+        yield ("\n" if n == 0 else ",\n") + f"  {json.dumps(key)}: "
+        if key in _STREAMED:
+            diffs = result.file_diffs if key == "files" else result.merged_diffs
+            if not diffs:
+                yield "[]"
+                continue
+            yield "["
+            for i, diff in enumerate(diffs):
+                yield ("\n    " if i == 0 else ",\n    ") + json.dumps(diff.to_dict(), default=str)
+            yield "\n  ]"
+        else:
+            yield json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
+    yield "\n}\n"
+
+
+def dumps(result: Result) -> str:
+    """The whole report as one string."""
+    return "".join(chunks(result))
 
 
 def from_dict(data: Any) -> Result:
@@ -90,15 +125,20 @@ def load(path: str | Path) -> Result:
     return from_dict(data)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, so no half-written report is ever left."""
+def write_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its pieces) to ``path`` through a temporary file renamed into place,
+    so no half-written report is ever left. The file gets the usual umask-based mode."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise ReprokitError(f"{path}: directory {directory} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            for piece in [text] if isinstance(text, str) else text:
+                f.write(piece)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
