@@ -692,3 +692,20 @@ def test_same_files_in_another_tar_order_is_equivalent(tmp_path):
     assert "tar encoding of layer 0" in result.reason
     assert result.file_diffs == [] and result.merged_diffs == []
     assert [c.field for c in result.config_diffs] == ["rootfs.diff_ids[0]"]
+
+
+def test_hostile_names_cannot_drive_the_terminal(tmp_path):
+    """Paths and commands from images are escaped in the text summary (no raw control bytes)."""
+    evil = "app/\x1b[2J\x1b]0;pwned\x07<script>alert(1)</script>\nforged line"
+    a_layer = tc.make_layer([tc.directory("app/", mtime=M0), tc.file(evil, b"a", mtime=M0)])
+    b_layer = tc.make_layer([tc.directory("app/", mtime=M0), tc.file(evil, b"b", mtime=M0)])
+    a = tc.write_docker_archive(tmp_path / "a.tar", [a_layer], tc.image_config([a_layer]))
+    b = tc.write_docker_archive(tmp_path / "b.tar", [b_layer], tc.image_config([b_layer]))
+    result = reprokit.compare(f"docker-archive:{a}", f"docker-archive:{b}")
+    assert result.verdict == "different"
+    text = result.text()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b[2J" in text
+    assert not any(line.startswith("forged line") for line in text.splitlines())
+    # the record keeps the real name; only its display is escaped
+    assert any("\x1b" in d.path for d in result.file_diffs)
