@@ -35,14 +35,13 @@ def _platform(platform: str | Platform | None) -> Platform | None:
 
 def _info(image: Image) -> ImageInfo:
     cfg = image.config
-    plat = config_platform(cfg)
     return ImageInfo(
         ref=image.ref,
         id=image.id,
         diff_ids=list(image.diff_ids),
         size=image.size(),
         created=cfg.get("created"),
-        platform=None if plat == "an unknown platform" else plat,
+        platform=config_platform(cfg) or None,
         repo_tags=image.repo_tags,
     )
 

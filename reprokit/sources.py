@@ -101,9 +101,9 @@ def _check_diff_ids(where: str, layers: list[LayerIndex | None], diff_ids: list[
 
 
 def config_platform(config: dict[str, Any]) -> str:
-    """``os/arch[/variant]`` of an image config, e.g. ``linux/amd64``."""
+    """``os/arch[/variant]`` of an image config, e.g. ``linux/amd64``; empty when unknown."""
     parts = (config.get("os"), config.get("architecture"), config.get("variant"))
-    return "/".join(str(p) for p in parts if p) or "an unknown platform"
+    return "/".join(str(p) for p in parts if p)
 
 
 class StoreSource(Source):
@@ -132,7 +132,8 @@ class StoreSource(Source):
         if self.platform is not None and not self.platform.matches(found.config):
             raise ImageNotFoundError(
                 str(self),
-                f"the image is for {config_platform(found.config)}, not {self.platform}",
+                f"the image is for {config_platform(found.config) or 'an unknown platform'}, "
+                f"not {self.platform}",
             )
         return found
 
@@ -147,7 +148,7 @@ class StoreSource(Source):
     def read(self, skip: Collection[str] = (), cancel: threading.Event | None = None) -> Image:
         store = self._store()
         try:
-            found = self._locate(store)
+            found = self._located or self._locate(store)
             diff_ids = list(found.config["rootfs"].get("diff_ids") or [])
             seen: dict[str, LayerIndex] = {}
             layers: list[LayerIndex | None] = []
@@ -200,7 +201,9 @@ class DaemonSource(Source):
             }
             if self.platform is not None and not self.platform.matches(found):
                 raise ImageNotFoundError(
-                    str(self), f"the image is for {config_platform(found)}, not {self.platform}"
+                    str(self),
+                    f"the image is for {config_platform(found) or 'an unknown platform'}, "
+                    f"not {self.platform}",
                 )
             self._attrs = attrs
         return self._attrs

@@ -65,17 +65,8 @@ class BuildSpec:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "context": str(self.context),
-            "dockerfile": self.dockerfile,
-            "build_args": dict(self.build_args),
-            "target": self.target,
-            "network": self.network,
-            "labels": dict(self.labels),
-            "platform": self.platform,
-            "pull": self.pull,
-            "fingerprint": self.fingerprint(),
-        }
+        """The spec for a report: its context, options and fingerprint."""
+        return {"context": str(self.context), **self.options(), "fingerprint": self.fingerprint()}
 
     def fingerprint(self) -> str:
         """sha256 over the options, the Dockerfile and every context file's path, mode and bytes.
@@ -83,10 +74,10 @@ class BuildSpec:
         Two builds with the same fingerprint were given exactly the same inputs.
         """
         digest = hashlib.sha256()
-        options = {k: v for k, v in self.to_dict_options().items()}
-        digest.update(json.dumps(options, sort_keys=True).encode())
-        if self.dockerfile_path.is_file():
-            digest.update(b"dockerfile\0" + self.dockerfile_path.read_bytes())
+        digest.update(json.dumps(self.options(), sort_keys=True).encode())
+        dockerfile = self.dockerfile_path
+        if dockerfile.is_file() and not dockerfile.resolve().is_relative_to(self.context.resolve()):
+            digest.update(b"dockerfile\0" + dockerfile.read_bytes())  # else hashed with the context
         for root, dirs, files in os.walk(self.context):
             dirs[:] = sorted(d for d in dirs if d != ".git")
             for name in sorted(files):
@@ -105,13 +96,14 @@ class BuildSpec:
                     digest.update(b"unreadable")
         return digest.hexdigest()
 
-    def to_dict_options(self) -> dict[str, Any]:
+    def options(self) -> dict[str, Any]:
+        """Everything but the context: what the builder is told."""
         return {
             "dockerfile": self.dockerfile,
-            "build_args": self.build_args,
+            "build_args": dict(self.build_args),
             "target": self.target,
             "network": self.network,
-            "labels": self.labels,
+            "labels": dict(self.labels),
             "platform": self.platform,
             "pull": self.pull,
         }

@@ -65,7 +65,37 @@ class ChunkReader(io.RawIOBase):
         return filled
 
 
-class HashingReader(io.RawIOBase):
+class PassThrough(io.RawIOBase):
+    """A reader that hands every byte of ``raw`` on unchanged and shows it to :meth:`_seen`;
+    :meth:`_ended` runs when ``raw`` has no more."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
+        if data:
+            self._seen(data)
+        elif size != 0:
+            self._ended()
+        return data
+
+    def _seen(self, data: bytes) -> None:
+        pass
+
+    def _ended(self) -> None:
+        pass
+
+
+class HashingReader(PassThrough):
     """Passes reads through and keeps a running sha256 and byte count of what went by.
 
     >>> r = HashingReader(io.BytesIO(b"abc")); _ = r.read()
@@ -74,29 +104,13 @@ class HashingReader(io.RawIOBase):
     """
 
     def __init__(self, raw: BinaryIO):
-        self._raw = raw
+        super().__init__(raw)
         self._hash = hashlib.sha256()
         self.count = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._raw.read(len(b))
-        if not data:
-            return 0
-        n = len(data)
-        b[:n] = data
+    def _seen(self, data: bytes) -> None:
         self._hash.update(data)
-        self.count += n
-        return n
-
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
-        if data:
-            self._hash.update(data)
-            self.count += len(data)
-        return data
+        self.count += len(data)
 
     def drain(self) -> None:
         """Read (and hash) whatever is left, e.g. the zero blocks after a tar's last entry."""
@@ -107,7 +121,7 @@ class HashingReader(io.RawIOBase):
         return self._hash.hexdigest()
 
 
-class ZstdFrameCheck(io.RawIOBase):
+class ZstdFrameCheck(PassThrough):
     """Passes a zstd stream through and walks its frame and block headers, so that input ending
     inside a frame raises :class:`EOFError` (zstandard's stream reader just stops there).
 
@@ -122,30 +136,18 @@ class ZstdFrameCheck(io.RawIOBase):
     """
 
     def __init__(self, raw: BinaryIO):
-        self._raw = raw
+        super().__init__(raw)
         self._state = "magic"  # the header being collected: magic, frame, block, skippable
         self._need = 4  # its length
         self._head = b""
         self._skip = 0  # bytes of content (or of the rest of a header) to pass over
         self._checksum = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
-        if data:
-            self._walk(data)
-        elif self._state != "off" and (self._skip or self._head or self._state != "magic"):
+    def _ended(self) -> None:
+        if self._state != "off" and (self._skip or self._head or self._state != "magic"):
             raise EOFError("zstd stream ends inside a frame")
-        return data
 
-    def _walk(self, data: bytes) -> None:
+    def _seen(self, data: bytes) -> None:
         pos = 0
         while pos < len(data) and self._state != "off":
             if self._skip:

@@ -54,7 +54,7 @@ def _header(result: Result) -> dict[str, Any]:
 
 
 def to_dict(result: Result) -> dict[str, Any]:
-    """The report as plain JSON-ready data (all of it in memory; files use :func:`write`)."""
+    """The report as plain JSON-ready data, all in memory (files are written from chunks())."""
     data = _header(result)
     data["files"] = [d.to_dict() for d in result.file_diffs]
     data["merged"] = [d.to_dict() for d in result.merged_diffs]

@@ -9,7 +9,7 @@ hostile file name cannot rewrite the terminal.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -63,10 +63,13 @@ def render(result: Result, top: int = 10) -> str:
             f"{len(image.diff_ids)} layer(s)  {human_size(image.size)}"
         )
     lines.append(f"layers: {s['layers']}, differing: {s['layers_differing']}")
+    fields_by_layer: dict[int | None, Counter[str]] = defaultdict(Counter)
+    for d in result.file_diffs:
+        fields_by_layer[d.layer].update(d.fields)
     for layer in result.layer_diffs:
         state = "same   " if layer.same else "DIFFERS"
         count = "" if layer.same else f"  {layer.files_differing} file(s)"
-        counts = Counter(f for d in result.file_diffs if d.layer == layer.index for f in d.fields)
+        counts = fields_by_layer[layer.index]
         detail = f" [{', '.join(k for k, _ in counts.most_common(4))}]" if counts else ""
         lines.append(
             f"  #{layer.index:<2} {state} {clean(short_step(layer.created_by), 56)}{count}{detail}"
