@@ -26,12 +26,23 @@ class FileDiff:
     layer: int | None = None
     a: FileRecord | None = None
     b: FileRecord | None = None
+    #: why it differs (a cause of the catalogue, docs/causes.md), set by reprokit.explain
+    cause: str | None = None
+    #: what to change so it stops differing
+    fix: str | None = None
+    #: a short, bounded, human-readable proof (text diff lines, pyc header fields, offsets)
+    evidence: str | None = None
+    #: matched an ignore pattern: still reported, but it does not count against the verdict
+    ignored: bool = False
+    #: id of the rule that gave the cause
+    rule: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.layer is not None:
             out["layer"] = self.layer
         out.update(path=self.path, change=self.change, fields=list(self.fields))
+        out.update(_explanation(self))
         out["a"] = self.a.to_dict() if self.a else None
         out["b"] = self.b.to_dict() if self.b else None
         return out
@@ -46,7 +57,28 @@ class FileDiff:
             layer=data.get("layer"),
             a=FileRecord.from_dict(data["a"], path) if data.get("a") else None,
             b=FileRecord.from_dict(data["b"], path) if data.get("b") else None,
+            **_explanation_from(data),
         )
+
+
+def _explanation(d: FileDiff | ConfigDiff) -> dict[str, Any]:
+    return {
+        "cause": d.cause,
+        "fix": d.fix,
+        "evidence": d.evidence,
+        "ignored": d.ignored,
+        "rule": d.rule,
+    }
+
+
+def _explanation_from(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cause": data.get("cause"),
+        "fix": data.get("fix"),
+        "evidence": data.get("evidence"),
+        "ignored": bool(data.get("ignored", False)),
+        "rule": data.get("rule"),
+    }
 
 
 @dataclass(slots=True)
@@ -101,13 +133,56 @@ class ConfigDiff:
     a: Any
     b: Any
     change: str = "modified"
+    cause: str | None = None
+    fix: str | None = None
+    evidence: str | None = None
+    ignored: bool = False
+    rule: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "a": self.a, "b": self.b, "change": self.change}
+        out = {"field": self.field, "a": self.a, "b": self.b, "change": self.change}
+        out.update(_explanation(self))
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConfigDiff:
-        return cls(data["field"], data.get("a"), data.get("b"), data.get("change", "modified"))
+        return cls(
+            data["field"],
+            data.get("a"),
+            data.get("b"),
+            data.get("change", "modified"),
+            **_explanation_from(data),
+        )
+
+
+@dataclass(slots=True)
+class StepExplanation:
+    """One layer's Dockerfile step, the causes of its differences and one grouped fix."""
+
+    layer: int
+    instruction: str
+    dockerfile_line: int | None = None
+    causes: dict[str, int] = field(default_factory=dict)
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "instruction": self.instruction,
+            "dockerfile_line": self.dockerfile_line,
+            "causes": dict(self.causes),
+            "fix": self.fix,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepExplanation:
+        return cls(
+            layer=int(data["layer"]),
+            instruction=data.get("instruction", ""),
+            dockerfile_line=data.get("dockerfile_line"),
+            causes=dict(data.get("causes") or {}),
+            fix=data.get("fix", ""),
+        )
 
 
 @dataclass

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
-from .model import VERDICTS, BuildInfo, ConfigDiff, FileDiff, ImageInfo, LayerDiff
+from .model import (
+    VERDICTS,
+    BuildInfo,
+    ConfigDiff,
+    FileDiff,
+    ImageInfo,
+    LayerDiff,
+    StepExplanation,
+)
 
 if TYPE_CHECKING:  # pandas is imported when a DataFrame is first asked for (CLI start-up)
     import pandas as pd
@@ -25,6 +33,8 @@ FILE_COLUMNS = [
     "path",
     "change",
     "fields",
+    "cause",
+    "ignored",
     "type_a",
     "type_b",
     "size_a",
@@ -35,6 +45,8 @@ FILE_COLUMNS = [
     "mtime_b",
     "sha256_a",
     "sha256_b",
+    "fix",
+    "evidence",
 ]
 LAYER_COLUMNS = [
     "index",
@@ -46,7 +58,8 @@ LAYER_COLUMNS = [
     "size_a",
     "size_b",
 ]
-CONFIG_COLUMNS = ["field", "change", "a", "b"]
+CONFIG_COLUMNS = ["field", "change", "a", "b", "cause", "ignored", "fix", "evidence"]
+STEP_COLUMNS = ["layer", "instruction", "dockerfile_line", "causes", "fix"]
 
 
 @dataclass
@@ -70,6 +83,11 @@ class Result:
     run_id: str | None = None
     duration_s: float | None = None
     kept_images: list[str] = field(default_factory=list)
+    #: one entry per differing layer: its Dockerfile step, causes and grouped fix
+    step_explanations: list[StepExplanation] = field(default_factory=list)
+    #: True when every difference that counts (not ignored) has a cause other than
+    #: ``unexplained``; None when the differences were not explained (e.g. an old report)
+    explained: bool | None = None
 
     def meets(self, require: str) -> bool:
         """Whether the verdict is at least as good as ``require`` (identical > equivalent).
@@ -101,6 +119,13 @@ class Result:
             {k: v for k, v in d.to_dict().items() if k in LAYER_COLUMNS} for d in self.layer_diffs
         ]
         return pd.DataFrame(rows, columns=LAYER_COLUMNS)
+
+    @cached_property
+    def steps(self) -> pd.DataFrame:
+        """One row per differing layer: its step, causes and fix (:data:`STEP_COLUMNS`)."""
+        import pandas as pd
+
+        return pd.DataFrame([s.to_dict() for s in self.step_explanations], columns=STEP_COLUMNS)
 
     @cached_property
     def config(self) -> pd.DataFrame:
@@ -167,6 +192,10 @@ def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
             "path": d.path,
             "change": d.change,
             "fields": ",".join(d.fields),
+            "cause": d.cause,
+            "ignored": d.ignored,
+            "fix": d.fix,
+            "evidence": d.evidence,
         }
         for side, rec in (("a", d.a), ("b", d.b)):
             row[f"type_{side}"] = rec.type if rec else None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..errors import ReportError, ReprokitError
-from ..model import BuildInfo, ConfigDiff, FileDiff, ImageInfo, LayerDiff
+from ..model import BuildInfo, ConfigDiff, FileDiff, ImageInfo, LayerDiff, StepExplanation
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -50,6 +50,8 @@ def _header(result: Result) -> dict[str, Any]:
         "run_id": result.run_id,
         "duration_s": None if result.duration_s is None else round(result.duration_s, 3),
         "kept_images": list(result.kept_images),
+        "explained": result.explained,
+        "steps": [s.to_dict() for s in result.step_explanations],
     }
 
 
@@ -109,6 +111,8 @@ def from_dict(data: Any) -> Result:
             run_id=data.get("run_id"),
             duration_s=data.get("duration_s"),
             kept_images=list(data.get("kept_images") or []),
+            step_explanations=[StepExplanation.from_dict(x) for x in data.get("steps") or []],
+            explained=data.get("explained"),
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ReportError(f"malformed {SCHEMA} report: {type(err).__name__} {err}") from None

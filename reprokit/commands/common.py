@@ -1,0 +1,50 @@
+"""Options and output shared by the comparison subcommands (check, diff).
+
+>>> import argparse
+>>> p = argparse.ArgumentParser(); comparison_options(p)
+>>> p.parse_args([]).require
+'equivalent'
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UsageError
+from ..report.text import clean
+from ..result import Result
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def comparison_options(parser: argparse.ArgumentParser) -> None:
+    """Add --require, --json, --platform, --top and --quiet."""
+    parser.add_argument(
+        "--require",
+        choices=("identical", "equivalent"),
+        default="equivalent",
+        help="verdict needed for exit status 0 (default: equivalent)",
+    )
+    parser.add_argument("--json", metavar="PATH", help="write the JSON report (reprokit/v1)")
+    parser.add_argument("--platform", help="os/arch[/variant] to build or pick from an index")
+    parser.add_argument("--top", type=int, default=10, help="differing paths to list (10)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
+
+
+def check_output_path(option: str, path: str | None) -> None:
+    """Fail early (before any build) when an output file's directory does not exist."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {Path(path).parent} does not exist")
+
+
+def finish(result: Result, args: argparse.Namespace) -> int:
+    """Write the reports asked for, print the summary, return the exit status."""
+    if args.json:
+        result.to_json(args.json)
+    print(
+        result.verdict.upper() + ": " + clean(result.reason)
+        if args.quiet
+        else result.text(args.top)
+    )
+    return EXIT_OK if result.meets(args.require) else EXIT_FAILED

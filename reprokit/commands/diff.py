@@ -1,0 +1,23 @@
+"""``reprokit diff A B``: compare two existing images given in any transport."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..api import compare
+from .common import check_output_path, comparison_options, finish
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diff", help="compare two existing images (any transport)")
+    p.add_argument(
+        "a", help="image A: docker-daemon:REF (or REF), docker-archive:, oci:, oci-archive:"
+    )
+    p.add_argument("b", help="image B, same forms")
+    comparison_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    check_output_path("--json", args.json)
+    return finish(compare(args.a, args.b, platform=args.platform), args)
