@@ -21,9 +21,9 @@ import posixpath
 import tarfile
 import urllib.parse
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, Self
+from typing import BinaryIO, Protocol, Self
 
 import zstandard
 
@@ -60,6 +60,26 @@ class LayerIndex:
     def by_path(self) -> dict[str, FileRecord]:
         """Records keyed by path (a later entry for the same path wins, as on extraction)."""
         return {r.path: r for r in self.records}
+
+
+class Tap(Protocol):
+    """Receives the whole content of the files it wants while a layer streams past.
+
+    Nothing else is kept: a tap decides per file (``wants``) and consumes the bytes at once
+    (``take``), so memory stays bounded by the largest file it accepts.
+    """
+
+    def wants(self, path: str, size: int) -> bool:
+        """Whether to receive the content of regular file ``path`` of ``size`` bytes."""
+        ...
+
+    def take(self, path: str, data: bytes) -> None:
+        """The content of a wanted file."""
+        ...
+
+
+#: Given a layer's diff_id (None when the source cannot tell it before reading), its tap.
+TapFor = Callable[[str | None], Tap | None]
 
 
 def _xattrs(pax: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -110,6 +130,11 @@ def _hash_member(tf: tarfile.TarFile, member: tarfile.TarInfo) -> str:
     return digest.hexdigest()
 
 
+def _read_member(tf: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    fileobj = tf.extractfile(member)
+    return fileobj.read() if fileobj is not None else b""
+
+
 def record_of(member: tarfile.TarInfo, sha256: str | None = None) -> FileRecord:
     """The record for one tar header (content digest supplied by the caller)."""
     path = normalize_path(member.name)
@@ -146,11 +171,13 @@ def record_of(member: tarfile.TarInfo, sha256: str | None = None) -> FileRecord:
     )
 
 
-def index_layer(raw: BinaryIO, where: str = "layer", cancel=None) -> LayerIndex:
+def index_layer(
+    raw: BinaryIO, where: str = "layer", cancel=None, tap: Tap | None = None
+) -> LayerIndex:
     """Read one layer blob (tar, tar+gzip or tar+zstd) from ``raw`` into a :class:`LayerIndex`.
 
-    ``where`` names the layer in error messages. Raises :class:`ArchiveError` when the stream
-    is truncated or is not a tar archive.
+    ``where`` names the layer in error messages; ``tap`` receives the content of the files it
+    wants. Raises :class:`ArchiveError` when the stream is truncated or is not a tar archive.
     """
     stream = HashingReader(raw)
     try:
@@ -170,7 +197,13 @@ def index_layer(raw: BinaryIO, where: str = "layer", cancel=None) -> LayerIndex:
             tf.members.clear()  # type: ignore[attr-defined] # stream mode keeps every header otherwise
             sha = None
             if member.isreg():
-                sha = _hash_member(tf, member)
+                path = normalize_path(member.name)
+                if tap is not None and tap.wants(path, member.size):
+                    data = _read_member(tf, member)
+                    sha = hashlib.sha256(data).hexdigest()
+                    tap.take(path, data)
+                else:
+                    sha = _hash_member(tf, member)
                 content += member.size
             elif member.islnk():
                 sha = digests.get(normalize_path(member.linkname))

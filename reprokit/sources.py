@@ -16,7 +16,7 @@ import re
 import tarfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -26,7 +26,7 @@ import requests
 
 from .engine import connect, engine_error
 from .errors import ArchiveError, ImageNotFoundError, ReprokitError, UsageError
-from .layers import LayerIndex, index_layer
+from .layers import LayerIndex, Tap, TapFor, index_layer
 from .layout import (
     DirStore,
     Located,
@@ -84,8 +84,57 @@ class Source(ABC):
         return None
 
     @abstractmethod
-    def read(self, skip: Collection[str] = (), cancel: threading.Event | None = None) -> Image:
-        """Read the image; layers whose diff_id is in ``skip`` are not read (left as None)."""
+    def read(
+        self,
+        skip: Collection[str] = (),
+        cancel: threading.Event | None = None,
+        tap_for: TapFor | None = None,
+    ) -> Image:
+        """Read the image; layers whose diff_id is in ``skip`` are not read (left as None).
+
+        ``tap_for(diff_id)`` may give a :class:`~reprokit.layers.Tap` receiving the content of
+        chosen files of that layer as it streams past.
+        """
+
+    def fetch(
+        self,
+        wanted: Mapping[str, Collection[str]],
+        limit: int,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, dict[str, bytes]]:
+        """The content of chosen files, ``{diff_id: {path: bytes}}``, for files up to ``limit``
+        bytes, in one more pass that reads only the layers named in ``wanted``.
+
+        >>> src.fetch({"sha256:…": ["/etc/os-release"]}, 1 << 20)  # doctest: +SKIP
+        {'sha256:…': {'/etc/os-release': b'PRETTY_NAME=...'}}
+        """
+        every = set().union(*wanted.values()) if wanted else set()
+        found: dict[str, dict[str, bytes]] = {}
+
+        def tap_for(diff_id: str | None) -> Tap | None:
+            paths = every if diff_id is None else set(wanted.get(diff_id, ()))
+            return _Collect(paths, limit, found.setdefault(diff_id or "", {})) if paths else None
+
+        ids = self.diff_ids() or []
+        self.read([d for d in ids if d not in wanted], cancel, tap_for)
+        if "" in found:  # layers the source could not name before reading them
+            for diff_id in wanted:
+                found.setdefault(diff_id, {}).update(found[""])
+            del found[""]
+        return found
+
+
+class _Collect:
+    """A tap keeping the content of the given paths (up to ``limit`` bytes each)."""
+
+    def __init__(self, paths: Collection[str], limit: int, into: dict[str, bytes]):
+        self.paths, self.limit, self.into = paths, limit, into
+
+    def wants(self, path: str, size: int) -> bool:
+        return size <= self.limit and path in self.paths
+
+    def take(self, path: str, data: bytes) -> None:
+        self.into[path] = data
 
 
 def _check_diff_ids(where: str, layers: list[LayerIndex | None], diff_ids: list[str]) -> None:
@@ -145,7 +194,12 @@ class StoreSource(Source):
             store.close()
         return list(self._located.config["rootfs"].get("diff_ids") or [])
 
-    def read(self, skip: Collection[str] = (), cancel: threading.Event | None = None) -> Image:
+    def read(
+        self,
+        skip: Collection[str] = (),
+        cancel: threading.Event | None = None,
+        tap_for: TapFor | None = None,
+    ) -> Image:
         store = self._store()
         try:
             found = self._located or self._locate(store)
@@ -159,8 +213,9 @@ class StoreSource(Source):
                 elif want in seen:
                     layers.append(seen[want])
                 else:
+                    tap = tap_for(want) if tap_for else None
                     with store.open(name) as blob:
-                        layer = index_layer(blob, where=f"{self} layer {i}", cancel=cancel)
+                        layer = index_layer(blob, f"{self} layer {i}", cancel, tap)
                     seen[layer.diff_id] = layer
                     layers.append(layer)
         finally:
@@ -211,19 +266,30 @@ class DaemonSource(Source):
     def diff_ids(self) -> list[str] | None:
         return list((self._inspect().get("RootFS") or {}).get("Layers") or [])
 
-    def read(self, skip: Collection[str] = (), cancel: threading.Event | None = None) -> Image:
+    def read(
+        self,
+        skip: Collection[str] = (),
+        cancel: threading.Event | None = None,
+        tap_for: TapFor | None = None,
+    ) -> Image:
         attrs = self._inspect()
         client = connect(self.base_url)
         try:
             chunks = client.api.get_image(attrs["Id"], chunk_size=CHUNK)
-            return self._read_save_stream(ChunkReader(chunks, cancel), attrs, skip, cancel)
+            stream = ChunkReader(chunks, cancel)
+            return self._read_save_stream(stream, attrs, skip, cancel, tap_for)
         except (docker.errors.APIError, requests.RequestException) as err:
             raise engine_error(f"{self}: exporting the image", err) from None
         finally:
             client.close()
 
     def _read_save_stream(
-        self, stream: ChunkReader, attrs: dict[str, Any], skip: Collection[str], cancel: Any
+        self,
+        stream: ChunkReader,
+        attrs: dict[str, Any],
+        skip: Collection[str],
+        cancel: Any,
+        tap_for: TapFor | None = None,
     ) -> Image:
         where = str(self)
         small: dict[str, bytes] = {}
@@ -252,7 +318,9 @@ class DaemonSource(Source):
                 fileobj = cast(BinaryIO, outer.extractfile(member))
                 head = fileobj.peek(512)[:512]  # type: ignore[attr-defined]
                 if looks_like_layer(head):  # before the JSON sniff: a layer may start "{x}"
-                    layer = index_layer(fileobj, where=f"{where} {name}", cancel=cancel)
+                    diff_id = "sha256:" + blob.group(1) if blob else None
+                    tap = tap_for(diff_id) if tap_for else None
+                    layer = index_layer(fileobj, f"{where} {name}", cancel, tap)
                     indexed[name] = layer
                 elif member.size <= _META_LIMIT and head.lstrip()[:1] in (b"{", b"["):
                     small[name] = fileobj.read()
