@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from .builders import BUILDERS
 from .compare import compare_config, compare_layers, compare_merged, fill_shared_layers, verdict
 from .engine import Run, connect
 from .errors import Cancelled, UsageError
 from .example import example_context
+from .explain import Rule, Settings, explain_result, find_settings, read_settings
 from .layout import Platform, parse_platform
 from .model import ImageInfo
 from .report.json import load as _load
@@ -64,35 +67,96 @@ def read_pair(a: Source, b: Source) -> tuple[Image, Image]:
     return image_a, image_b
 
 
+RuleLike = Rule | Mapping[str, Any]
+
+
+def settings_for(
+    config: str | Path | Settings | None,
+    ignore: Iterable[str] = (),
+    rules: Iterable[RuleLike] = (),
+    search: Iterable[str | Path | None] = (),
+) -> Settings:
+    """Explanation settings: ``config`` (a Settings, or a reprokit.toml / pyproject.toml path),
+    else the first settings file found in ``search`` directories; plus ``ignore``/``rules``."""
+    if isinstance(config, Settings):
+        base = config
+    elif config is not None:
+        base = read_settings(config)
+    else:
+        base = find_settings(*search)
+    return base.with_extra(ignore=ignore, rules=rules)
+
+
+def _read_dockerfile(path: str | Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        raise UsageError(f"Dockerfile {path}: cannot read ({err.strerror})") from None
+
+
+def _count_ignores(result: Result, image_a: Image, image_b: Image) -> None:
+    """Judge the verdict on the differences that count; say how many were ignored."""
+    ignored = result.ignored_count
+    if not ignored:
+        return
+    result.verdict, reason = verdict(
+        image_a,
+        image_b,
+        [c for c in result.config_diffs if not c.ignored],
+        [d for d in result.file_diffs if not d.ignored],
+        [d for d in result.merged_diffs if not d.ignored],
+    )
+    result.reason = f"{reason} ({ignored} ignored difference(s) not counted)"
+
+
 def compare(
     a: str | Source,
     b: str | Source,
     *,
     platform: str | Platform | None = None,
+    ignore: Iterable[str] = (),
+    rules: Iterable[RuleLike] = (),
+    config: str | Path | Settings | None = None,
+    dockerfile: str | Path | None = None,
+    target: str | None = None,
 ) -> Result:
-    """Compare two existing images given as transport references (or :class:`Source` objects).
+    """Compare two existing images given as transport references (or :class:`Source` objects),
+    and explain every difference.
+
+    ``ignore``: path (or config field) patterns reported as ignored and not counted against the
+    verdict; ``rules``: extra rules (:class:`reprokit.explain.Rule` or dicts as in
+    reprokit.toml); ``config``: a settings file or :class:`~reprokit.explain.Settings` (default:
+    ``reprokit.toml`` or ``[tool.reprokit]`` in the current directory); ``dockerfile``: maps
+    layers to its lines (``target``: the stage built).
 
     >>> result = compare("docker-archive:a.tar", "oci:./layout")  # doctest: +SKIP
     >>> result.verdict, result.files.head()  # doctest: +SKIP
     """
     started = time.monotonic()
+    settings = settings_for(config, ignore, rules, search=[Path.cwd()])
+    text = _read_dockerfile(dockerfile)
     plat = _platform(platform)
     source_a, source_b = as_source(a, plat), as_source(b, plat)
     image_a, image_b = read_pair(source_a, source_b)
     layers, files = compare_layers(image_a, image_b)
-    config = compare_config(image_a.config, image_b.config)
+    config_diffs = compare_config(image_a.config, image_b.config)
     merged = compare_merged(image_a, image_b)
-    outcome, reason = verdict(image_a, image_b, config, files, merged)
-    return Result(
+    outcome, reason = verdict(image_a, image_b, config_diffs, files, merged)
+    result = Result(
         verdict=outcome,
         reason=reason,
         images=(_info(image_a), _info(image_b)),
         layer_diffs=layers,
-        config_diffs=config,
+        config_diffs=config_diffs,
         file_diffs=files,
         merged_diffs=merged,
-        duration_s=time.monotonic() - started,
     )
+    explain_result(result, image_a, image_b, source_a, source_b, settings, text, target)
+    _count_ignores(result, image_a, image_b)
+    result.duration_s = time.monotonic() - started
+    return result
 
 
 def check(
@@ -109,11 +173,16 @@ def check(
     builder: str = "docker",
     base_url: str | None = None,
     spec: BuildSpec | None = None,
+    ignore: Iterable[str] = (),
+    rules: Iterable[RuleLike] = (),
+    config: str | Path | Settings | None = None,
 ) -> Result:
     """Build ``context`` twice without cache and compare the two images.
 
     With no context (and no spec) the example bundled with reprokit is used. Images the run
     created are removed afterwards unless ``keep_images``; also on errors and Ctrl-C.
+    ``ignore``, ``rules`` and ``config`` shape the explanations as in :func:`compare`; the
+    settings file is looked for in the context, then in the current directory.
 
     >>> result = reprokit.check("path/to/context", network="host")  # doctest: +SKIP
     >>> result.verdict  # doctest: +SKIP
@@ -138,6 +207,7 @@ def check(
                 pull=pull,
             )
         spec.validate()
+        settings = settings_for(config, ignore, rules, search=[spec.context, Path.cwd()])
         spec_dict = spec.to_dict()
         if example:
             spec_dict["example"] = "basic"  # the context was a temporary copy of it
@@ -151,6 +221,9 @@ def check(
                 DaemonSource(builds[0].tag, base_url=base_url),
                 DaemonSource(builds[1].tag, base_url=base_url),
                 platform=platform,
+                config=settings,
+                target=spec.target,
+                dockerfile=spec.dockerfile_path,
             )
         except KeyboardInterrupt:
             raise Cancelled("interrupted; the images this run built were removed") from None

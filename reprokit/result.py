@@ -100,6 +100,11 @@ class Result:
         return VERDICTS.index(self.verdict) <= VERDICTS.index(require)
 
     @property
+    def ignored_count(self) -> int:
+        """Differences reported as ignored (per-layer files and config fields)."""
+        return sum(d.ignored for d in self.file_diffs) + sum(c.ignored for c in self.config_diffs)
+
+    @property
     def summary(self) -> dict[str, int]:
         """Counts: layers, layers_differing, files_differing (per layer), merged_differing."""
         return {

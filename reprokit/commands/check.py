@@ -53,5 +53,7 @@ def run(args: argparse.Namespace) -> int:
         platform=args.platform,
         pull=args.pull,
         keep_images=args.keep_images,
+        ignore=args.ignore,
+        config=args.config,
     )
     return finish(result, args)

@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from ..errors import UsageError
@@ -30,6 +32,19 @@ def comparison_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platform", help="os/arch[/variant] to build or pick from an index")
     parser.add_argument("--top", type=int, default=10, help="differing paths to list (10)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="report differences at matching paths (or config fields) as ignored; repeatable",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="TOML",
+        help="settings file: reprokit.toml or a pyproject.toml with [tool.reprokit] "
+        "(default: found in the context or the current directory)",
+    )
 
 
 def check_output_path(option: str, path: str | None) -> None:
@@ -42,9 +57,18 @@ def finish(result: Result, args: argparse.Namespace) -> int:
     """Write the reports asked for, print the summary, return the exit status."""
     if args.json:
         result.to_json(args.json)
-    print(
+    status = EXIT_OK if result.meets(args.require) else EXIT_FAILED
+    say(
         result.verdict.upper() + ": " + clean(result.reason)
         if args.quiet
         else result.text(args.top)
     )
-    return EXIT_OK if result.meets(args.require) else EXIT_FAILED
+    return status
+
+
+def say(text: str) -> None:
+    """Print to stdout; a reader that went away (``| head``) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -14,10 +14,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "a", help="image A: docker-daemon:REF (or REF), docker-archive:, oci:, oci-archive:"
     )
     p.add_argument("b", help="image B, same forms")
+    p.add_argument("--dockerfile", metavar="PATH", help="map layers to this Dockerfile's lines")
+    p.add_argument("--target", help="the stage of --dockerfile the images were built from")
     comparison_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     check_output_path("--json", args.json)
-    return finish(compare(args.a, args.b, platform=args.platform), args)
+    result = compare(
+        args.a,
+        args.b,
+        platform=args.platform,
+        ignore=args.ignore,
+        config=args.config,
+        dockerfile=args.dockerfile,
+        target=args.target,
+    )
+    return finish(result, args)

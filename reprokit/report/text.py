@@ -9,10 +9,12 @@ hostile file name cannot rewrite the terminal.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..model import FileDiff
     from ..result import Result
 
 WIDTH = 72
@@ -52,8 +54,28 @@ def short_step(created_by: str | None) -> str:
     return text
 
 
+def one_line(text: str | None, limit: int = 70) -> str:
+    """Evidence on one terminal line: newlines shown as ``⏎``, control characters escaped."""
+    return clean((text or "").replace("\n", " ⏎ "), limit)
+
+
+def _rank(d: FileDiff) -> tuple[int, str]:
+    """Unexplained first, then other real causes, then timestamps; ignored ones last."""
+    if d.ignored:
+        return 4, d.path
+    if d.cause == "unexplained":
+        return 0, d.path
+    if d.cause is None:
+        return (2 if d.fields == ["mtime"] else 1), d.path
+    return (3 if d.cause in ("timestamp",) else 1), d.path
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counter.most_common())
+
+
 def render(result: Result, top: int = 10) -> str:
-    """The summary: verdict, images, layers, config fields, top differing paths."""
+    """The summary: verdict, images, layers by step and cause, config, top paths, fixes."""
     a, b = result.images
     s = result.summary
     lines = [f"reprokit: {result.verdict.upper()} — {clean(result.reason)}"]
@@ -62,33 +84,73 @@ def render(result: Result, top: int = 10) -> str:
             f"  {name}  {clean(image.ref, 48)}  {image.id[:19]}  "
             f"{len(image.diff_ids)} layer(s)  {human_size(image.size)}"
         )
+    counted = [d for d in (*result.file_diffs, *result.merged_diffs) if not d.ignored]
+    if result.explained is not None:
+        unexplained = {d.path for d in counted if d.cause == "unexplained"}
+        unexplained |= {c.field for c in result.config_diffs if c.cause == "unexplained"}
+        lines.append(
+            "explained: every difference has a known cause"
+            if result.explained
+            else f"explained: NO — {len(unexplained)} difference(s) have no known cause"
+        )
+    ignored = result.ignored_count
+    if ignored:
+        lines.append(f"ignored: {ignored} difference(s), reported but not counted")
     lines.append(f"layers: {s['layers']}, differing: {s['layers_differing']}")
-    fields_by_layer: dict[int | None, Counter[str]] = defaultdict(Counter)
+    steps = {st.layer: st for st in result.step_explanations}
+    causes_by_layer: dict[int | None, Counter[str]] = defaultdict(Counter)
     for d in result.file_diffs:
-        fields_by_layer[d.layer].update(d.fields)
+        causes_by_layer[d.layer].update([d.cause] if d.cause else d.fields)
     for layer in result.layer_diffs:
         state = "same   " if layer.same else "DIFFERS"
+        step = steps.get(layer.index)
+        name = step.instruction if step else short_step(layer.created_by)
+        line = f" (line {step.dockerfile_line})" if step and step.dockerfile_line else ""
         count = "" if layer.same else f"  {layer.files_differing} file(s)"
-        counts = fields_by_layer[layer.index]
-        detail = f" [{', '.join(k for k, _ in counts.most_common(4))}]" if counts else ""
-        lines.append(
-            f"  #{layer.index:<2} {state} {clean(short_step(layer.created_by), 56)}{count}{detail}"
-        )
+        counts = causes_by_layer[layer.index]
+        detail = f" [{_counts(counts)}]" if counts else ""
+        lines.append(f"  #{layer.index:<2} {state} {clean(name, 52)}{line}{count}{detail}")
     if result.config_diffs:
+        by_cause = Counter(c.cause for c in result.config_diffs if c.cause)
         names = [c.field for c in result.config_diffs]
-        shown = ", ".join(names[:6]) + (f", … (+{len(names) - 6})" if len(names) > 6 else "")
+        if by_cause:
+            shown = _counts(by_cause)
+        else:
+            shown = ", ".join(names[:6]) + (f", … (+{len(names) - 6})" if len(names) > 6 else "")
         lines.append(f"config: {len(names)} field(s) differ: {clean(shown)}")
+        for c in result.config_diffs:
+            if c.cause == "unexplained" and not c.ignored:
+                lines.append(f"  {clean(c.field, 40)}: {one_line(c.evidence)}")
     diffs = result.merged_diffs or result.file_diffs
     if diffs:
         label = "merged view" if result.merged_diffs else "layers"
         lines.append(f"top differing paths ({label}, {len(diffs)} in all):")
-        ranked = sorted(diffs, key=lambda d: (d.fields == ["mtime"], d.path))
-        for d in ranked[:top]:
-            fields = ", ".join(d.fields) if d.fields else d.change
+        for d in sorted(diffs, key=_rank)[:top]:
+            what = d.cause or (", ".join(d.fields) if d.fields else d.change)
+            if d.ignored:
+                what += " (ignored)"
             where = f"#{d.layer} " if d.layer is not None else ""
-            lines.append(f"  {d.change:<8} {where}{clean(d.path, 60)}  {fields}")
+            lines.append(f"  {d.change:<8} {where}{clean(d.path, 50)}  {what}")
+            if d.evidence and d.cause not in (None, "timestamp"):
+                lines.append(f"           {one_line(d.evidence)}")
         if len(diffs) > top:
             lines.append(f"  … and {len(diffs) - top} more (see the JSON report)")
+    if result.step_explanations:
+        lines.append("fixes, by step:")
+        for st in result.step_explanations:
+            line = f" (Dockerfile line {st.dockerfile_line})" if st.dockerfile_line else ""
+            lines.append(f"  #{st.layer}{line} {clean(st.instruction, 60)}")
+            if st.causes:
+                lines.append(f"     causes: {_counts(Counter(st.causes))}")
+            lines.extend(
+                textwrap.wrap(
+                    clean(st.fix),
+                    WIDTH + 28,
+                    initial_indent="     fix: ",
+                    subsequent_indent="          ",
+                    break_on_hyphens=False,
+                )
+            )
     if result.kept_images:
         lines.append(f"kept images: {', '.join(result.kept_images)}")
     return "\n".join(lines)

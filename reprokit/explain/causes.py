@@ -1,0 +1,110 @@
+"""The catalogue of causes: every difference gets exactly one (docs/causes.md lists them).
+
+>>> CAUSES["timestamp"].summary
+'only modification times differ'
+>>> "unexplained" in CAUSES
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Causes after which the image still counts as ``equivalent`` (nothing but time differs).
+TIME_ONLY = frozenset({"timestamp", "image-metadata", "layer-digest"})
+
+#: A fix for timestamps that no Dockerfile edit can give with the classic builder.
+TIMESTAMP_FIX = (
+    "clamp timestamps with a builder that supports it: `docker buildx build --build-arg "
+    "SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) --output type=oci,dest=img.tar,"
+    "rewrite-timestamp=true` (or type=docker with the containerd image store), or `buildah bud "
+    "--timestamp $SOURCE_DATE_EPOCH`; the classic builder cannot normalise file times"
+)
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A named reason for a difference, what it means and the default fix."""
+
+    name: str
+    summary: str
+    fix: str
+
+
+def _causes(*items: Cause) -> dict[str, Cause]:
+    return {c.name: c for c in items}
+
+
+CAUSES = _causes(
+    Cause("timestamp", "only modification times differ", TIMESTAMP_FIX),
+    Cause(
+        "image-metadata",
+        "image creation times, history times or the classic builder's container id/hostname",
+        "set SOURCE_DATE_EPOCH for BuildKit (`--build-arg SOURCE_DATE_EPOCH=…`) or "
+        "`buildah bud --timestamp N`; the classic builder always records the build time",
+    ),
+    Cause(
+        "layer-digest",
+        "a layer digest in the config, which follows from that layer's file differences",
+        "fix the file differences of that layer's step",
+    ),
+    Cause(
+        "log-file",
+        "a log written during the build (dpkg, apt, package managers, the build's own logs)",
+        "delete logs at the end of the same RUN step: `rm -rf /var/log/*` (e.g. "
+        "`/var/log/dpkg.log /var/log/apt/*.log /var/log/alternatives.log`)",
+    ),
+    Cause(
+        "package-manager-cache",
+        "package-manager caches and indexes (apt lists and pkgcache, apk, pip, npm caches)",
+        "clean caches in the same RUN step: `rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin`, "
+        "`apk add --no-cache`, `pip install --no-cache-dir`, `npm ci && npm cache clean --force`",
+    ),
+    Cause(
+        "ldconfig-cache",
+        "ldconfig's auxiliary cache, which records file times",
+        "delete it at the end of the RUN step: `rm -f /var/cache/ldconfig/aux-cache`",
+    ),
+    Cause(
+        "python-bytecode",
+        "timestamp-based .pyc files whose header records the source file's time/size",
+        "set `ENV PYTHONDONTWRITEBYTECODE=1` before the step, or compile with "
+        "`python -m compileall --invalidation-mode unchecked-hash` (SOURCE_DATE_EPOCH makes "
+        "pip and compileall write hash-based pycs)",
+    ),
+    Cause(
+        "embedded-timestamp",
+        "text whose only differences are dates or times written at build time",
+        "don't write the build time into files: derive it from SOURCE_DATE_EPOCH "
+        "(`date -u -d @$SOURCE_DATE_EPOCH`) or pass a fixed value as a build arg",
+    ),
+    Cause(
+        "identity",
+        "a per-build identity: machine-id, ssh host keys, random seeds",
+        "remove it at the end of the step (`rm -f /etc/ssh/ssh_host_* /var/lib/systemd/"
+        "random-seed`, `: > /etc/machine-id`) and generate it when the container starts",
+    ),
+    Cause(
+        "ownership",
+        "owner or group differ",
+        "set ownership explicitly: `COPY --chown=UID:GID`, `chown` in the RUN step",
+    ),
+    Cause(
+        "permissions",
+        "permission bits differ (often the umask or the checkout's file modes)",
+        "set modes explicitly: `COPY --chmod=…`, `chmod` in the RUN step, or build from a "
+        "checkout with a fixed umask",
+    ),
+    Cause(
+        "dependency-drift",
+        "installed package versions differ between the builds",
+        "pin versions (`apt-get install pkg=VERSION`, `pip install -r requirements.txt` with "
+        "hashes, lockfiles) and install from a snapshot mirror (snapshot.debian.org)",
+    ),
+    Cause(
+        "unexplained",
+        "content differs for a reason no rule recognises",
+        "inspect the evidence; make the step deterministic (fixed inputs, no randomness, "
+        "no network-dependent output), or add a rule or an ignore if it is expected",
+    ),
+)
