@@ -6,6 +6,7 @@ Build an image twice from one spec and compare every layer, file and config fiel
 >>> result = reprokit.check("path/to/context")            # doctest: +SKIP
 >>> result.verdict, result.reason                          # doctest: +SKIP
 ('equivalent', 'only timestamps differ: 312 file mtime(s) in 1 layer(s), 4 creation time(s)')
+>>> result.steps[["instruction", "causes", "fix"]]                # doctest: +SKIP
 >>> reprokit.compare("docker-archive:a.tar", "oci:layout").files   # doctest: +SKIP
 """
 
@@ -23,10 +24,12 @@ from .errors import (
     SpecError,
     UsageError,
 )
+from .explain import CAUSES, Rule, Settings
 from .result import Result
 from .spec import BuildSpec
 
 __all__ = [
+    "CAUSES",
     "ArchiveError",
     "BuildError",
     "BuildSpec",
@@ -36,6 +39,8 @@ __all__ = [
     "ReportError",
     "ReprokitError",
     "Result",
+    "Rule",
+    "Settings",
     "SpecError",
     "UsageError",
     "__version__",

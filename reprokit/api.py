@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,7 +21,15 @@ from .compare import compare_config, compare_layers, compare_merged, fill_shared
 from .engine import Run, connect
 from .errors import Cancelled, UsageError
 from .example import example_context
-from .explain import Rule, Settings, explain_result, find_settings, read_settings
+from .explain import (
+    Rule,
+    Settings,
+    explain_result,
+    find_settings,
+    layer_pairing,
+    read_settings,
+)
+from .explain.facts import ContentFacts
 from .layout import Platform, parse_platform
 from .model import ImageInfo
 from .report.json import load as _load
@@ -49,22 +57,29 @@ def _info(image: Image) -> ImageInfo:
     )
 
 
-def read_pair(a: Source, b: Source) -> tuple[Image, Image]:
-    """Read both images concurrently; a layer both have (same diff_id) is read only once."""
+def read_pair(
+    a: Source, b: Source, settings: Settings | None = None
+) -> tuple[Image, Image, dict[Hashable, ContentFacts]]:
+    """Read both images concurrently; a layer both have (same diff_id) is read only once.
+
+    The contents of small files in layers that differ are paired on the way (for the
+    explanations' evidence) and returned as facts keyed by ``(layer index, path)``.
+    """
     ids_a = a.diff_ids()
-    b.diff_ids()  # fail fast (image not found) before any export starts
+    ids_b = b.diff_ids()  # fail fast (image not found) before any export starts
     skip_b = set(ids_a or ())
+    pairing = layer_pairing(ids_a or [], ids_b or [], settings or Settings())
     cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reprokit-read") as pool:
-        future_a = pool.submit(a.read, (), cancel)
-        future_b = pool.submit(b.read, skip_b, cancel)
+        future_a = pool.submit(a.read, (), cancel, pairing.tap_for("a"))
+        future_b = pool.submit(b.read, skip_b, cancel, pairing.tap_for("b"))
         try:
             image_a, image_b = future_a.result(), future_b.result()
         except BaseException:
             cancel.set()
             raise
     fill_shared_layers(image_a, image_b)
-    return image_a, image_b
+    return image_a, image_b, pairing.finish()
 
 
 RuleLike = Rule | Mapping[str, Any]
@@ -139,7 +154,7 @@ def compare(
     text = _read_dockerfile(dockerfile)
     plat = _platform(platform)
     source_a, source_b = as_source(a, plat), as_source(b, plat)
-    image_a, image_b = read_pair(source_a, source_b)
+    image_a, image_b, facts = read_pair(source_a, source_b, settings)
     layers, files = compare_layers(image_a, image_b)
     config_diffs = compare_config(image_a.config, image_b.config)
     merged = compare_merged(image_a, image_b)
@@ -153,7 +168,7 @@ def compare(
         file_diffs=files,
         merged_diffs=merged,
     )
-    explain_result(result, image_a, image_b, source_a, source_b, settings, text, target)
+    explain_result(result, image_a, image_b, source_a, source_b, settings, text, target, facts)
     _count_ignores(result, image_a, image_b)
     result.duration_s = time.monotonic() - started
     return result

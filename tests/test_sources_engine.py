@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import uuid
@@ -101,21 +102,33 @@ def test_oci_layouts_from_buildah(buildah_ctx, tmp_path):
 
 
 @pytest.mark.slow
-def test_apt_install_is_different_with_logs_and_caches(debian, context, no_leftovers):
-    ctx = context(
-        f"FROM {debian}\n"
-        "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends hello"
-        " && hello\n"
-    )
+def test_apt_install_is_explained_and_its_fix_makes_it_equivalent(debian, context, no_leftovers):
+    """Logs and caches of apt make the image different; the step's fix, applied to the
+    Dockerfile, makes the next check equivalent (only times left)."""
+    run = "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends hello && hello"
+    ctx = context(f"FROM {debian}\n{run}\n")
     result = reprokit.check(ctx, network="host")
     assert result.verdict == "different", result.reason
     differing = {d.path: d for d in result.merged_diffs}
     content = {p for p, d in differing.items() if "content" in d.fields or d.change != "modified"}
     assert "/usr/bin/hello" not in content, "the package itself is reproducible"
+    assert differing["/var/log/dpkg.log"].cause == "log-file"
     assert "/var/log/dpkg.log" in content
-    assert "/var/log/apt/history.log" in differing
-    assert any(p.startswith("/var/lib/apt/lists/") for p in differing)
-    assert any(p.startswith("/var/cache/") for p in differing)
+    assert differing["/var/log/apt/history.log"].cause == "log-file"
+    lists = [d for p, d in differing.items() if p.startswith("/var/lib/apt/lists/")]
+    assert lists and {d.cause for d in lists} == {"package-manager-cache"}
+    assert differing["/var/cache/apt/pkgcache.bin"].cause == "package-manager-cache"
+    assert "above the" in (differing["/var/cache/apt/pkgcache.bin"].evidence or "")
+    assert result.explained is True
     last = result.layer_diffs[-1]
     assert not last.same and "apt-get install" in (last.created_by or "")
     assert result.layer_diffs[0].same  # the debootstrap base layer is shared
+    (step,) = result.step_explanations
+    assert step.dockerfile_line == 2 and step.causes["log-file"] >= 3
+    cleanup = re.search(r"`(rm -rf [^`]*)`", step.fix)
+    assert cleanup and "/var/log/*" in cleanup.group(1)
+
+    (ctx / "Dockerfile").write_text(f"FROM {debian}\n{run} && {cleanup.group(1)}\n")
+    fixed = reprokit.check(ctx, network="host")
+    assert fixed.verdict == "equivalent", fixed.reason
+    assert fixed.explained is True

@@ -6,7 +6,7 @@
 """
 
 from .causes import CAUSES, Cause
-from .explainer import explain_result
+from .explainer import explain_result, layer_pairing
 from .rules import CONFIG_RULES, FILE_RULES, Rule, rule_from_dict
 from .settings import Settings, find_settings, read_settings
 
@@ -19,6 +19,7 @@ __all__ = [
     "Settings",
     "explain_result",
     "find_settings",
+    "layer_pairing",
     "read_settings",
     "rule_from_dict",
 ]

@@ -87,7 +87,8 @@ def only_dates_differ(a: str, b: str) -> bool:
 
 
 def text_diff(a: str, b: str, limit: int = DIFF_LINES) -> str:
-    """The changed lines of two texts as a short unified diff (no headers, no context).
+    """The changed lines of two texts as a short unified diff (no headers, no context), at
+    most ``limit`` lines, removed and added lines of each change shown in balance.
 
     >>> print(text_diff("x\\nold\\ny\\n", "x\\nnew\\ny\\n"))
     @@ line 2 @@
@@ -95,22 +96,26 @@ def text_diff(a: str, b: str, limit: int = DIFF_LINES) -> str:
     +new
     """
     out: list[str] = []
-    shown = 0
+    shown = hidden = 0
     lines_a, lines_b = a.splitlines(), b.splitlines()
     matcher = difflib.SequenceMatcher(None, lines_a, lines_b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        if shown >= limit:
-            out.append("…")
-            break
+        removed, added = lines_a[i1:i2], lines_b[j1:j2]
+        room = limit - shown
+        if room <= 0:
+            hidden += len(removed) + len(added)
+            continue
+        take_a = min(len(removed), max(room // 2, room - len(added)))
+        take_b = min(len(added), room - take_a)
         out.append(f"@@ line {i1 + 1} @@")
-        for line in lines_a[i1:i2][: limit - shown]:
-            out.append("-" + _cut(line))
-            shown += 1
-        for line in lines_b[j1:j2][: max(1, limit - shown)]:
-            out.append("+" + _cut(line))
-            shown += 1
+        out += ["-" + _cut(line) for line in removed[:take_a]]
+        out += ["+" + _cut(line) for line in added[:take_b]]
+        shown += take_a + take_b
+        hidden += len(removed) - take_a + len(added) - take_b
+    if hidden:
+        out.append(f"… {hidden} more changed line(s)")
     return shorten("\n".join(out))
 
 

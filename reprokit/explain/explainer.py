@@ -1,8 +1,10 @@
 """Explain a comparison: give every difference a cause, a fix and evidence, mark ignored ones,
 map layers to Dockerfile steps, and say whether everything is explained.
 
-File contents are needed only for differing files of modest size; they are fetched in one
-more pass over the differing layers of both images (concurrently), never extracted to disk.
+File contents are looked at only for files that differ in content and are of modest size.
+They are paired while the images are read for the comparison (:class:`LayerPairing`, passed in
+as ``facts``); what that pass could not pair is read in one more pass over just the layers that
+hold it. Contents are turned into short facts at once and never kept.
 
 >>> from reprokit.model import ImageInfo
 >>> from reprokit.result import Result
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -27,7 +29,9 @@ from ..result import Result
 from ..sources import Image, Source
 from . import content as c
 from .causes import CAUSES
+from .facts import ContentFacts, is_package_db
 from .globs import any_match
+from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing
 from .rules import Rule, Subject
 from .settings import Settings
 from .steps import (
@@ -40,23 +44,24 @@ from .steps import (
     parse_dockerfile,
 )
 
-#: Paths whose content is worth reading even when larger than the usual evidence limit.
-_PACKAGE_DBS = ("/var/lib/dpkg/status", "/lib/apk/db/installed")
-_PACKAGE_DB_FACTOR = 64
+Located = tuple[FileDiff, str | None, str | None]
 
 
-@dataclass
-class _Contents:
-    """Fetched contents: ``{diff_id: {path: bytes}}`` for each side."""
-
-    a: dict[str, dict[str, bytes]]
-    b: dict[str, dict[str, bytes]]
+def layer_pairing(ids_a: list[str], ids_b: list[str], settings: Settings) -> LayerPairing:
+    """The first-pass pairing for two images about to be read (see :func:`explain_result`)."""
+    return LayerPairing(
+        ids_a,
+        ids_b,
+        settings.evidence_file_bytes,
+        settings.patterns(),
+        max_files=settings.evidence_files,
+        max_bytes=settings.evidence_bytes,
+    )
 
 
 def _size_limit(path: str, settings: Settings) -> int:
-    if path in _PACKAGE_DBS:
-        return settings.evidence_file_bytes * _PACKAGE_DB_FACTOR
-    return settings.evidence_file_bytes
+    factor = PACKAGE_DB_FACTOR if is_package_db(path) else 1
+    return settings.evidence_file_bytes * factor
 
 
 def _wants_content(d: FileDiff, settings: Settings) -> bool:
@@ -78,7 +83,7 @@ class _Providers:
         self.image = image
         self._paths: dict[int, dict[str, FileRecord]] = {}
 
-    def diff_id_of(self, path: str, record: FileRecord) -> str | None:
+    def index_of(self, path: str, record: FileRecord) -> int | None:
         for i in range(len(self.image.layers) - 1, -1, -1):
             layer: LayerIndex | None = self.image.layers[i]
             if layer is None:
@@ -86,57 +91,77 @@ class _Providers:
             if i not in self._paths:
                 self._paths[i] = layer.by_path()
             if self._paths[i].get(path) is record:
-                return self.image.diff_ids[i]
+                return i
         return None
 
 
-def _locate(
-    result: Result, image_a: Image, image_b: Image, settings: Settings
-) -> list[tuple[FileDiff, str | None, str | None]]:
-    """The differences whose content to read, with the diff_id of the layer holding each side."""
-    out: list[tuple[FileDiff, str | None, str | None]] = []
+def _facts_and_leftovers(
+    result: Result,
+    image_a: Image,
+    image_b: Image,
+    settings: Settings,
+    first: dict[Hashable, ContentFacts],
+) -> tuple[dict[int, ContentFacts], list[Located]]:
+    """Facts per difference (by ``id``) from the first pass, and the differences still
+    wanting content, with the diff_id of the layer holding each side."""
+    found: dict[int, ContentFacts] = {}
+    leftovers: list[Located] = []
+
+    def diff_id(image: Image, i: int | None) -> str | None:
+        return image.diff_ids[i] if i is not None and i < len(image.diff_ids) else None
+
     for d in result.file_diffs:
-        if _wants_content(d, settings) and d.layer is not None:
-            da = image_a.diff_ids[d.layer] if d.layer < len(image_a.diff_ids) else None
-            db = image_b.diff_ids[d.layer] if d.layer < len(image_b.diff_ids) else None
-            out.append((d, da, db))
-    per_layer = {(d.path, id(d.a), id(d.b)) for d, _, _ in out}
+        if not _wants_content(d, settings) or d.layer is None:
+            continue
+        if (facts := first.get((d.layer, d.path))) is not None:
+            found[id(d)] = facts
+        else:
+            leftovers.append((d, diff_id(image_a, d.layer), diff_id(image_b, d.layer)))
+    per_layer = {(d.path, id(d.a), id(d.b)) for d in result.file_diffs}
     providers_a, providers_b = _Providers(image_a), _Providers(image_b)
     for d in result.merged_diffs:
         if not _wants_content(d, settings) or (d.path, id(d.a), id(d.b)) in per_layer:
             continue
         assert d.a is not None and d.b is not None
-        out.append((d, providers_a.diff_id_of(d.path, d.a), providers_b.diff_id_of(d.path, d.b)))
-    # package databases first, then by path, within the budget
-    out.sort(key=lambda item: (item[0].path not in _PACKAGE_DBS, item[0].path))
-    return out[: settings.evidence_files]
+        ia, ib = providers_a.index_of(d.path, d.a), providers_b.index_of(d.path, d.b)
+        if ia == ib and (facts := first.get((ia, d.path))) is not None:
+            found[id(d)] = facts
+        else:
+            leftovers.append((d, diff_id(image_a, ia), diff_id(image_b, ib)))
+    # package databases first, then by path, within the budgets of files and bytes
+    leftovers.sort(key=lambda item: (not is_package_db(item[0].path), item[0].path))
+    room_files = max(0, settings.evidence_files - len(found))
+    total, kept = 0, []
+    for item in leftovers[:room_files]:
+        a, b = item[0].a, item[0].b
+        total += (a.size if a else 0) + (b.size if b else 0)
+        if total > settings.evidence_bytes:
+            break
+        kept.append(item)
+    return found, kept
 
 
-def _fetch(
-    located: list[tuple[FileDiff, str | None, str | None]],
-    source_a: Source,
-    source_b: Source,
-    settings: Settings,
-) -> _Contents:
-    wanted_a: dict[str, set[str]] = defaultdict(set)
-    wanted_b: dict[str, set[str]] = defaultdict(set)
-    for d, da, db in located:
-        if da is not None:
-            wanted_a[da].add(d.path)
-        if db is not None:
-            wanted_b[db].add(d.path)
+def _second_pass(
+    located: list[Located], sources: tuple[Source, Source], settings: Settings
+) -> dict[Hashable, ContentFacts]:
+    """One more concurrent pass over only the layers holding ``located`` differences."""
     if not located:
-        return _Contents({}, {})
-    limit = settings.evidence_file_bytes * _PACKAGE_DB_FACTOR
+        return {}
+    pairing = DiffPairing(located, settings.evidence_file_bytes, settings.patterns())
     cancel = threading.Event()
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reprokit-fetch") as pool:
-        fa = pool.submit(source_a.fetch, wanted_a, limit, cancel)
-        fb = pool.submit(source_b.fetch, wanted_b, limit, cancel)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reprokit-evidence") as pool:
+        futures = []
+        for side, source in zip("ab", sources, strict=True):
+            wanted = pairing.wanted(side)
+            skip = [d for d in source.diff_ids() or [] if d not in wanted]
+            futures.append(pool.submit(source.read, skip, cancel, pairing.tap_for(side)))
         try:
-            return _Contents(fa.result(), fb.result())
+            for future in futures:
+                future.result()
         except BaseException:
             cancel.set()
             raise
+    return pairing.finish()
 
 
 def explain_result(
@@ -148,31 +173,40 @@ def explain_result(
     settings: Settings | None = None,
     dockerfile: str | None = None,
     target: str | None = None,
+    facts: dict[Hashable, ContentFacts] | None = None,
 ) -> Result:
     """Fill in cause, fix, evidence and ignored on every difference of ``result``, its steps
-    and ``explained``; contents are read from the sources when given. Returns ``result``."""
+    and ``explained``. ``facts`` are the first pass's (:func:`layer_pairing`); contents it
+    lacks are read from the sources when given. Returns ``result``."""
     settings = settings or Settings()
-    contents = _Contents({}, {})
-    where: dict[int, tuple[str | None, str | None]] = {}
-    if image_a is not None and image_b is not None and source_a and source_b:
-        located = _locate(result, image_a, image_b, settings)
-        contents = _fetch(located, source_a, source_b, settings)
-        where = {id(d): (da, db) for d, da, db in located}
-    budget = [settings.evidence_entries]
+    by_diff: dict[int, ContentFacts] = {}
+    if image_a is not None and image_b is not None:
+        by_diff, leftovers = _facts_and_leftovers(result, image_a, image_b, settings, facts or {})
+        if leftovers and source_a is not None and source_b is not None:
+            second = _second_pass(leftovers, (source_a, source_b), settings)
+            by_diff.update({k: v for k, v in second.items() if isinstance(k, int)})
     file_rules = settings.file_rules()
+    pending: list[_Pending] = []
     by_key: dict[tuple[str, int, int], FileDiff] = {}
+    copies: list[tuple[FileDiff, FileDiff]] = []
     for d in result.file_diffs:
-        da, db = where.get(id(d), (None, None))
-        _explain_file(d, file_rules, settings, contents, da, db, budget)
+        pending.append(_explain_file(d, file_rules, settings, by_diff.get(id(d))))
         by_key[(d.path, id(d.a), id(d.b))] = d
     for d in result.merged_diffs:
         same = by_key.get((d.path, id(d.a), id(d.b)))
         if same is not None:  # the very records of a per-layer difference: same explanation
-            d.cause, d.fix, d.evidence, d.rule = same.cause, same.fix, same.evidence, same.rule
-            d.ignored = same.ignored
+            copies.append((d, same))
         else:
-            da, db = where.get(id(d), (None, None))
-            _explain_file(d, file_rules, settings, contents, da, db, budget)
+            pending.append(_explain_file(d, file_rules, settings, by_diff.get(id(d))))
+    del by_diff
+    # evidence goes first to what most needs it: unexplained, then other causes, then times
+    pending.sort(key=lambda p: p.priority)
+    for item in pending[: settings.evidence_entries]:
+        item.diff.evidence = item.evidence or _evidence(item.diff, item.subject, settings)
+    del pending
+    for d, same in copies:
+        d.cause, d.fix, d.evidence, d.rule = same.cause, same.fix, same.evidence, same.rule
+        d.ignored = same.ignored
     config_rules = settings.config_rules()
     for cd in result.config_diffs:
         _explain_config(cd, config_rules, settings)
@@ -204,23 +238,29 @@ def _apply(
     return None, None
 
 
+@dataclass
+class _Pending:
+    """A classified difference waiting for its share of the evidence budget."""
+
+    diff: FileDiff
+    subject: Subject
+    evidence: str | None
+
+    @property
+    def priority(self) -> int:
+        d = self.diff
+        if d.ignored:
+            return 3
+        return 0 if d.cause == "unexplained" else 2 if d.cause == "timestamp" else 1
+
+
 def _explain_file(
-    d: FileDiff,
-    rules: list[Rule],
-    settings: Settings,
-    contents: _Contents,
-    diff_id_a: str | None,
-    diff_id_b: str | None,
-    budget: list[int],
-) -> None:
-    data_a = contents.a.get(diff_id_a or "", {}).get(d.path) if diff_id_a else None
-    data_b = contents.b.get(diff_id_b or "", {}).get(d.path) if diff_id_b else None
-    subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, data_a, data_b)
+    d: FileDiff, rules: list[Rule], settings: Settings, facts: ContentFacts | None = None
+) -> _Pending:
+    subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
     _, evidence = _apply(d, rules, subject)
     d.ignored = any_match(settings.ignore, d.path) is not None
-    if budget[0] > 0:
-        budget[0] -= 1
-        d.evidence = evidence or _evidence(d, subject, settings)
+    return _Pending(d, subject, evidence)
 
 
 def _explain_config(cd: ConfigDiff, rules: list[Rule], settings: Settings) -> None:
@@ -268,18 +308,13 @@ def _evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
 def _content_evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
     a, b = d.a, d.b
     assert a is not None and b is not None
-    if not s.has_content:
+    if s.facts is None:
         digests = f"sha256 {(a.sha256 or '')[:12]}… → {(b.sha256 or '')[:12]}…"
         if max(a.size, b.size) > _size_limit(d.path, settings):
             limit = _size_limit(d.path, settings)
             return f"{a.size} → {b.size} bytes, {digests} (above the {limit}-byte limit)"
         return f"{a.size} → {b.size} bytes, {digests} (content not read: evidence budget)"
-    data_a, data_b = s.data_a or b"", s.data_b or b""
-    if d.path.endswith(".pyc") and (code := c.pyc_code_evidence(data_a, data_b)):
-        return code
-    if c.is_text(data_a) and c.is_text(data_b):
-        return c.text_diff(c.decode(data_a), c.decode(data_b))
-    return c.binary_evidence(data_a, data_b)
+    return s.facts.evidence
 
 
 def _steps(

@@ -20,6 +20,7 @@ from ..errors import UsageError
 from ..records import FileRecord
 from . import content as c
 from .causes import CAUSES
+from .facts import ContentFacts
 from .globs import any_match
 
 
@@ -32,39 +33,14 @@ class Subject:
     fields: tuple[str, ...]
     a: FileRecord | None = None
     b: FileRecord | None = None
-    data_a: bytes | None = None
-    data_b: bytes | None = None
+    #: what the two contents showed, when they were read
+    facts: ContentFacts | None = None
     #: config differences: the two values
     value_a: Any = None
     value_b: Any = None
 
-    @property
-    def has_content(self) -> bool:
-        return self.data_a is not None and self.data_b is not None
-
 
 Sniff = Callable[[Subject], str | None]
-
-
-def _sniff_pyc(s: Subject) -> str | None:
-    if not s.has_content:
-        return None
-    return c.pyc_header_only(s.data_a or b"", s.data_b or b"")
-
-
-def _versions_of(path: str, text: str) -> dict[str, str]:
-    if path.endswith("/lib/apk/db/installed"):
-        return c.apk_versions(text)
-    if path.endswith(("/METADATA", "/PKG-INFO")):
-        return c.dist_versions(text)
-    return c.dpkg_versions(text)
-
-
-def _sniff_versions(s: Subject) -> str | None:
-    if not s.has_content:
-        return None
-    text_a, text_b = c.decode(s.data_a or b""), c.decode(s.data_b or b"")
-    return c.version_changes(_versions_of(s.path, text_a), _versions_of(s.path, text_b))
 
 
 def _sniff_dist_info(s: Subject) -> str | None:
@@ -79,16 +55,20 @@ def _sniff_dates(s: Subject) -> str | None:
     if s.value_a is not None or s.value_b is not None:  # a config value
         a, b = str(s.value_a), str(s.value_b)
         return f"{c.shorten(a, 200)} → {c.shorten(b, 200)}" if c.only_dates_differ(a, b) else None
-    if not s.has_content or not (c.is_text(s.data_a or b"") and c.is_text(s.data_b or b"")):
-        return None
-    text_a, text_b = c.decode(s.data_a or b""), c.decode(s.data_b or b"")
-    return c.text_diff(text_a, text_b) if c.only_dates_differ(text_a, text_b) else None
+    return s.facts.sniffs["only-dates"] if s.facts else None
+
+
+def _from_facts(name: str) -> Sniff:
+    def sniff(s: Subject) -> str | None:
+        return s.facts.sniffs[name] if s.facts else None
+
+    return sniff
 
 
 #: Content sniffs by name: each returns evidence when it recognises the difference, else None.
 SNIFFS: dict[str, Sniff] = {
-    "pyc-header": _sniff_pyc,
-    "package-versions": _sniff_versions,
+    "pyc-header": _from_facts("pyc-header"),
+    "package-versions": _from_facts("package-versions"),
     "dist-info": _sniff_dist_info,
     "only-dates": _sniff_dates,
 }
@@ -122,6 +102,27 @@ class Rule:
         cause = CAUSES.get(self.cause)
         return cause.fix if cause else ""
 
+    def describe(self) -> str:
+        """What the rule matches, in a few words.
+
+        >>> Rule("m", "timestamp", fields_only=frozenset({"mtime"})).describe()
+        'only fields mtime differ'
+        """
+        parts = []
+        if self.paths:
+            parts.append(", ".join(self.paths[:4]) + (" …" if len(self.paths) > 4 else ""))
+        if self.fields_only is not None:
+            parts.append("only fields " + "/".join(sorted(self.fields_only)) + " differ")
+        if self.fields_any is not None:
+            parts.append("one of " + "/".join(sorted(self.fields_any)) + " differs")
+        if self.changes is not None:
+            parts.append("change " + "/".join(sorted(self.changes)))
+        if self.contains is not None:
+            parts.append(f"text matches {self.contains!r}")
+        if self.sniff is not None:
+            parts.append(f"sniff {self.sniff}")
+        return "; ".join(parts) or "anything"
+
     def matches(self, s: Subject) -> tuple[bool, str | None]:
         """Whether the rule recognises ``s``, and the evidence its sniff found."""
         if self.paths and any_match(self.paths, s.path) is None:
@@ -133,12 +134,8 @@ class Rule:
             return False, None
         if self.changes is not None and s.change not in self.changes:
             return False, None
-        if self.contains is not None:
-            if self._regex is None or not s.has_content:
-                return False, None
-            texts = (c.decode(s.data_a or b""), c.decode(s.data_b or b""))
-            if not any(self._regex.search(t) for t in texts):
-                return False, None
+        if self.contains is not None and (s.facts is None or self.contains not in s.facts.found):
+            return False, None
         evidence = None
         if self.sniff is not None:
             evidence = SNIFFS[self.sniff](s)
@@ -216,7 +213,6 @@ FILE_RULES: tuple[Rule, ...] = (
             "/root/.rnd",
             "/etc/ssl/private/ssl-cert-snakeoil.key",
             "/etc/ssl/certs/ssl-cert-snakeoil.pem",
-            "/etc/ssl/certs/*.0",
         ),
         cleanup=("/etc/ssh/ssh_host_*", "/var/lib/systemd/random-seed"),
     ),

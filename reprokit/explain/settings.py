@@ -8,6 +8,7 @@ from ``reprokit.toml``, the ``[tool.reprokit]`` table of ``pyproject.toml``, or 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -17,7 +18,8 @@ from typing import Any
 from ..errors import UsageError
 from .rules import CONFIG_RULES, FILE_RULES, Rule, rule_from_dict
 
-_KEYS = {"ignore", "rules", "disable", "evidence_file_bytes", "evidence_files", "evidence_entries"}
+_LIMITS = ("evidence_file_bytes", "evidence_files", "evidence_entries", "evidence_bytes")
+_KEYS = {"ignore", "rules", "disable", *_LIMITS}
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Settings:
     evidence_files: int = 2000
     #: at most this many differences carry evidence (the rest: their records say enough)
     evidence_entries: int = 5000
+    #: at most this many bytes of content (both sides) are read for evidence
+    evidence_bytes: int = 128 << 20
     #: where the settings came from, for messages
     origin: str | None = None
 
@@ -46,8 +50,12 @@ class Settings:
         if unknown:
             raise UsageError(f"{origin}: unknown key(s) {', '.join(unknown)}")
         ignore = data.get("ignore") or []
-        if isinstance(ignore, str) or not all(isinstance(p, str) for p in ignore):
+        if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
             raise UsageError(f"{origin}: ignore must be a list of patterns")
+        if not isinstance(data.get("rules") or [], list):
+            raise UsageError(f"{origin}: rules must be an array of tables ([[rules]])")
+        if not isinstance(data.get("disable") or [], list):
+            raise UsageError(f"{origin}: disable must be a list of rule ids")
         rules = [
             rule_from_dict(r, f"{origin}: rule {n + 1}")
             for n, r in enumerate(data.get("rules") or [])
@@ -57,7 +65,7 @@ class Settings:
         if bad := [r for r in disable if r not in known]:
             raise UsageError(f"{origin}: cannot disable unknown rule(s) {', '.join(bad)}")
         out = cls(ignore=list(ignore), rules=rules, disable=disable, origin=origin)
-        for key in ("evidence_file_bytes", "evidence_files", "evidence_entries"):
+        for key in _LIMITS:
             if key in data:
                 value = data[key]
                 if not isinstance(value, int) or value < 0:
@@ -79,6 +87,10 @@ class Settings:
             rules=[*extra, *self.rules],
             disable=[*self.disable, *disable],
         )
+
+    def patterns(self) -> list[re.Pattern[str]]:
+        """The regexes of the user rules' ``contains``, looked for in differing contents."""
+        return [r._regex for r in self.rules if r._regex is not None]
 
     def file_rules(self) -> list[Rule]:
         """User file rules, then the enabled built-in ones."""

@@ -1,0 +1,165 @@
+"""Pair the contents of both sides of differing files while the two images stream past, turn
+each pair into :class:`~reprokit.explain.facts.ContentFacts` at once, and keep nothing else.
+
+The first pass (:class:`LayerPairing`) taps the layers whose diff_ids differ while the images
+are read for the comparison, so files are read and hashed once. What it could not pair (a layer
+the source cannot name in advance, files one side read too far ahead of the other, paths the
+merged view takes from different layers) is read in a second, targeted pass
+(:class:`DiffPairing`) over only the layers that hold it.
+
+>>> pairing = LayerPairing(["sha256:1", "sha256:a"], ["sha256:1", "sha256:b"], limit=1024)
+>>> pairing.tap_for("a")("sha256:1") is None, pairing.tap_for("a")("sha256:a") is not None
+(True, True)
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Collection, Hashable, Iterable
+
+from ..layers import Tap, TapFor
+from ..model import FileDiff
+from .facts import ContentFacts, content_facts, is_package_db
+
+#: Package databases may be larger than the evidence limit by this factor.
+PACKAGE_DB_FACTOR = 64
+
+
+class _Pairing:
+    """Holds one side's content until the other side's arrives, within a byte budget."""
+
+    def __init__(
+        self,
+        limit: int,
+        patterns: Iterable[re.Pattern[str]] = (),
+        max_files: int = 2000,
+        max_bytes: int = 128 << 20,
+    ):
+        self.limit, self.patterns = limit, list(patterns)
+        self.max_files, self.max_bytes = max_files, max_bytes
+        self.lock = threading.Lock()
+        self.pending: dict[str, dict[Hashable, bytes]] = {"a": {}, "b": {}}
+        self.pending_bytes = 0
+        self.read_bytes = 0
+        self.facts: dict[Hashable, ContentFacts] = {}
+
+    def size_limit(self, path: str) -> int:
+        return self.limit * PACKAGE_DB_FACTOR if is_package_db(path) else self.limit
+
+    def room(self) -> bool:
+        """Whether more contents may be read (the files and bytes budgets)."""
+        return len(self.facts) < self.max_files and self.read_bytes < self.max_bytes
+
+    def offer(self, side: str, key: Hashable, path: str, data: bytes) -> None:
+        """One side's content for ``key``; computes the facts once both sides are in."""
+        other = "b" if side == "a" else "a"
+        with self.lock:
+            self.read_bytes += len(data)
+            mate = self.pending[other].pop(key, None)
+            if mate is None:
+                if self.pending_bytes + len(data) <= self.max_bytes // 2:
+                    self.pending[side][key] = data
+                    self.pending_bytes += len(data)
+                return
+            self.pending_bytes -= len(mate)
+        a, b = (data, mate) if side == "a" else (mate, data)
+        if a != b:
+            facts = content_facts(path, a, b, self.patterns)
+            with self.lock:
+                self.facts[key] = facts
+
+    def finish(self) -> dict[Hashable, ContentFacts]:
+        """The facts; contents still waiting for a mate are dropped."""
+        self.pending = {"a": {}, "b": {}}
+        self.pending_bytes = 0
+        return self.facts
+
+
+class _SideTap:
+    """A tap for one layer of one side, handing wanted files to a pairing."""
+
+    def __init__(
+        self,
+        pairing: _Pairing,
+        side: str,
+        key_of: Callable[[str], Hashable | None],
+    ):
+        self.pairing, self.side, self.key_of = pairing, side, key_of
+
+    def wants(self, path: str, size: int) -> bool:
+        return (
+            size <= self.pairing.size_limit(path)
+            and self.pairing.room()
+            and self.key_of(path) is not None
+        )
+
+    def take(self, path: str, data: bytes) -> None:
+        key = self.key_of(path)
+        if key is not None:
+            self.pairing.offer(self.side, key, path, data)
+
+
+class LayerPairing(_Pairing):
+    """First pass: every small regular file of the layers whose diff_ids differ at the same
+    index is paired by (index, path); the facts are keyed the same way."""
+
+    def __init__(
+        self,
+        ids_a: list[str],
+        ids_b: list[str],
+        limit: int,
+        patterns: Iterable[re.Pattern[str]] = (),
+        max_files: int = 2000,
+        max_bytes: int = 128 << 20,
+    ):
+        super().__init__(limit, patterns, max_files, max_bytes)
+        differing = [i for i, (a, b) in enumerate(zip(ids_a, ids_b, strict=False)) if a != b]
+        self.index: dict[str, dict[str, int]] = {"a": {}, "b": {}}
+        for i in differing:
+            self.index["a"].setdefault(ids_a[i], i)
+            self.index["b"].setdefault(ids_b[i], i)
+
+    def tap_for(self, side: str) -> TapFor:
+        def tap_for(diff_id: str | None) -> Tap | None:
+            index = self.index[side].get(diff_id or "")
+            if index is None:
+                return None
+            return _SideTap(self, side, lambda path: (index, path))
+
+        return tap_for
+
+
+class DiffPairing(_Pairing):
+    """Second pass: the contents of chosen differences, each side read from the layer (by
+    diff_id) that holds it; the facts are keyed by ``id(diff)``."""
+
+    def __init__(
+        self,
+        located: Collection[tuple[FileDiff, str | None, str | None]],
+        limit: int,
+        patterns: Iterable[re.Pattern[str]] = (),
+    ):
+        super().__init__(limit, patterns, max_files=len(located) + 1, max_bytes=1 << 62)
+        self.keys: dict[str, dict[tuple[str, str], int]] = {"a": {}, "b": {}}
+        for d, da, db in located:
+            if da is not None and db is not None:
+                self.keys["a"][(da, d.path)] = id(d)
+                self.keys["b"][(db, d.path)] = id(d)
+
+    def wanted(self, side: str) -> set[str]:
+        """The diff_ids of the layers to read on ``side``."""
+        return {diff_id for diff_id, _ in self.keys[side]}
+
+    def tap_for(self, side: str) -> TapFor:
+        keys = self.keys[side]
+
+        def tap_for(diff_id: str | None) -> Tap | None:
+            if diff_id is None:  # a layer the source cannot name: match on paths alone
+                by_path = {path: key for (_, path), key in keys.items()}
+                return _SideTap(self, side, by_path.get) if by_path else None
+            if diff_id not in {d for d, _ in keys}:
+                return None
+            return _SideTap(self, side, lambda path: keys.get((diff_id, path)))
+
+        return tap_for
