@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -29,7 +29,7 @@ from .explain import (
     layer_pairing,
     read_settings,
 )
-from .explain.facts import ContentFacts
+from .explain.pairing import LayerPairing
 from .layout import Platform, parse_platform
 from .model import ImageInfo
 from .report.json import load as _load
@@ -59,11 +59,11 @@ def _info(image: Image) -> ImageInfo:
 
 def read_pair(
     a: Source, b: Source, settings: Settings | None = None
-) -> tuple[Image, Image, dict[Hashable, ContentFacts]]:
+) -> tuple[Image, Image, LayerPairing]:
     """Read both images concurrently; a layer both have (same diff_id) is read only once.
 
     The contents of small files in layers that differ are paired on the way (for the
-    explanations' evidence) and returned as facts keyed by ``(layer index, path)``.
+    explanations' evidence); the pairing returned holds their facts.
     """
     ids_a = a.diff_ids()
     ids_b = b.diff_ids()  # fail fast (image not found) before any export starts
@@ -79,7 +79,8 @@ def read_pair(
             cancel.set()
             raise
     fill_shared_layers(image_a, image_b)
-    return image_a, image_b, pairing.finish()
+    pairing.finish()
+    return image_a, image_b, pairing
 
 
 RuleLike = Rule | Mapping[str, Any]
@@ -154,7 +155,7 @@ def compare(
     text = _read_dockerfile(dockerfile)
     plat = _platform(platform)
     source_a, source_b = as_source(a, plat), as_source(b, plat)
-    image_a, image_b, facts = read_pair(source_a, source_b, settings)
+    image_a, image_b, first_pass = read_pair(source_a, source_b, settings)
     layers, files = compare_layers(image_a, image_b)
     config_diffs = compare_config(image_a.config, image_b.config)
     merged = compare_merged(image_a, image_b)
@@ -168,7 +169,7 @@ def compare(
         file_diffs=files,
         merged_diffs=merged,
     )
-    explain_result(result, image_a, image_b, source_a, source_b, settings, text, target, facts)
+    explain_result(result, image_a, image_b, source_a, source_b, settings, text, target, first_pass)
     _count_ignores(result, image_a, image_b)
     result.duration_s = time.monotonic() - started
     return result

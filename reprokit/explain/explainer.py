@@ -100,10 +100,13 @@ def _facts_and_leftovers(
     image_a: Image,
     image_b: Image,
     settings: Settings,
-    first: dict[Hashable, ContentFacts],
+    first_pass: LayerPairing | None,
 ) -> tuple[dict[int, ContentFacts], list[Located]]:
     """Facts per difference (by ``id``) from the first pass, and the differences still
-    wanting content, with the diff_id of the layer holding each side."""
+    wanting content (within what is left of the budgets), with the diff_id of the layer
+    holding each side."""
+    first: dict[Hashable, ContentFacts] = first_pass.facts if first_pass else {}
+    read_already = first_pass.read_bytes if first_pass else 0
     found: dict[int, ContentFacts] = {}
     leftovers: list[Located] = []
 
@@ -131,7 +134,7 @@ def _facts_and_leftovers(
     # package databases first, then by path, within the budgets of files and bytes
     leftovers.sort(key=lambda item: (not is_package_db(item[0].path), item[0].path))
     room_files = max(0, settings.evidence_files - len(found))
-    total, kept = 0, []
+    total, kept = read_already, []
     for item in leftovers[:room_files]:
         a, b = item[0].a, item[0].b
         total += (a.size if a else 0) + (b.size if b else 0)
@@ -173,15 +176,16 @@ def explain_result(
     settings: Settings | None = None,
     dockerfile: str | None = None,
     target: str | None = None,
-    facts: dict[Hashable, ContentFacts] | None = None,
+    first_pass: LayerPairing | None = None,
 ) -> Result:
     """Fill in cause, fix, evidence and ignored on every difference of ``result``, its steps
-    and ``explained``. ``facts`` are the first pass's (:func:`layer_pairing`); contents it
-    lacks are read from the sources when given. Returns ``result``."""
+    and ``explained``. ``first_pass`` paired contents while the images were read
+    (:func:`layer_pairing`); contents it lacks are read from the sources when given.
+    Returns ``result``."""
     settings = settings or Settings()
     by_diff: dict[int, ContentFacts] = {}
     if image_a is not None and image_b is not None:
-        by_diff, leftovers = _facts_and_leftovers(result, image_a, image_b, settings, facts or {})
+        by_diff, leftovers = _facts_and_leftovers(result, image_a, image_b, settings, first_pass)
         if leftovers and source_a is not None and source_b is not None:
             second = _second_pass(leftovers, (source_a, source_b), settings)
             by_diff.update({k: v for k, v in second.items() if isinstance(k, int)})

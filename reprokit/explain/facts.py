@@ -63,8 +63,11 @@ def content_facts(
         )
     if text and c.only_dates_differ(ta, tb):
         sniffs["only-dates"] = c.text_diff(ta, tb)
-    shown_a, shown_b = (ta, tb) if text else (c.decode(a), c.decode(b))
-    found = frozenset(p.pattern for p in patterns if p.search(shown_a) or p.search(shown_b))
+    found: frozenset[str] = frozenset()
+    patterns = list(patterns)
+    if patterns:
+        shown_a, shown_b = (ta, tb) if text else (c.decode(a), c.decode(b))
+        found = frozenset(p.pattern for p in patterns if p.search(shown_a) or p.search(shown_b))
     if path.endswith(".pyc") and (code := c.pyc_code_evidence(a, b)):
         evidence = code
     elif text:
