@@ -8,6 +8,6 @@ A new subcommand is a new module here plus one entry in :data:`COMMANDS`.
 
 from __future__ import annotations
 
-from . import check, diff
+from . import check, diff, report
 
-COMMANDS = [check, diff]
+COMMANDS = [check, diff, report]

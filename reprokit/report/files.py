@@ -2,10 +2,10 @@
 
 >>> format_of("out/report.HTML")
 'html'
->>> format_of("report.txt")
+>>> format_of("report.txt")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-reprokit.errors.UsageError: report.txt: unsupported report format '.txt' (use .ipynb, .html, .md or .json)
+reprokit.errors.UsageError: report.txt: unsupported report format '.txt' (use .ipynb, ...)
 """
 
 from __future__ import annotations

@@ -172,7 +172,10 @@ def render_view(v: View, plots: dict[str, str] | None = None) -> str:
         parts.append(
             _table(
                 ["field", "A", "B", "cause"],
-                [[f"<code>{esc(f)}</code>", esc(a, 200), esc(b, 200), esc(c)] for f, a, b, c in v.config],
+                [
+                    [f"<code>{esc(f)}</code>", esc(a, 200), esc(b, 200), esc(c)]
+                    for f, a, b, c in v.config
+                ],
             )
         )
         parts.append(_hidden(v.hidden_config, "config fields"))
@@ -195,9 +198,7 @@ def render_view(v: View, plots: dict[str, str] | None = None) -> str:
         parts.append("</ul>")
     if plots:
         parts.append("<h3>Plots</h3>")
-        parts.extend(
-            f'<img alt="{esc(kind)} plot" src="{uri}">' for kind, uri in plots.items()
-        )
+        parts.extend(f'<img alt="{esc(kind)} plot" src="{uri}">' for kind, uri in plots.items())
     if v.builds:
         builds = ", ".join(f"{n} ({b}, {d})" for n, b, d in v.builds)
         parts.append(f'<p class="rk-note">builds: {esc(builds)}</p>')

@@ -39,7 +39,8 @@ def _output(count: int, data: dict[str, Any]) -> Any:
 
 
 def _frame_output(count: int, frame: Any) -> Any:
-    return _output(count, {"text/html": frame.to_html(max_rows=HEAD_ROWS), "text/plain": repr(frame)})
+    html = frame.to_html(max_rows=HEAD_ROWS)
+    return _output(count, {"text/html": html, "text/plain": repr(frame)})
 
 
 def build(result: Result, json_name: str) -> NotebookNode:

@@ -97,7 +97,7 @@ def _layers(result: Result) -> Figure:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("layer")
         if not data:
-            ax.text(0.5, 0.5, "no differing files", ha="center", va="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
     if files:
         ax_bytes.legend(fontsize=8, title="cause", title_fontsize=8)
     return fig

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .text import human_size, short_step
 
 if TYPE_CHECKING:
-    from ..model import FileDiff
+    from ..model import ConfigDiff, FileDiff
     from ..result import Result
 
 #: Banner colour (background, text) per verdict.
@@ -192,9 +192,10 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
             row.count += sum(s.causes.values()) or 1
     if not fixes:
         fix_causes: dict[str, Counter[str]] = defaultdict(Counter)
-        for d in [*diffs, *result.config_diffs]:
-            if d.fix and not d.ignored:
-                fix_causes[d.fix][d.cause or "unexplained"] += 1
+        explained: list[FileDiff | ConfigDiff] = [*diffs, *result.config_diffs]
+        for e in explained:
+            if e.fix and not e.ignored:
+                fix_causes[e.fix][e.cause or "unexplained"] += 1
         for fix, counter in fix_causes.items():
             fixes[fix] = FixRow(fix, _counts(counter), sum(counter.values()))
     fix_rows = sorted(fixes.values(), key=lambda f: (-f.count, f.fix))[: lim["fixes"]]
