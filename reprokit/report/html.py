@@ -29,6 +29,7 @@ CSS = """
 .reprokit-report table{border-collapse:collapse;margin:4px 0;font-size:12px}
 .reprokit-report th,.reprokit-report td{border:1px solid #d0d0d0;padding:2px 6px;
  text-align:left;vertical-align:top}
+.reprokit-report td{max-width:480px;overflow-wrap:anywhere}
 .reprokit-report th{background:#f2f2f2}
 .reprokit-report td.num{text-align:right}
 .reprokit-report code,.reprokit-report pre{font-family:ui-monospace,Menlo,Consolas,monospace;

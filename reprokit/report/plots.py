@@ -67,6 +67,8 @@ def _labels(result: Result) -> list[str]:
 
 
 def _layers(result: Result) -> Figure:
+    from matplotlib.ticker import MaxNLocator
+
     fig = _figure(8.5, 3.6)
     ax_files, ax_bytes = fig.subplots(1, 2)
     files: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -96,6 +98,7 @@ def _layers(result: Result) -> Figure:
             bottom = [x + y for x, y in zip(bottom, values, strict=True)]
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("layer")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         if not data:
             ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
     if files:
@@ -104,6 +107,8 @@ def _layers(result: Result) -> Figure:
 
 
 def _causes(result: Result) -> Figure:
+    from matplotlib.ticker import MaxNLocator
+
     counts = cause_counts(result)
     fig = _figure(7.0, max(1.6, 0.35 * len(counts) + 1.0))
     ax = fig.subplots()
@@ -112,6 +117,7 @@ def _causes(result: Result) -> Figure:
     ax.barh(
         [k for k, _ in items], [v for _, v in items], color=[_colour(k, spare) for k, _ in items]
     )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("differences by cause", fontsize=10)
     ax.set_xlabel("differences (files and config fields)")
     if not items:
