@@ -176,7 +176,7 @@ def test_hostile_path_in_every_format(results, tmp_path):
     page = result.to_html()
     assert_inert_html(page)
     md = result.to_markdown()
-    assert HOSTILE not in md and "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in md
+    assert HOSTILE not in md and "&lt;script&gt;alert(1)&lt;/script&gt;" in md
     result.to_notebook(tmp_path / "r.ipynb")
     nb = nbformat.read(tmp_path / "r.ipynb", as_version=4)
     for cell in nb.cells:

@@ -24,7 +24,9 @@ from .view import NONE, FileRow, View, build
 if TYPE_CHECKING:
     from ..result import Result
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+#: Characters that could start emphasis, code, a link or a table cell (brackets are escaped,
+#: so ``(``, ``!`` and the like cannot form a link or an image).
+_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 ICONS = {"identical": "🟢", "equivalent": "🔵", "different": "🔴"}
 
 
