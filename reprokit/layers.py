@@ -27,6 +27,7 @@ from typing import BinaryIO, Self
 
 import zstandard
 
+from . import progress
 from .errors import ArchiveError, Cancelled
 from .records import FileRecord, normalize_path
 from .streams import CHUNK, TAR_BUFSIZE, HashingReader, decompressed
@@ -152,6 +153,7 @@ def index_layer(raw: BinaryIO, where: str = "layer", cancel=None) -> LayerIndex:
     ``where`` names the layer in error messages. Raises :class:`ArchiveError` when the stream
     is truncated or is not a tar archive.
     """
+    raw = progress.tracked(raw, where)
     stream = HashingReader(raw)
     try:
         stream = HashingReader(decompressed(raw))

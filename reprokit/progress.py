@@ -1,4 +1,4 @@
-"""Progress bars (tqdm) for builds, image export and layer indexing.
+"""Progress bars (tqdm) for builds and for image export and layer indexing (one pass).
 
 A widget in a Jupyter notebook (when ipywidgets is installed, a text bar otherwise), a bar on
 an interactive terminal, nothing when stderr is not a terminal (tests, CI, pipes) or when
@@ -14,8 +14,6 @@ that costs one method call.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 from .streams import PassThrough
@@ -109,31 +107,32 @@ def bar(desc: str, total: float | None = None, unit: str = "B") -> _Off:
     return _Bar(desc, total, unit) if active() else _Off()
 
 
-def counted(chunks: Iterable[bytes], desc: str, total: float | None = None) -> Iterator[bytes]:
-    """``chunks`` unchanged, with a bar of the bytes that went by."""
-    if not active():
-        yield from chunks
-        return
-    with bar(desc, total) as b:
-        for chunk in chunks:
-            b.update(len(chunk))
-            yield chunk
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width // 2 - 2] + "…" + text[-(width // 2 + 1) :]
 
 
-class _CountingReader(PassThrough):
-    def __init__(self, raw: BinaryIO, b: _Off):
+class _TrackedReader(PassThrough):
+    """Hands ``raw`` on unchanged and advances a bar of bytes; the bar closes at the end of
+    ``raw`` or when the reader is closed or collected (also after an error)."""
+
+    def __init__(self, raw: BinaryIO, desc: str):
         super().__init__(raw)
-        self._bar = b
+        self._bar = bar(desc)
 
     def _seen(self, data: bytes) -> None:
         self._bar.update(len(data))
 
+    def _ended(self) -> None:
+        self._bar.close()
 
-@contextmanager
-def reading(raw: BinaryIO, desc: str, total: float | None = None) -> Iterator[BinaryIO]:
-    """``raw`` itself when progress is off, else a reader that advances a bar of bytes."""
+    def close(self) -> None:
+        self._bar.close()
+        super().close()
+
+
+def tracked(raw: BinaryIO, where: str) -> BinaryIO:
+    """``raw`` itself when progress is off, else a reader that shows the bytes read from it
+    (named after ``where``, e.g. ``oci:./out layer 2``)."""
     if not active():
-        yield raw
-        return
-    with bar(desc, total) as b:
-        yield _CountingReader(raw, b)  # type: ignore[misc]
+        return raw
+    return _TrackedReader(raw, _short(where))  # type: ignore[return-value]

@@ -24,7 +24,6 @@ from typing import Any, BinaryIO, cast
 import docker.errors
 import requests
 
-from . import progress
 from .engine import connect, engine_error
 from .errors import ArchiveError, ImageNotFoundError, ReprokitError, UsageError
 from .layers import LayerIndex, index_layer
@@ -160,7 +159,7 @@ class StoreSource(Source):
                 elif want in seen:
                     layers.append(seen[want])
                 else:
-                    with store.open(name) as raw, progress.reading(raw, f"layer {i}") as blob:
+                    with store.open(name) as blob:
                         layer = index_layer(blob, where=f"{self} layer {i}", cancel=cancel)
                     seen[layer.diff_id] = layer
                     layers.append(layer)
@@ -217,7 +216,6 @@ class DaemonSource(Source):
         client = connect(self.base_url)
         try:
             chunks = client.api.get_image(attrs["Id"], chunk_size=CHUNK)
-            chunks = progress.counted(chunks, f"export {self.ref}", attrs.get("Size"))
             return self._read_save_stream(ChunkReader(chunks, cancel), attrs, skip, cancel)
         except (docker.errors.APIError, requests.RequestException) as err:
             raise engine_error(f"{self}: exporting the image", err) from None

@@ -28,9 +28,6 @@ def comparison_options(parser: argparse.ArgumentParser) -> None:
         help="verdict needed for exit status 0 (default: equivalent)",
     )
     parser.add_argument("--json", metavar="PATH", help="write the JSON report (reprokit/v1)")
-    parser.add_argument("--platform", help="os/arch[/variant] to build or pick from an index")
-    parser.add_argument("--top", type=int, default=10, help="differing paths to list (10)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
     parser.add_argument(
         "--report",
         action="append",
@@ -39,6 +36,15 @@ def comparison_options(parser: argparse.ArgumentParser) -> None:
         type=report_path,
         help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
     )
+    parser.add_argument("--platform", help="os/arch[/variant] to build or pick from an index")
+    parser.add_argument("--top", type=int, default=10, help="differing paths to list (10)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
+
+
+def check_output_path(option: str, path: str | None) -> None:
+    """Fail early (before any build) when an output file's directory does not exist."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"{option} {path}: directory {Path(path).parent} does not exist")
 
 
 def report_path(path: str) -> str:
@@ -56,18 +62,12 @@ def report_path(path: str) -> str:
     return path
 
 
-def check_output_path(option: str, path: str | None) -> None:
-    """Fail early (before any build) when an output file's directory does not exist."""
-    if path and not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"{option} {path}: directory {Path(path).parent} does not exist")
-
-
 def finish(result: Result, args: argparse.Namespace) -> int:
     """Write the reports asked for, print the summary, return the exit status."""
-    if args.json:
-        result.to_json(args.json)
     for path in getattr(args, "report", None) or []:
         write(result, path)
+    if args.json:
+        result.to_json(args.json)
     print(
         result.verdict.upper() + ": " + clean(result.reason)
         if args.quiet
