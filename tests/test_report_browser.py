@@ -7,12 +7,15 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib.image import imread
 from test_reports import results  # noqa: F401  (module-scoped fixture of real comparisons)
+
+from reprokit.report.plots import CAUSE_COLOURS
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -32,7 +35,7 @@ def chromium(tmp_path: Path, page: Path, *extra: str) -> subprocess.CompletedPro
             "--enable-logging=stderr",
             "--v=0",
             f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1280,1600",
+            "--window-size=1280,2400",
             *extra,
             page.as_uri(),
         ],
@@ -75,7 +78,9 @@ def test_report_renders_in_chromium(results, tmp_path, verdict):  # noqa: F811
     colour = {"different": (0xB3, 0x26, 0x1E), "equivalent": (0x1F, 0x5F, 0xA8)}[verdict]
     near = np.all(np.abs(pixels * 255 - np.array(colour)) < 8, axis=-1)
     assert near.sum() > 10_000, f"banner colour not found in {shot}"
-    # the embedded plots decoded and were painted: bars in the "unexplained" colour
+    # the embedded plots decoded and were painted: bars in the colour of the main cause
+    cause = Counter(d.cause or "unexplained" for d in result.file_diffs).most_common(1)[0][0]
+    rgb = tuple(int(CAUSE_COLOURS[cause][i : i + 2], 16) for i in (1, 3, 5))
     everything = imread(shot)[:, :, :3] * 255
-    bars = np.all(np.abs(everything - np.array((0xD6, 0x27, 0x28))) < 8, axis=-1)
-    assert bars.sum() > 2_000, f"no plot bars painted in {shot}"
+    bars = np.all(np.abs(everything - np.array(rgb)) < 8, axis=-1)
+    assert bars.sum() > 2_000, f"no {cause} bars painted in {shot}"
