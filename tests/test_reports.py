@@ -390,3 +390,16 @@ def test_progress_bars_when_on_and_silence_when_off(results, capsys):
         progress.configure(None)
     assert shown.verdict == quiet.verdict == "different"
     assert len(shown.file_diffs) == len(quiet.file_diffs)
+
+
+# --- documentation ------------------------------------------------------------------------------
+
+
+def test_documented_dataframe_columns_are_the_real_ones(results):
+    """docs/guide.md lists every DataFrame's columns; they are a contract."""
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "guide.md").read_text()
+    documented = dict(re.findall(r"^\| `(\w+)` \| `([\w, ]+)`", guide, re.MULTILINE))
+    result = results["different"]
+    for name in ("layers", "config", "files", "steps"):
+        assert documented[name].split(", ") == list(getattr(result, name).columns), name
+    assert list(result.merged.columns) == list(result.files.columns)[1:]
