@@ -27,6 +27,7 @@ from .model import (
 
 if TYPE_CHECKING:  # pandas is imported when a DataFrame is first asked for (CLI start-up)
     import pandas as pd
+    from matplotlib.figure import Figure
 
 FILE_COLUMNS = [
     "layer",
@@ -207,7 +208,7 @@ class Result:
 
         return write(self, Path(path))
 
-    def plot(self, kind: str = "layers") -> Any:
+    def plot(self, kind: str = "layers") -> Figure:
         """A matplotlib Figure: ``layers`` (differing files and bytes per layer, stacked by
         cause), ``causes`` (differences per cause) or ``sizes`` (layer sizes of A and B)."""
         from .report.plots import plot

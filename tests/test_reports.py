@@ -7,8 +7,16 @@ tests, since what is tested here is how they are rendered.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import re
+import struct
+import subprocess
+import sys
+import termios
+import threading
 import time
 from pathlib import Path
 
@@ -403,3 +411,45 @@ def test_documented_dataframe_columns_are_the_real_ones(results):
     for name in ("layers", "config", "files", "steps"):
         assert documented[name].split(", ") == list(getattr(result, name).columns), name
     assert list(result.merged.columns) == list(result.files.columns)[1:]
+
+
+def run_in_terminal(*args: str) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal (100 columns); returns (status, stderr)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    seen: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal closed
+                return
+            if not chunk:
+                return
+            seen.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "reprokit", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+            timeout=120,
+        )
+    finally:
+        os.close(slave)
+    reader.join(timeout=10)
+    os.close(master)
+    return proc.returncode, b"".join(seen).decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal_and_not_with_quiet(results):
+    a, b = (image.ref for image in results["different"].images)
+    status, err = run_in_terminal("diff", a, b)
+    assert status == 1
+    assert "layer 0: " in err and "B/s" in err  # a tqdm bar per layer read
+    status, err = run_in_terminal("diff", a, b, "--quiet")
+    assert status == 1 and err == ""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 CSS = """
 .reprokit-report{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
- font-size:13px;line-height:1.4;color:#1d1d1f;max-width:1200px}
+ font-size:13px;line-height:1.4;color:#1d1d1f;background:#fff;padding:4px;max-width:1200px}
 .reprokit-report h3{font-size:14px;margin:14px 0 4px}
 .reprokit-report table{border-collapse:collapse;margin:4px 0;font-size:12px}
 .reprokit-report th,.reprokit-report td{border:1px solid #d0d0d0;padding:2px 6px;
