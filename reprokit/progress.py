@@ -13,6 +13,7 @@ that costs one method call.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, BinaryIO
 
@@ -77,7 +78,7 @@ class _Bar(_Off):
             from tqdm import tqdm
         scale = unit == "B"
         self._t = tqdm(
-            desc=desc[:40],
+            desc=desc[:48],
             total=total,
             unit=unit,
             unit_scale=scale,
@@ -107,8 +108,25 @@ def bar(desc: str, total: float | None = None, unit: str = "B") -> _Off:
     return _Bar(desc, total, unit) if active() else _Off()
 
 
-def _short(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width // 2 - 2] + "…" + text[-(width // 2 + 1) :]
+_LAYER = re.compile(r"^(.*?) (layer \d+|blobs/sha256/([0-9a-f]+)|([0-9a-f]{64})/layer\.tar)$")
+
+
+def label(where: str, width: int = 20) -> str:
+    """A short bar label for a layer named ``where`` in an error message.
+
+    >>> label("docker-daemon:reprokit-build:1a2b-a blobs/sha256/93acb80c08bce89a")
+    '…prokit-build:1a2b-a: layer 93acb80c08bc'
+    >>> label("oci:./out layer 2")
+    'oci:./out: layer 2'
+    """
+    match = _LAYER.match(where)
+    image, part = (match.group(1), match.group(2)) if match else (where, "")
+    digest = match and (match.group(3) or match.group(4))
+    if digest:
+        part = f"layer {digest[:12]}"
+    if len(image) > width:
+        image = "…" + image[-(width - 1) :]
+    return f"{image}: {part}" if part else image
 
 
 class _TrackedReader(PassThrough):
@@ -135,4 +153,4 @@ def tracked(raw: BinaryIO, where: str) -> BinaryIO:
     (named after ``where``, e.g. ``oci:./out layer 2``)."""
     if not active():
         return raw
-    return _TrackedReader(raw, _short(where))  # type: ignore[return-value]
+    return _TrackedReader(raw, label(where))  # type: ignore[return-value]

@@ -304,6 +304,9 @@ def test_big_result_stays_small(tmp_path):
 
 def test_generated_notebook_executes(results, tmp_path):
     result = results["different"]
+    with pytest.raises(UsageError, match=r"\.ipynb"):
+        result.to_notebook(tmp_path / "report.json")  # would overwrite its own data
+    assert list(tmp_path.iterdir()) == []
     json_path = result.to_notebook(tmp_path / "report.ipynb")
     assert json_path == tmp_path / "report.json"
     nb = nbformat.read(tmp_path / "report.ipynb", as_version=4)

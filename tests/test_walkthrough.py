@@ -38,6 +38,14 @@ def test_walkthrough_notebook(client, tmp_path, no_leftovers):
     assert "different → equivalent" in printed
     assert "## reprokit: EQUIVALENT" in printed
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 1
+    # progress in a notebook is a widget: one per build, one per layer read
+    widgets = [
+        o.data["text/plain"]
+        for o in outputs
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert sum(w.startswith("build a") for w in widgets) == 2  # one per check
+    assert any(" layer " in w or "blobs" in w for w in widgets)
     files_table = next(
         o.data["text/html"]
         for o in outputs

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import UsageError
 from .html import fragment
 from .markdown import esc as md_esc
 from .view import build as build_view
@@ -121,6 +122,8 @@ def write(result: Result, path: Path) -> Path:
 
     from .json import chunks, write_atomic
 
+    if path.suffix.lower() != ".ipynb":
+        raise UsageError(f"{path}: a notebook's name ends in .ipynb")
     json_path = path.with_suffix(".json")
     write_atomic(json_path, chunks(result))
     nb = build(result, json_path.name)
