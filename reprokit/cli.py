@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import __version__
+from . import __version__, progress
 from .commands import COMMANDS
 from .commands.common import EXIT_ERROR, EXIT_INTERRUPTED
 from .errors import BuildError, Cancelled, ReprokitError
@@ -51,6 +51,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reprokit`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "quiet", False):
+        progress.configure(False)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.run(args))

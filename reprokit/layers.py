@@ -27,6 +27,7 @@ from typing import BinaryIO, Protocol, Self
 
 import zstandard
 
+from . import progress
 from .errors import ArchiveError, Cancelled
 from .records import FileRecord, normalize_path
 from .streams import CHUNK, TAR_BUFSIZE, HashingReader, decompressed
@@ -179,6 +180,7 @@ def index_layer(
     ``where`` names the layer in error messages; ``tap`` receives the content of the files it
     wants. Raises :class:`ArchiveError` when the stream is truncated or is not a tar archive.
     """
+    raw = progress.tracked(raw, where)
     stream = HashingReader(raw)
     try:
         stream = HashingReader(decompressed(raw))

@@ -27,6 +27,7 @@ from .model import (
 
 if TYPE_CHECKING:  # pandas is imported when a DataFrame is first asked for (CLI start-up)
     import pandas as pd
+    from matplotlib.figure import Figure
 
 FILE_COLUMNS = [
     "layer",
@@ -176,6 +177,48 @@ class Result:
         from .report.text import render
 
         return render(self, top=top)
+
+    def _repr_html_(self) -> str:
+        """The rich display in Jupyter: verdict banner, images, layers, top files, fixes."""
+        from .report.html import fragment
+
+        return fragment(self)
+
+    def to_html(self, path: str | Path | None = None, *, plots: bool = True) -> str | None:
+        """A standalone HTML page (plots embedded): returned, or written to ``path``."""
+        from .report.html import page
+        from .report.json import write_atomic
+
+        text = page(self, plots=plots)
+        if path is None:
+            return text
+        write_atomic(Path(path), text)
+        return None
+
+    def to_markdown(self, path: str | Path | None = None, *, images: bool = False) -> str:
+        """Markdown for pull requests and docs (tables; plots only with ``images``).
+        Written to ``path`` too when given."""
+        from .report.json import write_atomic
+        from .report.markdown import render
+
+        text = render(self, images=images)
+        if path is not None:
+            write_atomic(Path(path), text + "\n")
+        return text
+
+    def to_notebook(self, path: str | Path) -> Path:
+        """Write a Jupyter notebook to ``path`` and its JSON report beside it (same name,
+        ``.json``), from which the notebook reloads its data; returns the JSON path."""
+        from .report.notebook import write
+
+        return write(self, Path(path))
+
+    def plot(self, kind: str = "layers") -> Figure:
+        """A matplotlib Figure: ``layers`` (differing files and bytes per layer, stacked by
+        cause), ``causes`` (differences per cause) or ``sizes`` (layer sizes of A and B)."""
+        from .report.plots import plot
+
+        return plot(self, kind)
 
     def __repr__(self) -> str:
         a, b = self.images

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything reprokit needs on this machine, idempotently:
 #   1. a Docker Engine that `docker info` reaches (installed from Debian trixie when absent),
-#   2. buildah and the helpers the tests use (busybox-static, debootstrap, zstd),
+#   2. buildah and the helpers the tests use (busybox-static, debootstrap, zstd, chromium),
 #   3. a virtualenv in .venv with reprokit installed in editable mode.
 # Usage: scripts/setup.sh            (engine + venv)
 #        REPROKIT_SKIP_VENV=1 scripts/setup.sh   (engine only)
@@ -97,6 +97,8 @@ ensure_engine() {
 ensure_tools() {
   have_debian_root || return 0
   apt_install buildah busybox-static debootstrap zstd skopeo
+  # headless Chromium renders the HTML report in tests/test_report_browser.py
+  apt_install chromium
 }
 
 ensure_venv() {

@@ -18,6 +18,7 @@ from typing import Any
 import docker.errors
 import requests
 
+from .. import progress
 from ..engine import Run, engine_error
 from ..errors import BuildError, EngineError
 from ..model import BuildInfo
@@ -73,6 +74,7 @@ class DockerBuilder:
                 decode=True,
             )
             pending = ""
+            steps = progress.bar(f"build {name}", unit="step")
             try:
                 for chunk in stream:
                     if "error" in chunk or "errorDetail" in chunk:
@@ -85,10 +87,12 @@ class DockerBuilder:
                     for line in lines:
                         log.append(line)
                         step, built = self._follow(line, step, run)
+                        steps.step(step[0] if step else "")
                         image_id = built or image_id
                     aux = chunk.get("aux") or {}
                     image_id = aux.get("ID", image_id)
             finally:
+                steps.close()
                 stream.close()
             if pending:
                 log.append(pending)

@@ -8,6 +8,6 @@ A new subcommand is a new module here plus one entry in :data:`COMMANDS`.
 
 from __future__ import annotations
 
-from . import causes, check, diff
+from . import causes, check, diff, report
 
-COMMANDS = [check, diff, causes]
+COMMANDS = [check, diff, report, causes]

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from ..report.files import check_path, write
 from ..report.text import clean
 from ..result import Result
 
@@ -21,7 +22,7 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def comparison_options(parser: argparse.ArgumentParser) -> None:
-    """Add --require, --json, --platform, --top and --quiet."""
+    """Add --require, --json, --platform, --top, --quiet and --report."""
     parser.add_argument(
         "--require",
         choices=("identical", "equivalent"),
@@ -29,6 +30,14 @@ def comparison_options(parser: argparse.ArgumentParser) -> None:
         help="verdict needed for exit status 0 (default: equivalent)",
     )
     parser.add_argument("--json", metavar="PATH", help="write the JSON report (reprokit/v1)")
+    parser.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="PATH",
+        type=report_path,
+        help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
+    )
     parser.add_argument("--platform", help="os/arch[/variant] to build or pick from an index")
     parser.add_argument("--top", type=int, default=10, help="differing paths to list (10)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
@@ -53,8 +62,25 @@ def check_output_path(option: str, path: str | None) -> None:
         raise UsageError(f"{option} {path}: directory {Path(path).parent} does not exist")
 
 
+def report_path(path: str) -> str:
+    """An argparse type: a report path whose format and directory are checked at parse time.
+
+    >>> report_path("r.txt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: r.txt: unsupported report format '.txt' (use .ipynb, ...)
+    """
+    try:
+        check_path(path)
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return path
+
+
 def finish(result: Result, args: argparse.Namespace) -> int:
     """Write the reports asked for, print the summary, return the exit status."""
+    for path in getattr(args, "report", None) or []:
+        write(result, path)
     if args.json:
         result.to_json(args.json)
     status = EXIT_OK if result.meets(args.require) else EXIT_FAILED

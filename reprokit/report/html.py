@@ -1,0 +1,230 @@
+"""The HTML report: the rich display of a Result in Jupyter and a standalone page.
+
+Self-contained (inline CSS, no JavaScript, no external fonts or images). Every piece of text
+that comes from an image is escaped.
+
+>>> from reprokit.model import ImageInfo, LayerDiff
+>>> from reprokit.result import Result
+>>> img = ImageInfo("<b>a</b>", "sha256:1", [])
+>>> out = fragment(Result("identical", "same", (img, img)))
+>>> "rk-identical" in out, "<b>a</b>" in out, "&lt;b&gt;a&lt;/b&gt;" in out
+(True, False, True)
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from .text import clean
+from .view import NONE, FileRow, View, build
+
+if TYPE_CHECKING:
+    from ..result import Result
+
+CSS = """
+.reprokit-report{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+ font-size:13px;line-height:1.4;color:#1d1d1f;background:#fff;padding:4px;max-width:1200px}
+.reprokit-report h3{font-size:14px;margin:14px 0 4px}
+.reprokit-report table{border-collapse:collapse;margin:4px 0;font-size:12px}
+.reprokit-report th,.reprokit-report td{border:1px solid #d0d0d0;padding:2px 6px;
+ text-align:left;vertical-align:top}
+.reprokit-report td{max-width:480px;overflow-wrap:anywhere}
+.reprokit-report th{background:#f2f2f2}
+.reprokit-report td.num{text-align:right}
+.reprokit-report code,.reprokit-report pre{font-family:ui-monospace,Menlo,Consolas,monospace;
+ font-size:12px}
+.reprokit-report pre{margin:0;white-space:pre-wrap;max-width:480px}
+.reprokit-report .rk-banner{padding:8px 12px;border-radius:4px;font-size:15px}
+.reprokit-report .rk-banner b{letter-spacing:.05em}
+.reprokit-report .rk-same{color:#1b7f3b}
+.reprokit-report .rk-differs{color:#b3261e;font-weight:600}
+.reprokit-report .rk-ignored{color:#777}
+.reprokit-report .rk-note{color:#555;font-style:italic}
+.reprokit-report details{margin:6px 0}
+.reprokit-report summary{cursor:pointer}
+.reprokit-report img{max-width:100%;margin:4px 0}
+"""
+
+
+def esc(value: object, limit: int | None = None) -> str:
+    """Untrusted text as safe HTML: control characters shown as escapes, markup escaped."""
+    return html.escape(clean(value, limit), quote=True)
+
+
+def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    """``rows`` hold HTML already escaped."""
+    numeric = numeric or set()
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _hidden(count: int, what: str) -> str:
+    if not count:
+        return ""
+    return (
+        f'<p class="rk-note">… {count} more {what} not shown '
+        "(every row is in the DataFrames and the JSON report)</p>"
+    )
+
+
+def _evidence(text: str) -> str:
+    return NONE if text == NONE else f"<pre>{esc_block(text, 600)}</pre>"
+
+
+def esc_block(text: str, limit: int) -> str:
+    """Multi-line untrusted text (evidence): each line cleaned and escaped, bounded."""
+    lines = [clean(line, 200) for line in text.splitlines()[:12]]
+    out = "\n".join(lines)
+    if len(out) > limit:
+        out = out[: limit - 1] + "…"
+    return html.escape(out, quote=True)
+
+
+def _file_rows(rows: list[FileRow]) -> list[list[str]]:
+    return [
+        [
+            f"<code>{esc(r.path, 160)}</code>"
+            + (' <span class="rk-ignored">(ignored)</span>' if r.ignored else ""),
+            esc(r.layer),
+            esc(r.change),
+            esc(r.fields),
+            esc(r.cause),
+            esc(r.fix, 300),
+            _evidence(r.evidence),
+        ]
+        for r in rows
+    ]
+
+
+FILE_HEADERS = ["path", "layer", "change", "fields", "cause", "fix", "evidence"]
+
+
+def render_view(v: View, plots: dict[str, str] | None = None) -> str:
+    """The report as an HTML fragment (a ``<div>`` with its own ``<style>``)."""
+    bg, fg = v.colour
+    parts = [f'<div class="reprokit-report"><style>{CSS}</style>']
+    parts.append(
+        f'<div class="rk-banner rk-{esc(v.verdict)}" style="background:{bg};color:{fg}">'
+        f"<b>{esc(v.verdict.upper())}</b> — {esc(v.reason, 400)}</div>"
+    )
+    if v.explained is not None:
+        state = "every difference has a cause" if v.explained else "some differences unexplained"
+        parts.append(f'<p class="rk-note">{state}</p>')
+    parts.append("<h3>Images</h3>")
+    parts.append(
+        _table(
+            ["", "ref", "id", "layers", "size", "platform", "created"],
+            [
+                [
+                    f"<b>{i.name}</b>",
+                    f"<code>{esc(i.ref, 120)}</code>",
+                    f"<code>{esc(i.id[:19])}</code>",
+                    str(i.layers),
+                    esc(i.size),
+                    esc(i.platform),
+                    esc(i.created),
+                ]
+                for i in v.images
+            ],
+            {3},
+        )
+    )
+    s = v.summary
+    parts.append(
+        f"<p>{s['layers_differing']} of {s['layers']} layers differ · "
+        f"{s['files_differing']} file differences in layers · "
+        f"{s['merged_differing']} in the final filesystem · "
+        f"{s['config_differing']} config fields</p>"
+    )
+    if v.spec:
+        spec = ", ".join(f"{k}={v.spec[k]}" for k in sorted(v.spec) if v.spec[k] not in (None, {}))
+        parts.append(f'<p class="rk-note">spec: <code>{esc(spec, 600)}</code></p>')
+    if v.layers:
+        parts.append("<h3>Layers</h3>")
+        rows = [
+            [
+                str(r.index),
+                f"<code>{esc(r.instruction, 160)}</code>",
+                '<span class="rk-same">same</span>'
+                if r.same
+                else '<span class="rk-differs">differs</span>',
+                "" if r.same else str(r.files_differing),
+                esc(r.causes),
+                esc(r.size_a),
+                esc(r.size_b),
+            ]
+            for r in v.layers
+        ]
+        headers = ["#", "instruction", "", "files differing", "causes", "size A", "size B"]
+        parts.append(_table(headers, rows, {0, 3, 5, 6}))
+        parts.append(_hidden(v.hidden_layers, "layers"))
+    if v.config:
+        parts.append("<h3>Config fields that differ</h3>")
+        parts.append(
+            _table(
+                ["field", "A", "B", "cause"],
+                [
+                    [f"<code>{esc(f)}</code>", esc(a, 200), esc(b, 200), esc(c)]
+                    for f, a, b, c in v.config
+                ],
+            )
+        )
+        parts.append(_hidden(v.hidden_config, "config fields"))
+    if v.top:
+        parts.append(f"<h3>Top differing files ({esc(v.files_label)})</h3>")
+        parts.append(_table(FILE_HEADERS, _file_rows(v.top)))
+    if v.details:
+        parts.append(
+            f"<details><summary>{len(v.details)} more differing files</summary>"
+            + _table(FILE_HEADERS, _file_rows(v.details))
+            + "</details>"
+        )
+    parts.append(_hidden(v.hidden_files, "differing files"))
+    if v.fixes:
+        parts.append("<h3>Fixes</h3><ul>")
+        parts.extend(
+            f"<li>{esc(f.fix, 400)} <span class='rk-note'>({esc(f.causes)})</span></li>"
+            for f in v.fixes
+        )
+        parts.append("</ul>")
+    if plots:
+        parts.append("<h3>Plots</h3>")
+        parts.extend(f'<img alt="{esc(kind)} plot" src="{uri}">' for kind, uri in plots.items())
+    if v.builds:
+        builds = ", ".join(f"{n} ({b}, {d})" for n, b, d in v.builds)
+        parts.append(f'<p class="rk-note">builds: {esc(builds)}</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def fragment(result: Result, plots: bool = False) -> str:
+    """The rich display: an HTML fragment for ``Result._repr_html_`` (no plots by default)."""
+    uris = None
+    if plots:
+        from .plots import KINDS, data_uri, plot
+
+        uris = {kind: data_uri(plot(result, kind)) for kind in KINDS}
+    return render_view(build(result), uris)
+
+
+def page(result: Result, plots: bool = True) -> str:
+    """A standalone HTML page: the same content as the rich display, with plots embedded."""
+    a, b = result.images
+    title = esc(f"reprokit: {result.verdict} — {a.ref} vs {b.ref}", 200)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title></head>\n<body>\n"
+        + fragment(result, plots=plots)
+        + "\n</body></html>\n"
+    )

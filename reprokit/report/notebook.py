@@ -1,0 +1,131 @@
+"""A generated Jupyter notebook (nbformat v4) documenting one Result.
+
+The notebook reloads its data with ``reprokit.load()`` from the JSON report saved beside it,
+so it re-runs anywhere without a Docker Engine. Its code cells come with their outputs
+already filled in, so it reads well before anyone runs it (on GitHub, in a pull request).
+
+>>> from reprokit.model import ImageInfo
+>>> from reprokit.result import Result
+>>> img = ImageInfo("a", "sha256:1", [])
+>>> nb = build(Result("identical", "same", (img, img)), "r.json")
+>>> nb.nbformat, nb.cells[1].source.splitlines()[1]
+(4, "result = reprokit.load('r.json')")
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
+from .html import fragment
+from .markdown import esc as md_esc
+from .view import build as build_view
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+    from ..result import Result
+
+HEAD_ROWS = 50
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def _output(count: int, data: dict[str, Any]) -> Any:
+    from nbformat import v4
+
+    return v4.new_output("execute_result", data=data, execution_count=count)
+
+
+def _frame_output(count: int, frame: Any) -> Any:
+    html = frame.to_html(max_rows=HEAD_ROWS)
+    return _output(count, {"text/html": html, "text/plain": repr(frame)})
+
+
+def build(result: Result, json_name: str) -> NotebookNode:
+    """The notebook for ``result``, reading its data from ``json_name`` (relative path)."""
+    from nbformat import v4
+
+    from .plots import KINDS, plot, png
+
+    a, b = result.images
+    view = build_view(result)
+    cells = []
+    title = [
+        f"# reprokit report: {result.verdict.upper()}",
+        "",
+        f"**{md_esc(result.reason, 400)}**",
+        "",
+        f"- A: `{md_esc(a.ref, 200)}` ({md_esc(a.id[:19])})",
+        f"- B: `{md_esc(b.ref, 200)}` ({md_esc(b.id[:19])})",
+    ]
+    if result.spec:
+        spec = json.dumps(result.spec, indent=2, default=str)
+        title += ["", "Build spec:", "", "```json", spec.replace("```", "'''"), "```"]
+    cells.append(v4.new_markdown_cell("\n".join(title)))
+
+    count = 0
+
+    def code(source: str, *outputs: Any) -> None:
+        cells.append(v4.new_code_cell(source, outputs=list(outputs), execution_count=count))
+
+    count += 1
+    code(
+        f"import reprokit\nresult = reprokit.load({json_name!r})\nresult",
+        _output(count, {"text/html": fragment(result), "text/plain": repr(result)}),
+    )
+    cells.append(v4.new_markdown_cell("## Layers"))
+    count += 1
+    code("result.layers", _frame_output(count, result.layers))
+    if result.step_explanations:
+        cells.append(v4.new_markdown_cell("## Steps: causes and fixes per Dockerfile step"))
+        count += 1
+        code("result.steps", _frame_output(count, result.steps))
+    cells.append(v4.new_markdown_cell("## Differing files"))
+    frame_name = "files" if result.file_diffs or not result.merged_diffs else "merged"
+    frame = getattr(result, frame_name)
+    count += 1
+    code(f"result.{frame_name}.head({HEAD_ROWS})", _frame_output(count, frame.head(HEAD_ROWS)))
+    if result.config_diffs:
+        cells.append(v4.new_markdown_cell("## Config fields that differ"))
+        count += 1
+        code("result.config", _frame_output(count, result.config))
+    cells.append(v4.new_markdown_cell("## Plots"))
+    for kind in KINDS:
+        count += 1
+        fig = plot(result, kind)
+        code(
+            f"result.plot({kind!r})",
+            _output(
+                count,
+                {
+                    "image/png": base64.b64encode(png(fig)).decode("ascii"),
+                    "text/plain": repr(fig),
+                },
+            ),
+        )
+    if view.fixes:
+        fixes = [f"- {md_esc(f.fix, 400)} ({md_esc(f.causes)})" for f in view.fixes]
+        cells.append(v4.new_markdown_cell("## Fixes\n\n" + "\n".join(fixes)))
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def write(result: Result, path: Path) -> Path:
+    """Write the notebook to ``path`` and its JSON report beside it (``.json``); returns the
+    JSON path. Both files are written atomically."""
+    import nbformat
+
+    from .json import chunks, write_atomic
+
+    if path.suffix.lower() != ".ipynb":
+        raise UsageError(f"{path}: a notebook's name ends in .ipynb")
+    json_path = path.with_suffix(".json")
+    write_atomic(json_path, chunks(result))
+    nb = build(result, json_path.name)
+    write_atomic(path, nbformat.writes(nb))
+    return json_path

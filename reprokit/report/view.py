@@ -1,0 +1,221 @@
+"""What a report shows, computed once and rendered by the HTML and Markdown presenters.
+
+The view decides selection, ranking and truncation; presenters only format. Nothing here
+escapes text: each presenter escapes for its own format.
+
+>>> from reprokit.model import ImageInfo, LayerDiff, FileDiff
+>>> from reprokit.result import Result
+>>> img = ImageInfo("a", "sha256:1", ["sha256:x"])
+>>> r = Result("different", "content differs", (img, img),
+...     layer_diffs=[LayerDiff(0, "sha256:x", "sha256:y", False, "RUN make", 1)],
+...     file_diffs=[FileDiff("/app/x", "modified", ["content"], layer=0, cause="timestamp")])
+>>> v = build(r)
+>>> v.layers[0].causes, v.top[0].path, v.hidden_files
+('timestamp 1', '/app/x', 0)
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .text import human_size, short_step
+
+if TYPE_CHECKING:
+    from ..model import ConfigDiff, FileDiff
+    from ..result import Result
+
+#: Banner colour (background, text) per verdict.
+COLOURS = {
+    "identical": ("#1b7f3b", "#ffffff"),
+    "equivalent": ("#1f5fa8", "#ffffff"),
+    "different": ("#b3261e", "#ffffff"),
+}
+NONE = "—"
+#: How many rows each table shows at most; the DataFrames keep everything.
+LIMITS = {"layers": 200, "config": 50, "top": 20, "details": 500, "fixes": 20}
+
+
+@dataclass
+class ImageRow:
+    name: str
+    ref: str
+    id: str
+    layers: int
+    size: str
+    platform: str
+    created: str
+
+
+@dataclass
+class LayerRow:
+    index: int
+    instruction: str
+    same: bool
+    files_differing: int
+    causes: str
+    size_a: str
+    size_b: str
+
+
+@dataclass
+class FileRow:
+    path: str
+    layer: str
+    change: str
+    fields: str
+    cause: str
+    fix: str
+    evidence: str
+    ignored: bool
+
+
+@dataclass
+class FixRow:
+    fix: str
+    causes: str
+    count: int
+
+
+@dataclass
+class View:
+    """Everything a report page shows, already selected and truncated."""
+
+    verdict: str
+    reason: str
+    colour: tuple[str, str]
+    explained: bool | None
+    images: list[ImageRow]
+    summary: dict[str, int]
+    layers: list[LayerRow]
+    hidden_layers: int
+    config: list[tuple[str, str, str, str]]
+    hidden_config: int
+    top: list[FileRow]
+    details: list[FileRow]
+    hidden_files: int
+    files_label: str
+    fixes: list[FixRow]
+    causes: list[tuple[str, int]]
+    spec: dict[str, Any] | None
+    builds: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    return NONE if value is None or value == "" else str(value)
+
+
+def _rank(d: FileDiff) -> tuple[bool, bool, str, str]:
+    """Counting differences first, then those that are more than a timestamp, then by path."""
+    timestamp_only = d.fields == ["mtime"] or d.cause == "timestamp"
+    return (d.ignored, timestamp_only, d.path, str(d.layer))
+
+
+def _row(d: FileDiff) -> FileRow:
+    return FileRow(
+        path=d.path,
+        layer=NONE if d.layer is None else f"#{d.layer}",
+        change=d.change,
+        fields=", ".join(d.fields) or d.change,
+        cause=_text(d.cause),
+        fix=_text(d.fix),
+        evidence=_text(d.evidence),
+        ignored=d.ignored,
+    )
+
+
+def _counts(counter: Counter[str] | dict[str, int]) -> str:
+    items = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{k} {v}" for k, v in items) if items else NONE
+
+
+def cause_counts(result: Result) -> Counter[str]:
+    """How many differences (files, or merged paths when there are no per-layer ones, and
+    config fields) each cause explains; ``unexplained`` for those without a cause."""
+    counts: Counter[str] = Counter()
+    for d in result.file_diffs or result.merged_diffs:
+        counts[d.cause or "unexplained"] += 1
+    for c in result.config_diffs:
+        counts[c.cause or "unexplained"] += 1
+    return counts
+
+
+def build(result: Result, limits: dict[str, int] | None = None) -> View:
+    """The view of ``result``; ``limits`` overrides :data:`LIMITS` entries."""
+    lim = {**LIMITS, **(limits or {})}
+    a, b = result.images
+    images = [
+        ImageRow(
+            name,
+            image.ref,
+            image.id,
+            len(image.diff_ids),
+            human_size(image.size),
+            _text(image.platform),
+            _text(image.created),
+        )
+        for name, image in (("A", a), ("B", b))
+    ]
+    per_layer: dict[int | None, Counter[str]] = defaultdict(Counter)
+    for d in result.file_diffs:
+        if d.cause:
+            per_layer[d.layer][d.cause] += 1
+    steps = {s.layer: s for s in result.step_explanations}
+    layers = []
+    for layer in result.layer_diffs[: lim["layers"]]:
+        step = steps.get(layer.index)
+        causes = step.causes if step and step.causes else per_layer.get(layer.index, Counter())
+        layers.append(
+            LayerRow(
+                index=layer.index,
+                instruction=step.instruction if step else short_step(layer.created_by),
+                same=layer.same,
+                files_differing=layer.files_differing,
+                causes="" if layer.same else _counts(causes),
+                size_a=human_size(layer.size_a),
+                size_b=human_size(layer.size_b),
+            )
+        )
+    config = [
+        (c.field, _text(c.a), _text(c.b), _text(c.cause))
+        for c in result.config_diffs[: lim["config"]]
+    ]
+    diffs = result.file_diffs or result.merged_diffs
+    shown = heapq.nsmallest(lim["top"] + lim["details"], diffs, key=_rank)
+    top, details = shown[: lim["top"]], shown[lim["top"] :]
+    fixes: dict[str, FixRow] = {}
+    for s in result.step_explanations:
+        if s.fix:
+            row = fixes.setdefault(s.fix, FixRow(s.fix, _counts(s.causes), 0))
+            row.count += sum(s.causes.values()) or 1
+    if not fixes:
+        fix_causes: dict[str, Counter[str]] = defaultdict(Counter)
+        explained: list[FileDiff | ConfigDiff] = [*diffs, *result.config_diffs]
+        for e in explained:
+            if e.fix and not e.ignored:
+                fix_causes[e.fix][e.cause or "unexplained"] += 1
+        for fix, counter in fix_causes.items():
+            fixes[fix] = FixRow(fix, _counts(counter), sum(counter.values()))
+    fix_rows = sorted(fixes.values(), key=lambda f: (-f.count, f.fix))[: lim["fixes"]]
+    return View(
+        verdict=result.verdict,
+        reason=result.reason,
+        colour=COLOURS.get(result.verdict, ("#555555", "#ffffff")),
+        explained=result.explained,
+        images=images,
+        summary=result.summary,
+        layers=layers,
+        hidden_layers=max(0, len(result.layer_diffs) - lim["layers"]),
+        config=config,
+        hidden_config=max(0, len(result.config_diffs) - lim["config"]),
+        top=[_row(d) for d in top],
+        details=[_row(d) for d in details],
+        hidden_files=max(0, len(diffs) - len(shown)),
+        files_label="per-layer" if result.file_diffs else "merged view",
+        fixes=fix_rows,
+        causes=sorted(cause_counts(result).items(), key=lambda kv: (-kv[1], kv[0])),
+        spec=result.spec,
+        builds=[(bi.name, bi.builder, f"{bi.duration_s:.1f} s") for bi in result.builds],
+    )
