@@ -12,19 +12,21 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
-from .builders import BUILDERS
+from .builders import CHOICES, resolve_builder
 from .compare import compare_config, compare_layers, compare_merged, fill_shared_layers, verdict
-from .engine import Run, connect
 from .errors import Cancelled, UsageError
 from .example import example_context
 from .layout import Platform, parse_platform
 from .model import ImageInfo
 from .report.json import load as _load
 from .result import Result
-from .sources import DaemonSource, Image, Source, as_source, config_platform
+from .runs import Compare, Session, engine_url, find_culprits, run_builds
+from .sources import Image, Source, as_source, config_platform
 from .spec import BuildSpec
+from .variations import Variation, VaryOptions, parse_vary
 
 
 def _platform(platform: str | Platform | None) -> Platform | None:
@@ -106,21 +108,30 @@ def check(
     platform: str | None = None,
     pull: bool = False,
     keep_images: bool = False,
-    builder: str = "docker",
+    builder: str = "auto",
     base_url: str | None = None,
     spec: BuildSpec | None = None,
+    source_date_epoch: int | None = None,
+    vary: str | list[str] | None = None,
+    vary_build_args: list[str] | None = None,
+    runs: int = 2,
+    engines: str | list[str] | None = None,
+    find_culprits: bool = False,
+    delay: float = 2.0,
 ) -> Result:
-    """Build ``context`` twice without cache and compare the two images.
+    """Build ``context`` without cache (twice, or ``runs`` times) and compare the images.
 
     With no context (and no spec) the example bundled with reprokit is used. Images the run
     created are removed afterwards unless ``keep_images``; also on errors and Ctrl-C.
+    ``builder`` is ``auto`` (buildx when its plugin answers, else docker), ``docker``,
+    ``buildx`` or ``buildah``; ``vary``, ``engines`` and ``find_culprits`` are described in
+    docs/builders.md.
 
     >>> result = reprokit.check("path/to/context", network="host")  # doctest: +SKIP
     >>> result.verdict  # doctest: +SKIP
     'equivalent'
     """
-    if builder not in BUILDERS:
-        raise UsageError(f"unknown builder {builder!r}; available: {', '.join(sorted(BUILDERS))}")
+    plan = _build_plan(builder, base_url, vary, vary_build_args, engines, delay, runs)
     started = time.monotonic()
     with ExitStack() as stack:
         example = spec is None and context is None
@@ -141,27 +152,72 @@ def check(
         spec_dict = spec.to_dict()
         if example:
             spec_dict["example"] = "basic"  # the context was a temporary copy of it
-        client = connect(base_url, timeout=3600)
-        stack.callback(client.close)
-        run = Run(client, keep=keep_images)
         try:
-            build = BUILDERS[builder](client)
-            builds = [build.build(spec, f"reprokit-build:{run.id}-{n}", run, n) for n in "ab"]
-            result = compare(
-                DaemonSource(builds[0].tag, base_url=base_url),
-                DaemonSource(builds[1].tag, base_url=base_url),
-                platform=platform,
-            )
+            with ExitStack() as builds:  # closed (images, archives removed) before reporting
+                session = Session(
+                    builds,
+                    builder=plan.builder,
+                    base_url=base_url,
+                    keep=keep_images,
+                    source_date_epoch=source_date_epoch,
+                    platform=platform,
+                    opts=plan.opts,
+                )
+                pair: Compare = lambda a, b: compare(a, b, platform=platform)  # noqa: E731
+                result = _build_and_compare(session, spec, plan, find_culprits, pair)
         except KeyboardInterrupt:
             raise Cancelled("interrupted; the images this run built were removed") from None
-        finally:
-            run.cleanup()
         result.spec = spec_dict
-        result.builds = builds
-        result.run_id = run.id
-        result.kept_images = list(run.kept)
+        result.builds = list(session.builds)
+        result.run_id = session.run.id
+        result.kept_images = list(session.kept)
         result.duration_s = time.monotonic() - started
         return result
+
+
+@dataclass
+class _Plan:
+    builder: str
+    variations: list[Variation]
+    opts: VaryOptions
+    runs: int
+
+
+def _build_plan(
+    builder: str,
+    base_url: str | None,
+    vary: str | list[str] | None,
+    vary_build_args: list[str] | None,
+    engines: str | list[str] | None,
+    delay: float,
+    runs: int,
+) -> _Plan:
+    """Check the builder, variations and engines before anything is built."""
+    if builder not in CHOICES:
+        raise UsageError(f"unknown builder {builder!r}; available: {', '.join(CHOICES)}")
+    if runs < 2:
+        raise UsageError(f"runs must be at least 2, not {runs}")
+    if delay < 0:
+        raise UsageError(f"delay must not be negative, not {delay}")
+    others = [engines] if isinstance(engines, str) else list(engines or [])
+    variations = parse_vary(vary, vary_build_args)
+    if others and not any(v.name == "engine" for v in variations):
+        variations = parse_vary([*(v.label for v in variations), "engine"])
+    opts = VaryOptions(delay_s=delay, engine=engine_url(others[0]) if others else None)
+    if any(v.name == "engine" for v in variations) and not opts.engine:
+        raise UsageError("variation engine needs a second engine (--engine URL_OR_CONTEXT)")
+    name = resolve_builder(builder, base_url)
+    if name == "buildah" and opts.engine:
+        raise UsageError("variation engine needs a Docker builder (docker or buildx), not buildah")
+    return _Plan(name, variations, opts, runs)
+
+
+def _build_and_compare(
+    session: Session, spec: BuildSpec, plan: _Plan, culprits: bool, compare: Compare
+) -> Result:
+    if culprits:
+        return find_culprits(session, spec, plan.variations, compare)
+    return run_builds(session, spec, plan.variations, plan.runs, compare)
 
 
 def load(path: str | Path) -> Result:
