@@ -26,6 +26,7 @@ from .result import Result
 from .runs import Compare, Session, engine_url, find_culprits, run_builds
 from .sources import Image, Source, as_source, config_platform
 from .spec import BuildSpec
+from .suggestions import suggest
 from .variations import Variation, VaryOptions, parse_vary
 
 
@@ -118,14 +119,15 @@ def check(
     engines: str | list[str] | None = None,
     find_culprits: bool = False,
     delay: float = 2.0,
+    suggest: bool = False,
 ) -> Result:
     """Build ``context`` without cache (twice, or ``runs`` times) and compare the images.
 
     With no context (and no spec) the example bundled with reprokit is used. Images the run
     created are removed afterwards unless ``keep_images``; also on errors and Ctrl-C.
     ``builder`` is ``auto`` (buildx when its plugin answers, else docker), ``docker``,
-    ``buildx`` or ``buildah``; ``vary``, ``engines`` and ``find_culprits`` are described in
-    docs/builders.md.
+    ``buildx`` or ``buildah``; ``vary``, ``engines``, ``find_culprits`` and ``suggest`` are
+    described in docs/builders.md.
 
     >>> result = reprokit.check("path/to/context", network="host")  # doctest: +SKIP
     >>> result.verdict  # doctest: +SKIP
@@ -171,8 +173,19 @@ def check(
         result.builds = list(session.builds)
         result.run_id = session.run.id
         result.kept_images = list(session.kept)
+        if suggest:
+            result.suggestions = _suggestions(result, spec)
         result.duration_s = time.monotonic() - started
         return result
+
+
+def _suggestions(result: Result, spec: BuildSpec) -> list[str]:
+    """Check ``spec`` again with the other builders' reproducible setups (see suggestions)."""
+
+    def recheck(builder: str) -> Result:
+        return check(spec=spec, builder=builder, source_date_epoch=0)
+
+    return suggest(result, str(spec.context), recheck)
 
 
 @dataclass
