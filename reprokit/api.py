@@ -134,6 +134,8 @@ def check(
     'equivalent'
     """
     plan = _build_plan(builder, base_url, vary, vary_build_args, engines, delay, runs)
+    if find_culprits and not plan.variations:
+        raise UsageError("find_culprits needs variations to try (--vary NAME[,NAME])")
     started = time.monotonic()
     with ExitStack() as stack:
         example = spec is None and context is None

@@ -12,6 +12,7 @@ all variations, then one variation at a time.
 
 from __future__ import annotations
 
+import os
 import string
 import tempfile
 import time
@@ -79,6 +80,7 @@ class Session:
     #: every comparison made, in order
     comparisons: list[RunComparison] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    _engine_of: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         tmp = tempfile.TemporaryDirectory(prefix="reprokit-")
@@ -122,7 +124,9 @@ class Session:
         run, builder = self._engine(engine)
         info = builder.build(prepared.spec, f"reprokit-build:{run.id}-{name}", run, name)
         info.variations = list(prepared.applied)
-        info.engine = engine
+        self._engine_of[name] = engine
+        if self.builder != "buildah":  # buildah builds outside any Docker engine
+            info.engine = engine or os.environ.get("DOCKER_HOST") or None
         self.builds.append(info)
         return info
 
@@ -133,7 +137,8 @@ class Session:
             from .layout import parse_platform
 
             plat = parse_platform(self.platform) if self.platform else None
-            return DaemonSource(ref.removeprefix("docker-daemon:"), plat, info.engine)
+            engine = self._engine_of.get(info.name, info.engine)
+            return DaemonSource(ref.removeprefix("docker-daemon:"), plat, engine)
         return as_source(ref)
 
     def compare(self, a: BuildInfo, b: BuildInfo, compare: Compare, role: str) -> Result:

@@ -97,6 +97,11 @@ ensure_engine() {
 ensure_tools() {
   have_debian_root || return 0
   apt_install buildah busybox-static debootstrap zstd skopeo
+  # BuildKit through `docker buildx` (builder buildx, the default `auto` builder's first choice)
+  if ! docker buildx version >/dev/null 2>&1; then
+    add_trixie_source
+    apt_install -t trixie docker-buildx
+  fi
 }
 
 ensure_venv() {
