@@ -182,10 +182,10 @@ def test_not_reproducible_even_under_identical_conditions(busybox, context, no_l
 
 
 def test_buildx_failure_names_the_step(context, no_leftovers):
-    ctx = context("FROM scratch\nCOPY a.txt /a.txt\nRUN [\"/a.txt\"]\n", files={"a.txt": "x"})
+    ctx = context('FROM scratch\nCOPY a.txt /a.txt\nRUN ["/a.txt"]\n', files={"a.txt": "x"})
     with pytest.raises(reprokit.BuildError) as info:
         reprokit.check(ctx, builder="buildx")
-    assert str(info.value).startswith("build a failed at step 2/2 (RUN [\"/a.txt\"])")
+    assert str(info.value).startswith('build a failed at step 2/2 (RUN ["/a.txt"])')
     assert info.value.log_tail
 
 

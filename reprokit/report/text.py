@@ -103,10 +103,11 @@ def render_builds(result: Result) -> list[str]:
     plain = len(builds) <= 2 and not any(b.variations or b.notes for b in builds)
     if builds and not (plain and not result.culprits and not result.suggestions):
         first = builds[0]
-        lines.append(f"builder: {clean(first.builder)} {clean(first.version or '')}".rstrip())
+        where = f" on {clean(first.engine)}" if first.engine else ""
+        lines.append(f"builder: {clean(first.builder)} {clean(first.version or '')}{where}")
         for b in builds:
             varied = ", ".join(b.variations) if b.variations else "no variation"
-            engine = f" on {clean(b.engine)}" if b.engine else ""
+            engine = f" on {clean(b.engine)}" if b.engine and b.engine != first.engine else ""
             lines.append(
                 f"  build {clean(b.name)}: {varied}{engine}  {clean(b.image_id)[:19]}  "
                 f"{b.duration_s:.1f} s"
@@ -137,6 +138,8 @@ def render_builds(result: Result) -> list[str]:
                 if touched:
                     more = f" … (+{len(c.files) - 5})" if len(c.files) > 5 else ""
                     lines.append(f"         files: {touched}{more}")
+                if c.config:
+                    lines.append(f"         config: {clean(', '.join(c.config[:6]))}")
                 if c.explanation:
                     lines.append(f"         why: {clean(c.explanation)}")
     for suggestion in result.suggestions:
