@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -197,3 +201,36 @@ def test_suggestions_name_the_builder_and_command(copy_ctx, stores, no_leftovers
     assert "rewrite-timestamp=true" in text
     assert "--builder buildah --source-date-epoch 0" in text and "--timestamp 0" in text
     assert "suggestion: with buildah" in result.text()
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_interrupt_stops_buildx_and_removes_everything(busybox, context, no_leftovers):
+    ctx = context(f"FROM {busybox}\nRUN sleep 60\n", name="interrupted-buildx-ctx")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprokit", "check", "--builder", "buildx", str(ctx)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not [
+        p for p in _processes_mentioning(str(ctx)) if "buildx" in p
+    ]:
+        time.sleep(0.2)
+    time.sleep(2)  # the RUN step is running in BuildKit
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    assert _processes_mentioning(str(ctx)) == []  # the buildx client was stopped
