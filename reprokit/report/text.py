@@ -110,7 +110,7 @@ def render_builds(result: Result) -> list[str]:
             engine = f" on {clean(b.engine)}" if b.engine and b.engine != first.engine else ""
             lines.append(
                 f"  build {clean(b.name)}: {varied}{engine}  {clean(b.image_id)[:19]}  "
-                f"{b.duration_s:.1f} s"
+                f"{round(b.duration_s, 3):.1f} s"  # as the JSON report keeps it
             )
         for note in dict.fromkeys(n for b in builds for n in b.notes):
             lines.append(f"  note: {clean(note)}")
