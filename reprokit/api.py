@@ -134,6 +134,8 @@ def check(
     'equivalent'
     """
     plan = _build_plan(builder, base_url, vary, vary_build_args, engines, delay, runs)
+    if find_culprits and runs != 2:
+        raise UsageError("runs and find_culprits do not combine: the search plans its own builds")
     if find_culprits and not plan.variations:
         raise UsageError("find_culprits needs variations to try (--vary NAME[,NAME])")
     started = time.monotonic()
@@ -176,18 +178,22 @@ def check(
         result.run_id = session.run.id
         result.kept_images = list(session.kept)
         if suggest:
-            result.suggestions = _suggestions(result, spec)
+            result.suggestions = _suggestions(result, spec, base_url, source_date_epoch)
         result.duration_s = time.monotonic() - started
         return result
 
 
-def _suggestions(result: Result, spec: BuildSpec) -> list[str]:
-    """Check ``spec`` again with the other builders' reproducible setups (see suggestions)."""
+def _suggestions(
+    result: Result, spec: BuildSpec, base_url: str | None, source_date_epoch: int | None
+) -> list[str]:
+    """Check ``spec`` again with the builders' reproducible setups (see reprokit.suggestions)."""
+    if source_date_epoch is not None:
+        return []  # the check already used one
 
     def recheck(builder: str) -> Result:
-        return check(spec=spec, builder=builder, source_date_epoch=0)
+        return check(spec=spec, builder=builder, base_url=base_url, source_date_epoch=0)
 
-    return suggest(result, str(spec.context), recheck)
+    return suggest(result, str(spec.context), recheck, base_url)
 
 
 @dataclass

@@ -90,8 +90,10 @@ class Session:
     def _engine(self, url: str | None) -> tuple[Run, Builder]:
         """The run and builder of engine ``url``, connected on first use."""
         if url not in self._engines:
-            client = connect(url, timeout=3600)
-            self.stack.callback(client.close)
+            client = None  # buildah builds outside any Docker engine
+            if self.builder != "buildah":
+                client = connect(url, timeout=3600)
+                self.stack.callback(client.close)
             main = self._engines.get(self.base_url)
             run = Run(client, keep=self.keep)
             if main:

@@ -1,9 +1,10 @@
 """Fixing suggestions tied to the builder: would another builder's reproducible setup do better?
 
-When a check with the classic ``docker`` builder is only ``equivalent`` (timestamps), the same
-spec is checked again with ``buildx --source-date-epoch 0`` and ``buildah --timestamp 0``
-(those installed); each that comes out ``identical`` becomes a suggestion with the exact
-command to use.
+When a check without a ``SOURCE_DATE_EPOCH`` (typically with the classic ``docker`` builder)
+is only ``equivalent`` (timestamps), the same spec is checked again with
+``buildx --source-date-epoch 0`` and ``buildah --timestamp 0`` (those installed); each that
+comes out ``identical`` becomes a suggestion with the exact command to use, and with what that
+builder noted (e.g. that rewrite-timestamp has no effect on the classic image store).
 
 >>> user_command(["docker", "buildx", "build", "--progress", "plain", "--label",
 ...     "io.reprokit.run=abc", "--iidfile", "/tmp/x.iid", "--output",
@@ -48,15 +49,15 @@ def user_command(command: list[str], context: str) -> str:
     return shlex.join(out)
 
 
-def suggest(result: Result, context: str, recheck: Callable[[str], Result]) -> list[str]:
-    """Suggestions for a classic-builder ``result``; ``recheck(builder)`` checks the same spec
-    with that builder and ``source_date_epoch=0``."""
+def suggest(
+    result: Result, context: str, recheck: Callable[[str], Result], base_url: str | None = None
+) -> list[str]:
+    """Suggestions for an ``equivalent`` result of a check without a SOURCE_DATE_EPOCH;
+    ``recheck(builder)`` checks the same spec with that builder and ``source_date_epoch=0``."""
     if result.verdict != "equivalent" or not result.builds:
         return []
-    if result.builds[0].builder != "docker":
-        return []
     found = []
-    available = {"buildx": bool(buildx_version()), "buildah": bool(buildah_version())}
+    available = {"buildx": bool(buildx_version(base_url)), "buildah": bool(buildah_version())}
     for builder, flags in ALTERNATIVES:
         if not available[builder]:
             continue
@@ -64,10 +65,12 @@ def suggest(result: Result, context: str, recheck: Callable[[str], Result]) -> l
         if other.verdict != "identical":
             continue
         command = _command(other.builds[0], context)
+        caveats = "".join(f"; but note: {note}" for note in other.builds[0].notes)
         found.append(
             f"with {builder} and a fixed SOURCE_DATE_EPOCH the images are identical: "
             f"reprokit check {shlex.quote(context)} --builder {builder} {flags}"
             + (f"  (builds with: {command})" if command else "")
+            + caveats
         )
     return found
 

@@ -212,6 +212,8 @@ def test_suggestions_name_the_builder_and_command(copy_ctx, stores, no_leftovers
     text = "\n".join(result.suggestions)
     assert "--builder buildx --source-date-epoch 0" in text
     assert "rewrite-timestamp=true" in text
+    # on the classic store buildx is identical only while the context keeps its mtimes
+    assert "but note: rewrite-timestamp=true has no effect on the classic image store" in text
     assert "--builder buildah --source-date-epoch 0" in text and "--timestamp 0" in text
     assert "suggestion: with buildah" in result.text()
 

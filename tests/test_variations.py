@@ -70,6 +70,7 @@ def test_prepare_changes_a_copy_only(tmp_path):
         (["--vary", "engine"], "needs a second engine"),
         (["--runs", "1"], "at least 2"),
         (["--find-culprits"], "needs variations"),
+        (["--find-culprits", "--vary", "time", "--runs", "3"], "do not combine"),
         (["--engine", "no-such-context-xyz"], "neither a URL nor a docker context"),
         (["--builder", "buildah", "--engine", "unix:///nope.sock"], "not buildah"),
     ],
