@@ -206,6 +206,19 @@ def test_buildx_failure_names_the_step(context, no_leftovers):
     assert info.value.log_tail
 
 
+def test_buildah_failure_names_the_step_and_cleans_its_storage(context, tmp_path):
+    ctx = context('FROM scratch\nCOPY a.txt /a.txt\nRUN ["/a.txt"]\n', files={"a.txt": "x"})
+    before = buildah_state()
+    with pytest.raises(reprokit.BuildError) as info:
+        reprokit.check(ctx, builder="buildah")
+    # buildah numbers the label instruction it appends as a step too: 3/4
+    message = str(info.value)
+    assert message.startswith('build a failed at step 3/4 (RUN ["/a.txt"]): '), message
+    assert "exit status 1" in message and info.value.step == '3/4 RUN ["/a.txt"]'
+    assert info.value.log_tail
+    assert buildah_state() == before  # no image, no working container left
+
+
 def test_suggestions_name_the_builder_and_command(copy_ctx, stores, no_leftovers):
     result = reprokit.check(copy_ctx, builder="docker", suggest=True, base_url=stores["classic"])
     assert result.verdict == "equivalent"

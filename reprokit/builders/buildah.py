@@ -24,10 +24,9 @@ from ..engine import Run, log
 from ..errors import BuildError
 from ..model import BuildInfo
 from ..spec import BuildSpec
-from .process import output, run_logged
+from .process import LOG_TAIL, build_failure, common_flags, output, run_logged
 
 _STEP = re.compile(r"^STEP (\d+/\d+): (.*)$")
-LOG_TAIL = 30
 NETWORK_NOTE = (
     "buildah 1.28 refuses --network none with --isolation chroot: RUN steps see the host network"
 )
@@ -86,14 +85,7 @@ class BuildahBuilder:
             cmd += ["--network", "host"]
         if self.source_date_epoch is not None:
             cmd += ["--timestamp", str(self.source_date_epoch)]
-        for key, value in spec.build_args.items():
-            cmd += ["--build-arg", f"{key}={value}"]
-        for key, value in {**spec.labels, **run.labels}.items():
-            cmd += ["--label", f"{key}={value}"]
-        if spec.target:
-            cmd += ["--target", spec.target]
-        if spec.platform:
-            cmd += ["--platform", spec.platform]
+        cmd += common_flags(spec, run, dict(spec.build_args))
         cmd += ["--pull=true" if spec.pull else "--pull-never"]
         return [*cmd, "-t", tag, str(spec.context)]
 
@@ -123,15 +115,8 @@ class BuildahBuilder:
                 )
             if status != 0:
                 archive.unlink(missing_ok=True)
-                step = steps[-1] if steps else None
                 errors = [line for line in lines if line.startswith(("Error", "error"))]
-                message = errors[-1] if errors else f"exit status {status}"
-                where = f" at step {step[0]} ({step[1]})" if step else ""
-                raise BuildError(
-                    f"build {name} failed{where}: {message}",
-                    step=f"{step[0]} {step[1]}" if step else None,
-                    log_tail=[line for line in lines if line.strip()][-LOG_TAIL:],
-                )
+                raise build_failure(name, steps[-1] if steps else None, errors, status, lines)
             inspect = ["buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}"]
             image_id = output([*inspect, local]) or ""
         finally:

@@ -27,11 +27,10 @@ from ..engine import Run
 from ..errors import BuildError
 from ..model import BuildInfo
 from ..spec import BuildSpec
-from .process import engine_env, output, run_logged
+from .process import LOG_TAIL, build_failure, common_flags, engine_env, output, run_logged
 
 _VERTEX = re.compile(r"^#(\d+) \[([^\]]+)\] (.*)$")
 _FAILED = re.compile(r"^\s*> \[([^\]]+)\] (.*?):?$")
-LOG_TAIL = 30
 IGNORED_REWRITE = (
     "rewrite-timestamp=true has no effect on the classic image store (docker driver, "
     "--output type=docker): files keep the build context's mtimes; turn on the containerd "
@@ -93,14 +92,7 @@ class BuildxBuilder:
         args = dict(spec.build_args)
         if sde is not None:
             args.setdefault("SOURCE_DATE_EPOCH", str(sde))
-        for key, value in args.items():
-            cmd += ["--build-arg", f"{key}={value}"]
-        for key, value in {**spec.labels, **run.labels}.items():
-            cmd += ["--label", f"{key}={value}"]
-        if spec.target:
-            cmd += ["--target", spec.target]
-        if spec.platform:
-            cmd += ["--platform", spec.platform]
+        cmd += common_flags(spec, run, args)
         if spec.pull:
             cmd.append("--pull")
         rewrite = ",rewrite-timestamp=true" if sde is not None else ""
@@ -144,15 +136,8 @@ class BuildxBuilder:
         if status != 0:
             if not daemon:
                 Path(ref.removeprefix("oci-archive:")).unlink(missing_ok=True)
-            step = failed[-1] if failed else None
-            errors = [line for line in log if line.startswith("ERROR")]
-            message = errors[-1].removeprefix("ERROR: ") if errors else f"exit status {status}"
-            where = f" at step {step[0]} ({step[1]})" if step else ""
-            raise BuildError(
-                f"build {name} failed{where}: {message}",
-                step=f"{step[0]} {step[1]}" if step else None,
-                log_tail=[line for line in log if line.strip()][-LOG_TAIL:],
-            )
+            errors = [line.removeprefix("ERROR: ") for line in log if line.startswith("ERROR")]
+            raise build_failure(name, failed[-1] if failed else None, errors, status, log)
         notes = []
         if daemon and self.source_date_epoch is not None:
             notes.append(IGNORED_REWRITE)

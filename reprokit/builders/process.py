@@ -13,8 +13,15 @@ import shutil
 import subprocess
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..errors import EngineError
+if TYPE_CHECKING:
+    from ..engine import Run
+    from ..spec import BuildSpec
+
+from ..errors import BuildError, EngineError
+
+LOG_TAIL = 30
 
 
 def run_logged(
@@ -82,3 +89,35 @@ def engine_env(base_url: str | None, extra: dict[str, str] | None = None) -> dic
         env.pop("DOCKER_CONTEXT", None)
     env.update(extra or {})
     return env
+
+
+def common_flags(spec: BuildSpec, run: Run, build_args: dict[str, str]) -> list[str]:
+    """The flags ``docker buildx build`` and ``buildah bud`` share: build args, labels (the
+    run's label included), target and platform."""
+    flags: list[str] = []
+    for key, value in build_args.items():
+        flags += ["--build-arg", f"{key}={value}"]
+    for key, value in {**spec.labels, **run.labels}.items():
+        flags += ["--label", f"{key}={value}"]
+    if spec.target:
+        flags += ["--target", spec.target]
+    if spec.platform:
+        flags += ["--platform", spec.platform]
+    return flags
+
+
+def build_failure(
+    name: str, step: tuple[str, str] | None, errors: list[str], status: int, log: deque[str]
+) -> BuildError:
+    """The error of a failed command-line build: its step, its last error line, its log tail.
+
+    >>> str(build_failure("a", ("2/2", "RUN false"), ["exit code: 1"], 1, deque()))
+    'build a failed at step 2/2 (RUN false): exit code: 1'
+    """
+    message = errors[-1] if errors else f"exit status {status}"
+    where = f" at step {step[0]} ({step[1]})" if step else ""
+    return BuildError(
+        f"build {name} failed{where}: {message}",
+        step=f"{step[0]} {step[1]}" if step else None,
+        log_tail=[line for line in log if line.strip()][-LOG_TAIL:],
+    )
