@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import SpecError, UsageError
 from .spec import BuildSpec
 
 #: seconds added to every mtime of a ``context-mtime`` copy (one day and a bit)
@@ -149,9 +150,25 @@ def _ensure_copy(prepared: Prepared, workdir: Path, n: int, moved: bool) -> Prep
         else workdir / f"copy-{n}" / "context"
     )
     target.parent.mkdir(parents=True)
-    shutil.copytree(spec.context, target, symlinks=True, copy_function=_copy_owned)
-    _copy_owner(spec.context, target)
+    _copy_tree(spec.context, target)
     return replace(prepared, spec=_with_context(spec, target), copied=True)
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` keeping mtimes, modes, symlinks and (as root) owners.
+
+    ``cp -a`` does it about three times faster than ``shutil.copytree`` (bench/vary_bench.py).
+    """
+    if shutil.which("cp"):
+        proc = subprocess.run(
+            ["cp", "-a", "--", str(src), str(dst)], capture_output=True, text=True
+        )
+        if proc.returncode == 0:
+            return
+        shutil.rmtree(dst, ignore_errors=True)
+        raise SpecError(f"cannot copy the build context {src}: {proc.stderr.strip()}")
+    shutil.copytree(src, dst, symlinks=True, copy_function=_copy_owned)
+    _copy_owner(src, dst)
 
 
 def _with_context(spec: BuildSpec, context: Path) -> BuildSpec:
