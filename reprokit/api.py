@@ -133,11 +133,9 @@ def check(
     >>> result.verdict  # doctest: +SKIP
     'equivalent'
     """
-    plan = _build_plan(builder, base_url, vary, vary_build_args, engines, delay, runs)
-    if find_culprits and runs != 2:
-        raise UsageError("runs and find_culprits do not combine: the search plans its own builds")
-    if find_culprits and not plan.variations:
-        raise UsageError("find_culprits needs variations to try (--vary NAME[,NAME])")
+    plan = _build_plan(
+        builder, base_url, vary, vary_build_args, engines, delay, runs, find_culprits
+    )
     started = time.monotonic()
     with ExitStack() as stack:
         example = spec is None and context is None
@@ -170,7 +168,7 @@ def check(
                     opts=plan.opts,
                 )
                 pair: Compare = lambda a, b: compare(a, b, platform=platform)  # noqa: E731
-                result = _build_and_compare(session, spec, plan, find_culprits, pair)
+                result = _build_and_compare(session, spec, plan, pair)
         except KeyboardInterrupt:
             raise Cancelled("interrupted; the images this run built were removed") from None
         result.spec = spec_dict
@@ -202,6 +200,7 @@ class _Plan:
     variations: list[Variation]
     opts: VaryOptions
     runs: int
+    find_culprits: bool
 
 
 def _build_plan(
@@ -212,16 +211,23 @@ def _build_plan(
     engines: str | list[str] | None,
     delay: float,
     runs: int,
+    culprits: bool,
 ) -> _Plan:
-    """Check the builder, variations and engines before anything is built."""
+    """Check the builder, variations, engines and runs before anything is built."""
     if builder not in CHOICES:
         raise UsageError(f"unknown builder {builder!r}; available: {', '.join(CHOICES)}")
     if runs < 2:
         raise UsageError(f"runs must be at least 2, not {runs}")
     if delay < 0:
         raise UsageError(f"delay must not be negative, not {delay}")
+    if culprits and runs != 2:
+        raise UsageError("runs and find_culprits do not combine: the search plans its own builds")
     others = [engines] if isinstance(engines, str) else list(engines or [])
+    if len(others) > 1:
+        raise UsageError(f"one second engine is supported, not {len(others)}: {others}")
     variations = parse_vary(vary, vary_build_args)
+    if culprits and not variations:
+        raise UsageError("find_culprits needs variations to try (--vary NAME[,NAME])")
     if others and not any(v.name == "engine" for v in variations):
         variations = parse_vary([*(v.label for v in variations), "engine"])
     opts = VaryOptions(delay_s=delay, engine=engine_url(others[0]) if others else None)
@@ -230,13 +236,11 @@ def _build_plan(
     name = resolve_builder(builder, base_url)
     if name == "buildah" and opts.engine:
         raise UsageError("variation engine needs a Docker builder (docker or buildx), not buildah")
-    return _Plan(name, variations, opts, runs)
+    return _Plan(name, variations, opts, runs, culprits)
 
 
-def _build_and_compare(
-    session: Session, spec: BuildSpec, plan: _Plan, culprits: bool, compare: Compare
-) -> Result:
-    if culprits:
+def _build_and_compare(session: Session, spec: BuildSpec, plan: _Plan, compare: Compare) -> Result:
+    if plan.find_culprits:
         return find_culprits(session, spec, plan.variations, compare)
     return run_builds(session, spec, plan.variations, plan.runs, compare)
 

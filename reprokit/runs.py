@@ -26,6 +26,7 @@ from .builders import Builder, make_builder
 from .builders.buildx import IGNORED_REWRITE
 from .engine import Run, connect
 from .errors import UsageError
+from .layout import parse_platform
 from .model import VERDICTS, BuildInfo, Culprit, CulpritSearch, FileDiff, RunComparison
 from .result import Result
 from .sources import DaemonSource, Source, as_source
@@ -135,13 +136,11 @@ class Session:
     def source(self, info: BuildInfo) -> Source:
         """Where to read a build's image from."""
         ref = info.source or f"docker-daemon:{info.tag}"
+        plat = parse_platform(self.platform) if self.platform else None
         if ref.startswith("docker-daemon:"):
-            from .layout import parse_platform
-
-            plat = parse_platform(self.platform) if self.platform else None
             engine = self._engine_of.get(info.name, info.engine)
             return DaemonSource(ref.removeprefix("docker-daemon:"), plat, engine)
-        return as_source(ref)
+        return as_source(ref, plat)
 
     def compare(self, a: BuildInfo, b: BuildInfo, compare: Compare, role: str) -> Result:
         result = compare(self.source(a), self.source(b))
