@@ -226,10 +226,10 @@ def _build_plan(
     if len(others) > 1:
         raise UsageError(f"one second engine is supported, not {len(others)}: {others}")
     variations = parse_vary(vary, vary_build_args)
-    if culprits and not variations:
-        raise UsageError("find_culprits needs variations to try (--vary NAME[,NAME])")
     if others and not any(v.name == "engine" for v in variations):
         variations = parse_vary([*(v.label for v in variations), "engine"])
+    if culprits and not variations:
+        raise UsageError("find_culprits needs variations to try (--vary NAME[,NAME])")
     opts = VaryOptions(delay_s=delay, engine=engine_url(others[0]) if others else None)
     if any(v.name == "engine" for v in variations) and not opts.engine:
         raise UsageError("variation engine needs a second engine (--engine URL_OR_CONTEXT)")

@@ -96,15 +96,17 @@ def render(result: Result, top: int = 10) -> str:
 
 
 def render_builds(result: Result) -> list[str]:
-    """Builders, variations, runs, culprits and suggestions (when there is more to say than
-    two plain builds)."""
+    """The builder line; then, when there is more to say than two plain builds: each build's
+    variations, the builders' notes, runs, culprits and suggestions."""
     lines: list[str] = []
     builds = result.builds
     plain = len(builds) <= 2 and not any(b.variations or b.notes for b in builds)
-    if builds and not (plain and not result.culprits and not result.suggestions):
+    if builds:
         first = builds[0]
         where = f" on {clean(first.engine)}" if first.engine else ""
-        lines.append(f"builder: {clean(first.builder)} {clean(first.version or '')}{where}")
+        version = f" {clean(first.version)}" if first.version else ""
+        lines.append(f"builder: {clean(first.builder)}{version}{where}")
+    if builds and not (plain and not result.culprits and not result.suggestions):
         for b in builds:
             varied = ", ".join(b.variations) if b.variations else "no variation"
             engine = f" on {clean(b.engine)}" if b.engine and b.engine != first.engine else ""
