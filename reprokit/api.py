@@ -13,12 +13,12 @@ import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .builders import BUILDERS
+from .builders import CHOICES, resolve_builder
 from .compare import compare_config, compare_layers, compare_merged, fill_shared_layers, verdict
-from .engine import Run, connect
 from .errors import Cancelled, UsageError
 from .example import example_context
 from .explain import (
@@ -34,8 +34,11 @@ from .layout import Platform, parse_platform
 from .model import ImageInfo
 from .report.json import load as _load
 from .result import Result
-from .sources import DaemonSource, Image, Source, as_source, config_platform
+from .runs import Compare, Session, engine_url, find_culprits, run_builds
+from .sources import Image, Source, as_source, config_platform
 from .spec import BuildSpec
+from .suggestions import suggest
+from .variations import Variation, VaryOptions, parse_vary
 
 
 def _platform(platform: str | Platform | None) -> Platform | None:
@@ -186,17 +189,28 @@ def check(
     platform: str | None = None,
     pull: bool = False,
     keep_images: bool = False,
-    builder: str = "docker",
+    builder: str = "auto",
     base_url: str | None = None,
     spec: BuildSpec | None = None,
     ignore: Iterable[str] = (),
     rules: Iterable[RuleLike] = (),
     config: str | Path | Settings | None = None,
+    source_date_epoch: int | None = None,
+    vary: str | list[str] | None = None,
+    vary_build_args: list[str] | None = None,
+    runs: int = 2,
+    engines: str | list[str] | None = None,
+    find_culprits: bool = False,
+    delay: float = 2.0,
+    suggest: bool = False,
 ) -> Result:
-    """Build ``context`` twice without cache and compare the two images.
+    """Build ``context`` without cache (twice, or ``runs`` times) and compare the images.
 
     With no context (and no spec) the example bundled with reprokit is used. Images the run
     created are removed afterwards unless ``keep_images``; also on errors and Ctrl-C.
+    ``builder`` is ``auto`` (buildx when its plugin answers, else docker), ``docker``,
+    ``buildx`` or ``buildah``; ``vary``, ``engines``, ``find_culprits`` and ``suggest`` are
+    described in docs/builders.md.
     ``ignore``, ``rules`` and ``config`` shape the explanations as in :func:`compare`; the
     settings file is looked for in the context, then in the current directory.
 
@@ -204,8 +218,9 @@ def check(
     >>> result.verdict  # doctest: +SKIP
     'equivalent'
     """
-    if builder not in BUILDERS:
-        raise UsageError(f"unknown builder {builder!r}; available: {', '.join(sorted(BUILDERS))}")
+    plan = _build_plan(
+        builder, base_url, vary, vary_build_args, engines, delay, runs, find_culprits
+    )
     started = time.monotonic()
     with ExitStack() as stack:
         example = spec is None and context is None
@@ -227,30 +242,100 @@ def check(
         spec_dict = spec.to_dict()
         if example:
             spec_dict["example"] = "basic"  # the context was a temporary copy of it
-        client = connect(base_url, timeout=3600)
-        stack.callback(client.close)
-        run = Run(client, keep=keep_images)
         try:
-            build = BUILDERS[builder](client)
-            builds = [build.build(spec, f"reprokit-build:{run.id}-{n}", run, n) for n in "ab"]
-            result = compare(
-                DaemonSource(builds[0].tag, base_url=base_url),
-                DaemonSource(builds[1].tag, base_url=base_url),
-                platform=platform,
-                config=settings,
-                target=spec.target,
-                dockerfile=spec.dockerfile_path,
-            )
+            with ExitStack() as builds:  # closed (images, archives removed) before reporting
+                session = Session(
+                    builds,
+                    builder=plan.builder,
+                    base_url=base_url,
+                    keep=keep_images,
+                    source_date_epoch=source_date_epoch,
+                    platform=platform,
+                    opts=plan.opts,
+                )
+                pair: Compare = lambda a, b: compare(  # noqa: E731
+                    a,
+                    b,
+                    platform=platform,
+                    config=settings,
+                    target=spec.target,
+                    dockerfile=spec.dockerfile_path,
+                )
+                result = _build_and_compare(session, spec, plan, pair)
         except KeyboardInterrupt:
             raise Cancelled("interrupted; the images this run built were removed") from None
-        finally:
-            run.cleanup()
         result.spec = spec_dict
-        result.builds = builds
-        result.run_id = run.id
-        result.kept_images = list(run.kept)
+        result.builds = list(session.builds)
+        result.run_id = session.run.id
+        result.kept_images = list(session.kept)
+        if suggest:
+            result.suggestions = _suggestions(result, spec, base_url, source_date_epoch)
         result.duration_s = time.monotonic() - started
         return result
+
+
+def _suggestions(
+    result: Result, spec: BuildSpec, base_url: str | None, source_date_epoch: int | None
+) -> list[str]:
+    """Check ``spec`` again with the builders' reproducible setups (see reprokit.suggestions)."""
+    if source_date_epoch is not None:
+        return []  # the check already used one
+
+    def recheck(builder: str) -> Result:
+        return check(spec=spec, builder=builder, base_url=base_url, source_date_epoch=0)
+
+    return suggest(result, str(spec.context), recheck, base_url)
+
+
+@dataclass
+class _Plan:
+    builder: str
+    variations: list[Variation]
+    opts: VaryOptions
+    runs: int
+    find_culprits: bool
+
+
+def _build_plan(
+    builder: str,
+    base_url: str | None,
+    vary: str | list[str] | None,
+    vary_build_args: list[str] | None,
+    engines: str | list[str] | None,
+    delay: float,
+    runs: int,
+    culprits: bool,
+) -> _Plan:
+    """Check the builder, variations, engines and runs before anything is built."""
+    if builder not in CHOICES:
+        raise UsageError(f"unknown builder {builder!r}; available: {', '.join(CHOICES)}")
+    if runs < 2:
+        raise UsageError(f"runs must be at least 2, not {runs}")
+    if delay < 0:
+        raise UsageError(f"delay must not be negative, not {delay}")
+    if culprits and runs != 2:
+        raise UsageError("runs and find_culprits do not combine: the search plans its own builds")
+    others = [engines] if isinstance(engines, str) else list(engines or [])
+    if len(others) > 1:
+        raise UsageError(f"one second engine is supported, not {len(others)}: {others}")
+    variations = parse_vary(vary, vary_build_args)
+    if others and not any(v.name == "engine" for v in variations):
+        variations = parse_vary([*(v.label for v in variations), "engine"])
+    if culprits and not variations:
+        raise UsageError("find_culprits needs variations to try (--vary NAME[,NAME])")
+    opts = VaryOptions(delay_s=delay, engine=engine_url(others[0]) if others else None)
+    if any(v.name == "engine" for v in variations) and not opts.engine:
+        raise UsageError("variation engine needs a second engine (--engine URL_OR_CONTEXT)")
+    name = resolve_builder(builder, base_url)
+    if name == "buildah" and opts.engine:
+        raise UsageError("variation engine needs a Docker builder (docker or buildx), not buildah")
+    return _Plan(name, variations, opts, runs, culprits)
+
+
+def _build_and_compare(session: Session, spec: BuildSpec, plan: _Plan, compare: Compare) -> Result:
+    if plan.find_culprits:
+        return find_culprits(session, spec, plan.variations, compare)
+    return run_builds(session, spec, plan.variations, plan.runs, compare)
 
 
 def load(path: str | Path) -> Result:

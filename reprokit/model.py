@@ -233,6 +233,18 @@ class BuildInfo:
     log_tail: list[str] = field(default_factory=list)
     #: the whole build log (bounded to its last 2000 lines); reports keep only ``log_tail``
     log: list[str] = field(default_factory=list, repr=False)
+    #: the builder's version (``docker buildx version``, ``buildah --version``, the engine's)
+    version: str | None = None
+    #: the exact options the builder was given (command line or API arguments)
+    options: dict[str, Any] = field(default_factory=dict)
+    #: names of the variations applied to this build (reprokit.variations)
+    variations: list[str] = field(default_factory=list)
+    #: the engine the build ran on (a DOCKER_HOST URL; None: the default engine)
+    engine: str | None = None
+    #: where the built image is read from: ``docker-daemon:TAG`` or ``oci-archive:PATH``
+    source: str | None = None
+    #: what the builder did not do as asked (e.g. an exporter option it ignored)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -242,6 +254,12 @@ class BuildInfo:
             "image_id": self.image_id,
             "duration_s": round(self.duration_s, 3),
             "log_tail": list(self.log_tail),
+            "version": self.version,
+            "options": dict(self.options),
+            "variations": list(self.variations),
+            "engine": self.engine,
+            "source": self.source,
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -253,4 +271,119 @@ class BuildInfo:
             image_id=data.get("image_id", ""),
             duration_s=float(data.get("duration_s", 0)),
             log_tail=list(data.get("log_tail") or []),
+            version=data.get("version"),
+            options=dict(data.get("options") or {}),
+            variations=list(data.get("variations") or []),
+            engine=data.get("engine"),
+            source=data.get("source"),
+            notes=list(data.get("notes") or []),
+        )
+
+
+@dataclass
+class RunComparison:
+    """One pairwise comparison of a check's builds: build ``b`` against build ``a``."""
+
+    a: str
+    b: str
+    verdict: str
+    reason: str
+    #: the variations build ``b`` had (``a`` is the run without variations)
+    variations: list[str] = field(default_factory=list)
+    summary: dict[str, int] = field(default_factory=dict)
+    #: what this comparison is for: ``run`` (--runs), ``baseline``, ``all``, ``only``
+    role: str = "run"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "variations": list(self.variations),
+            "summary": dict(self.summary),
+            "role": self.role,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunComparison:
+        return cls(
+            a=data["a"],
+            b=data["b"],
+            verdict=data["verdict"],
+            reason=data.get("reason", ""),
+            variations=list(data.get("variations") or []),
+            summary=dict(data.get("summary") or {}),
+            role=data.get("role", "run"),
+        )
+
+
+@dataclass
+class Culprit:
+    """One variation tried alone by the culprit search, and what it changed."""
+
+    variation: str
+    breaks: bool
+    verdict: str
+    reason: str
+    #: differences this variation added to the baseline's: ``{path, fields, cause}``
+    files: list[dict[str, Any]] = field(default_factory=list)
+    config: list[str] = field(default_factory=list)
+    explanation: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variation": self.variation,
+            "breaks": self.breaks,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "files": [dict(f) for f in self.files],
+            "config": list(self.config),
+            "explanation": self.explanation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Culprit:
+        return cls(
+            variation=data["variation"],
+            breaks=bool(data.get("breaks")),
+            verdict=data.get("verdict", ""),
+            reason=data.get("reason", ""),
+            files=[dict(f) for f in data.get("files") or []],
+            config=list(data.get("config") or []),
+            explanation=data.get("explanation", ""),
+        )
+
+
+@dataclass
+class CulpritSearch:
+    """The outcome of ``--find-culprits``: the baseline, all variations, then one at a time."""
+
+    conclusion: str
+    baseline_verdict: str
+    #: the verdict with every chosen variation at once (None: not built, baseline differed)
+    all_verdict: str | None = None
+    culprits: list[Culprit] = field(default_factory=list)
+
+    @property
+    def breaking(self) -> list[str]:
+        """Names of the variations that break reproducibility."""
+        return [c.variation for c in self.culprits if c.breaks]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "conclusion": self.conclusion,
+            "baseline_verdict": self.baseline_verdict,
+            "all_verdict": self.all_verdict,
+            "breaking": self.breaking,
+            "culprits": [c.to_dict() for c in self.culprits],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CulpritSearch:
+        return cls(
+            conclusion=data.get("conclusion", ""),
+            baseline_verdict=data.get("baseline_verdict", ""),
+            all_verdict=data.get("all_verdict"),
+            culprits=[Culprit.from_dict(c) for c in data.get("culprits") or []],
         )

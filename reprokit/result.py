@@ -19,9 +19,11 @@ from .model import (
     VERDICTS,
     BuildInfo,
     ConfigDiff,
+    CulpritSearch,
     FileDiff,
     ImageInfo,
     LayerDiff,
+    RunComparison,
     StepExplanation,
 )
 
@@ -89,6 +91,12 @@ class Result:
     #: True when every difference that counts (not ignored) has a cause other than
     #: ``unexplained``; None when the differences were not explained (e.g. an old report)
     explained: bool | None = None
+    #: every pairwise comparison of a check's builds against the first (--runs, --vary)
+    runs: list[RunComparison] = field(default_factory=list)
+    #: the culprit search (--find-culprits), None when not asked for
+    culprits: CulpritSearch | None = None
+    #: fixing suggestions tied to the builder, each with the exact command
+    suggestions: list[str] = field(default_factory=list)
 
     def meets(self, require: str) -> bool:
         """Whether the verdict is at least as good as ``require`` (identical > equivalent).

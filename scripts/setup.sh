@@ -99,6 +99,11 @@ ensure_tools() {
   apt_install buildah busybox-static debootstrap zstd skopeo
   # headless Chromium renders the HTML report in tests/test_report_browser.py
   apt_install chromium
+  # BuildKit through `docker buildx` (builder buildx, the default `auto` builder's first choice)
+  if ! docker buildx version >/dev/null 2>&1; then
+    add_trixie_source
+    apt_install -t trixie docker-buildx
+  fi
 }
 
 ensure_venv() {

@@ -28,6 +28,10 @@ _STEP = re.compile(r"^Step (\d+/\d+) : (.*)$")
 _IMAGE = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 _BUILT = re.compile(r"^Successfully built ([0-9a-f]{12,64})$")
 LOG_TAIL = 30
+IGNORED_SDE = (
+    "the classic builder passes SOURCE_DATE_EPOCH as a build arg only: it does not clamp "
+    "timestamps (use --builder buildx or buildah for that)"
+)
 
 
 def parse_step(line: str) -> tuple[str, str] | None:
@@ -41,8 +45,17 @@ class DockerBuilder:
 
     name = "docker"
 
-    def __init__(self, client: Any):
+    def __init__(
+        self,
+        client: Any,
+        *,
+        base_url: str | None = None,
+        workdir: Any = None,
+        source_date_epoch: int | None = None,
+    ):
         self.client = client
+        self.base_url = base_url
+        self.source_date_epoch = source_date_epoch
 
     def version(self) -> str:
         try:
@@ -57,21 +70,14 @@ class DockerBuilder:
         step: tuple[str, str] | None = None
         image_id: str | None = None
         started = time.monotonic()
+        options = self.options(spec)
         try:
             stream = self.client.api.build(
                 path=str(spec.context),
-                dockerfile=str(spec.dockerfile),
                 tag=tag,
-                nocache=True,
-                rm=True,
-                forcerm=True,
-                pull=spec.pull,
-                buildargs=dict(spec.build_args),
-                target=spec.target,
-                network_mode=spec.network,
                 labels={**spec.labels, **run.labels},
-                platform=spec.platform,
                 decode=True,
+                **options,
             )
             pending = ""
             steps = progress.bar(f"build {name}", unit="step")
@@ -116,7 +122,29 @@ class DockerBuilder:
             duration_s=time.monotonic() - started,
             log_tail=list(log)[-LOG_TAIL:],
             log=list(log),
+            version=self.version(),
+            options=options,
+            engine=self.base_url,
+            source=f"docker-daemon:{tag}",
+            notes=[IGNORED_SDE] if self.source_date_epoch is not None else [],
         )
+
+    def options(self, spec: BuildSpec) -> dict[str, Any]:
+        """The arguments of the SDK's build call (besides context, tag and labels)."""
+        args = dict(spec.build_args)
+        if self.source_date_epoch is not None:
+            args.setdefault("SOURCE_DATE_EPOCH", str(self.source_date_epoch))
+        return {
+            "dockerfile": str(spec.dockerfile),
+            "nocache": True,
+            "rm": True,
+            "forcerm": True,
+            "pull": spec.pull,
+            "buildargs": args,
+            "target": spec.target,
+            "network_mode": spec.network,
+            "platform": spec.platform,
+        }
 
     @staticmethod
     def _follow(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from ..api import check
+from ..builders import CHOICES
 from ..errors import UsageError
 from ..spec import parse_build_args
+from ..variations import NAMES
 from .common import check_output_path, comparison_options, finish
 
 
@@ -22,8 +24,59 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", action="append", default=[], metavar="K=V", help="image label")
     p.add_argument("--pull", action="store_true", help="pull base images (off by default)")
     p.add_argument("--keep-images", action="store_true", help="keep both built images")
+    builder_options(p)
     comparison_options(p)
     p.set_defaults(run=run)
+
+
+def builder_options(p: argparse.ArgumentParser) -> None:
+    """--builder, --source-date-epoch, --vary, --vary-build-arg, --engine, --runs, … (issue 6)."""
+    g = p.add_argument_group("builders and variations (docs/builders.md)")
+    g.add_argument(
+        "--builder",
+        choices=CHOICES,
+        default="auto",
+        help="auto (default: buildx when its plugin answers, else docker), docker, buildx, buildah",
+    )
+    g.add_argument(
+        "--source-date-epoch",
+        type=int,
+        metavar="N",
+        help="reproducible setup: SOURCE_DATE_EPOCH=N (buildx: rewrite-timestamp; buildah: "
+        "--timestamp N)",
+    )
+    g.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help=f"vary the builds after the first: {', '.join(NAMES)} (build-arg=NAME)",
+    )
+    g.add_argument(
+        "--vary-build-arg", action="append", default=[], metavar="NAME", help="vary build arg NAME"
+    )
+    g.add_argument(
+        "--engine",
+        action="append",
+        default=[],
+        metavar="URL_OR_CONTEXT",
+        help="a second engine (DOCKER_HOST URL or docker context name): implies --vary engine",
+    )
+    g.add_argument("--runs", type=int, default=2, metavar="N", help="build N times (default 2)")
+    g.add_argument(
+        "--find-culprits",
+        action="store_true",
+        help="find which variations break reproducibility, one at a time",
+    )
+    g.add_argument(
+        "--suggest",
+        action="store_true",
+        help="when the docker builder gives only equivalent, try buildx and buildah set up "
+        "for reproducibility and suggest the one that gives identical images",
+    )
+    g.add_argument(
+        "--delay", type=float, default=2.0, metavar="S", help="seconds of --vary time (2)"
+    )
 
 
 def labels(items: list[str]) -> dict[str, str]:
@@ -55,5 +108,14 @@ def run(args: argparse.Namespace) -> int:
         keep_images=args.keep_images,
         ignore=args.ignore,
         config=args.config,
+        builder=args.builder,
+        source_date_epoch=args.source_date_epoch,
+        vary=args.vary,
+        vary_build_args=args.vary_build_arg,
+        engines=args.engine,
+        runs=args.runs,
+        find_culprits=args.find_culprits,
+        delay=args.delay,
+        suggest=args.suggest,
     )
     return finish(result, args)

@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..errors import ReportError, ReprokitError
-from ..model import BuildInfo, ConfigDiff, FileDiff, ImageInfo, LayerDiff, StepExplanation
+from ..model import (
+    BuildInfo,
+    ConfigDiff,
+    CulpritSearch,
+    FileDiff,
+    ImageInfo,
+    LayerDiff,
+    RunComparison,
+    StepExplanation,
+)
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -52,6 +61,9 @@ def _header(result: Result) -> dict[str, Any]:
         "kept_images": list(result.kept_images),
         "explained": result.explained,
         "steps": [s.to_dict() for s in result.step_explanations],
+        "runs": [r.to_dict() for r in result.runs],
+        "culprits": result.culprits.to_dict() if result.culprits else None,
+        "suggestions": list(result.suggestions),
     }
 
 
@@ -113,6 +125,9 @@ def from_dict(data: Any) -> Result:
             kept_images=list(data.get("kept_images") or []),
             step_explanations=[StepExplanation.from_dict(x) for x in data.get("steps") or []],
             explained=data.get("explained"),
+            runs=[RunComparison.from_dict(x) for x in data.get("runs") or []],
+            culprits=CulpritSearch.from_dict(data["culprits"]) if data.get("culprits") else None,
+            suggestions=list(data.get("suggestions") or []),
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ReportError(f"malformed {SCHEMA} report: {type(err).__name__} {err}") from None

@@ -153,4 +153,59 @@ def render(result: Result, top: int = 10) -> str:
             )
     if result.kept_images:
         lines.append(f"kept images: {', '.join(result.kept_images)}")
+    lines += render_builds(result)
     return "\n".join(lines)
+
+
+def render_builds(result: Result) -> list[str]:
+    """The builder line; then, when there is more to say than two plain builds: each build's
+    variations, the builders' notes, runs, culprits and suggestions."""
+    lines: list[str] = []
+    builds = result.builds
+    plain = len(builds) <= 2 and not any(b.variations or b.notes for b in builds)
+    if builds:
+        first = builds[0]
+        where = f" on {clean(first.engine)}" if first.engine else ""
+        version = f" {clean(first.version)}" if first.version else ""
+        lines.append(f"builder: {clean(first.builder)}{version}{where}")
+    if builds and not (plain and not result.culprits and not result.suggestions):
+        for b in builds:
+            varied = ", ".join(b.variations) if b.variations else "no variation"
+            engine = f" on {clean(b.engine)}" if b.engine and b.engine != first.engine else ""
+            lines.append(
+                f"  build {clean(b.name)}: {varied}{engine}  {clean(b.image_id)[:19]}  "
+                f"{round(b.duration_s, 3):.1f} s"  # as the JSON report keeps it
+            )
+        for note in dict.fromkeys(n for b in builds for n in b.notes):
+            lines.append(f"  note: {clean(note)}")
+    if len(result.runs) > 1:
+        lines.append("runs (each against the first):")
+        for r in result.runs:
+            varied = f" [{', '.join(r.variations)}]" if r.variations else ""
+            lines.append(f"  {r.a} vs {r.b}: {r.verdict}{varied}")
+        groups: dict[str, list[str]] = {}
+        for b in builds:
+            groups.setdefault(b.image_id, []).append(b.name)
+        if len(builds) > 2:
+            agree = "; ".join("=".join(names) for names in groups.values())
+            lines.append(f"  same image: {agree}")
+    search = result.culprits
+    if search:
+        lines.append(f"culprits: {clean(search.conclusion)}")
+        for c in search.culprits:
+            state = "BREAKS" if c.breaks else "ok    "
+            lines.append(f"  {state} {clean(c.variation)}: {c.verdict}")
+            if c.breaks:
+                touched = ", ".join(
+                    f"{clean(f['path'], 60)} ({', '.join(f['fields'])})" for f in c.files[:5]
+                )
+                if touched:
+                    more = f" … (+{len(c.files) - 5})" if len(c.files) > 5 else ""
+                    lines.append(f"         files: {touched}{more}")
+                if c.config:
+                    lines.append(f"         config: {clean(', '.join(c.config[:6]))}")
+                if c.explanation:
+                    lines.append(f"         why: {clean(c.explanation)}")
+    for suggestion in result.suggestions:
+        lines.append(f"suggestion: {clean(suggestion)}")
+    return lines
