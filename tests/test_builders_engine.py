@@ -129,7 +129,7 @@ def test_context_mtime_is_the_culprit_on_the_classic_store(copy_ctx, stores, tmp
     assert search["breaking"] == ["context-mtime", "context-umask", "build-arg=V"]
     by_name = {c["variation"]: c for c in search["culprits"]}
     mtime = by_name["context-mtime"]
-    assert mtime["files"] == [{"path": "/a.txt", "fields": ["mtime"], "cause": None}]
+    assert mtime["files"] == [{"path": "/a.txt", "fields": ["mtime"], "cause": "timestamp"}]
     assert "rewrite-timestamp was ignored" in mtime["explanation"]
     assert by_name["context-umask"]["files"][0]["fields"] == ["mode"]
     assert "config.Labels.v" in by_name["build-arg=V"]["config"]

@@ -20,6 +20,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from .. import progress
 from ..engine import Run, log
 from ..errors import BuildError
 from ..model import BuildInfo
@@ -100,10 +101,13 @@ class BuildahBuilder:
         lines: deque[str] = deque(maxlen=2000)
         steps: list[tuple[str, str]] = []
 
+        bar = progress.bar(f"build {name}", unit="step")
+
         def follow(line: str) -> None:
             step = parse_buildah_step(line)
             if step:
                 steps.append(step)
+                bar.step(step[0])
 
         before = _containers()
         started = time.monotonic()
@@ -120,6 +124,7 @@ class BuildahBuilder:
             inspect = ["buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}"]
             image_id = output([*inspect, local]) or ""
         finally:
+            bar.close()
             self._clean(local, before)
         options: dict[str, Any] = {"command": [*cmd[:-1], "CONTEXT"], "isolation": "chroot"}
         notes = []

@@ -23,6 +23,7 @@ from typing import Any
 import docker.errors
 import requests
 
+from .. import progress
 from ..engine import Run
 from ..errors import BuildError
 from ..model import BuildInfo
@@ -119,10 +120,13 @@ class BuildxBuilder:
         steps: dict[str, tuple[str, str]] = {}
         failed: list[tuple[str, str]] = []
 
+        bar = progress.bar(f"build {name}", unit="step")
+
         def follow(line: str) -> None:
             vertex = parse_vertex(line)
             if vertex:
                 steps[vertex[0]] = (vertex[1], vertex[2])
+                bar.step(vertex[1].split()[-1])
             match = _FAILED.match(line)
             if match:
                 failed.append((match.group(1), match.group(2)))
@@ -132,7 +136,10 @@ class BuildxBuilder:
         daemon = ref.startswith("docker-daemon:")
         if daemon:
             run.track_image(tag, final=True)  # registered first: removed also if interrupted
-        status = run_logged(cmd, engine_env(self.base_url, extra), log, follow)
+        try:
+            status = run_logged(cmd, engine_env(self.base_url, extra), log, follow)
+        finally:
+            bar.close()
         if status != 0:
             if not daemon:
                 Path(ref.removeprefix("oci-archive:")).unlink(missing_ok=True)
