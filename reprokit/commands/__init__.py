@@ -8,6 +8,6 @@ A new subcommand is a new module here plus one entry in :data:`COMMANDS`.
 
 from __future__ import annotations
 
-from . import check, diff
+from . import audit, check, diff, drift, images
 
-COMMANDS = [check, diff]
+COMMANDS = [check, diff, audit, drift, images]
