@@ -43,7 +43,8 @@ class SecretPattern:
     ``files`` (globs on the path or its basename) restrict it to such files when scanning a
     filesystem; other places (env, labels, history, Dockerfile) are always scanned. When
     ``markers`` are given, a file holding none of them is skipped without running the regex.
-    ``unless`` drops a match when that expression is found in the same text.
+    ``unless`` drops a match when that expression is found in the same text; a ``generic``
+    pattern's match is dropped when a specific pattern finds the same secret.
     """
 
     kind: str
@@ -51,6 +52,8 @@ class SecretPattern:
     files: tuple[str, ...] = ()
     markers: tuple[bytes, ...] = ()
     unless: re.Pattern[bytes] | None = None
+    #: a catch-all (secret-named variables): dropped where a specific pattern finds the secret
+    generic: bool = False
 
     def applies_to(self, path: str) -> bool:
         """Whether a file at ``path`` is scanned with this pattern.
@@ -243,6 +246,7 @@ SECRET_RULES = [
             "secret variable",
             _re(r"(?m)(?:^|[\s;&|])(?:export[ \t]+)?" + _SECRET_NAME + r"[ \t]*=[ \t]*" + _VALUE),
             (".env", ".env.*", "*.env"),
+            generic=True,
         ),
         "secret",
     ),

@@ -35,11 +35,20 @@ def secret_rules(rules: Mapping[str, Rule]) -> list[Rule]:
 def scan(data: bytes, rules: list[Rule], path: str | None = None) -> list[tuple[str, bytes]]:
     """``(rule id, secret)`` for each secret in ``data``; ``path`` limits file-only patterns."""
     out: list[tuple[str, bytes]] = []
+    generic: list[tuple[str, bytes]] = []
     for rule in rules:
         pattern: SecretPattern = rule.matcher
         if path is not None and not pattern.applies_to(path):
             continue
-        out.extend((rule.id, secret) for secret in pattern.find(data))
+        found = [(rule.id, secret) for secret in pattern.find(data)]
+        (generic if pattern.generic else out).extend(found)
+    # a generic match (a secret-named variable) that a specific pattern explains is not repeated
+    specific = [r.matcher.regex for r in rules if not r.matcher.generic]
+    for rule_id, secret in generic:
+        if not any(s in secret or secret in s for _, s in out) and not any(
+            p.search(secret) for p in specific
+        ):
+            out.append((rule_id, secret))
     return out
 
 
