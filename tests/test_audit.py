@@ -92,8 +92,8 @@ def test_credentials_files_of_each_kind(tmp_path: Path):
         "root/.pypirc": f"[pypi]\nusername = __token__\npassword = {SECRET}\n",
         "root/.git-credentials": f"https://bot:{TOKEN[4:24]}@git.example.com\n",
         "root/.docker/config.json": json.dumps({"auths": {"r.io": {"auth": SECRET}}}),
-        "root/.kube/config": f"apiVersion: v1\nkind: Config\nusers:\n- user:\n    token: {SECRET}\n",
-        "srv/app/deploy.pem": "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n",
+        "root/.kube/config": f"kind: Config\nusers:\n- user:\n    token: {SECRET}\n",
+        "srv/app/deploy.pem": "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE",
         # not secrets: references, empty values, placeholders
         "home/a/.npmrc": "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n",
         "home/a/.env": "PASSWORD_FILE=/run/secrets/db\nAPI_TOKEN=\nLOG_LEVEL=debug\n",
@@ -110,8 +110,11 @@ def test_credentials_files_of_each_kind(tmp_path: Path):
         ("secret-kubeconfig", "/root/.kube/config"),
         ("secret-private-key", "/srv/app/deploy.pem"),
     }
-    assert all(f.where == "final" and f.severity == "high" for f in result.finding_records
-               if f.rule.startswith("secret"))
+    assert all(
+        f.where == "final" and f.severity == "high"
+        for f in result.finding_records
+        if f.rule.startswith("secret")
+    )
     assert not leaks(result.to_json() or "", SECRET)
 
 
@@ -200,7 +203,10 @@ def test_dockerfile_base_pinning(tmp_path: Path, line: str, rule: str | None):
     found = [f for f in result.finding_records if f.rule.startswith("base-")]
     assert [f.rule for f in found] == ([rule] if rule else [])
     if rule:
-        assert found[0].where == "dockerfile" and found[0].path == f"{dockerfile}:{line.count(chr(10)) + 2}"
+        assert (
+            found[0].where == "dockerfile"
+            and found[0].path == f"{dockerfile}:{line.count(chr(10)) + 2}"
+        )
 
 
 def test_dockerfile_helpers():
@@ -233,7 +239,14 @@ def test_report_loads_back_and_cli_exit_codes(tmp_path: Path):
     assert report["schema"] == "reprokit/v1" and report["kind"] == "audit"
     assert {f["rule"] for f in report["findings"]} == {"traceability-labels"}
     assert set(report["findings"][0]) >= {
-        "rule", "severity", "where", "layer", "path", "message", "fix", "evidence"
+        "rule",
+        "severity",
+        "where",
+        "layer",
+        "path",
+        "message",
+        "fix",
+        "evidence",
     }
     loaded = reprokit.load(out)
     assert isinstance(loaded, reprokit.AuditResult)

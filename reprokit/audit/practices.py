@@ -172,8 +172,8 @@ def setuid_files(a: Audited) -> Iterator[Hit]:
 
 def world_writable(a: Audited) -> Iterator[Hit]:
     def wanted(r: FileRecord) -> bool:
-        if r.type in ("symlink", "hardlink") or not r.mode & 0o002:
-            return False
+        if r.type in ("symlink", "hardlink", "char", "block") or not r.mode & 0o002:
+            return False  # devices such as /dev/null are meant to be writable by all
         if r.type == "dir" and r.mode & 0o1000 and r.path in WRITABLE_OK:
             return False
         return not any(r.path == p or r.path.startswith(p + "/") for p in WRITABLE_OK)

@@ -92,6 +92,19 @@ class Rule:
     family: str = "practice"
 
 
+#: Files under these directories are not scanned for secrets (documentation, locales, time
+#: zones: large, numerous and never where credentials live).
+SCAN_EXCLUDE = (
+    "/usr/share/doc/",
+    "/usr/share/man/",
+    "/usr/share/info/",
+    "/usr/share/locale/",
+    "/usr/share/i18n/",
+    "/usr/share/zoneinfo/",
+    "/usr/lib/locale/",
+)
+
+
 def _re(pattern: str) -> re.Pattern[bytes]:
     return re.compile(pattern.encode())
 

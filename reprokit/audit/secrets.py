@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 
 from .model import redact
-from .rules import RULES, Rule, SecretPattern, rules_enabled  # noqa: F401 (doctest)
+from .rules import RULES, SCAN_EXCLUDE, Rule, SecretPattern, rules_enabled  # noqa: F401 (doctest)
 
 #: Files larger than this are not scanned (keys, tokens and credentials files are small).
 SCAN_LIMIT = 1 << 20
@@ -62,7 +62,7 @@ class SecretTap:
         self.scanned = 0
 
     def wants(self, path: str, size: int) -> bool:
-        return 0 < size <= SCAN_LIMIT and bool(self.rules)
+        return 0 < size <= SCAN_LIMIT and bool(self.rules) and not path.startswith(SCAN_EXCLUDE)
 
     def take(self, path: str, data: bytes) -> None:
         self.scanned += 1
