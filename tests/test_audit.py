@@ -272,3 +272,23 @@ def test_readonly_log_parsing_and_drift_classes():
     assert classify("/home/u/.cache/pip/x") == "runtime-state"
     assert classify("/etc") == "configuration"
     assert classify("/var/lib/postgresql/data") == "data"
+
+
+def test_hostile_names_are_escaped_in_every_rendering(tmp_path: Path):
+    name = "srv/<img src=x onerror=alert(1)>|`x`\x1b[2J"
+    ref = archive(tmp_path, [[tc.file(name, b"x", mode=0o666)]], config={"User": "1"})
+    result = reprokit.audit(ref)
+    [finding] = by_rule(result, "world-writable")
+    assert finding.path == "/" + name
+    assert "<img" not in result.to_html() and "&lt;img" in result.to_html()
+    assert "\x1b" not in result.text() and "\\x1b[2J" in result.text()
+    report = tmp_path / "audit.md"
+    proc = run_cli("audit", ref, "--report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in report.read_text().splitlines() if "world-writable" in line)
+    assert "<img" not in row and "\\|" in row and "\x1b" not in row
+    page = tmp_path / "audit.html"
+    assert run_cli("audit", ref, "--report", str(page)).returncode == 0
+    assert page.read_text().startswith("<!doctype html>") and "<img" not in page.read_text()
+    bad = run_cli("audit", ref, "--report", str(tmp_path / "audit.pdf"))
+    assert bad.returncode == 2 and not (tmp_path / "audit.pdf").exists()

@@ -65,6 +65,9 @@ class Audited:
     _changes: list[tuple[set[str], set[str], dict[str, FileRecord]]] = field(
         default_factory=list, repr=False
     )
+    _waste: tuple[int, int, list[tuple[int, int, FileRecord]]] | None = field(
+        default=None, repr=False
+    )
 
     @classmethod
     def of(cls, image: Image, dockerfile: str | None = None, path: str | None = None) -> Audited:
@@ -183,7 +186,10 @@ def world_writable(a: Audited) -> Iterator[Hit]:
 
 
 def _waste(a: Audited) -> tuple[int, int, list[tuple[int, int, FileRecord]]]:
-    """Bytes of all file versions, bytes not in the final filesystem, and those versions."""
+    """Bytes of all file versions, bytes not in the final filesystem, and those versions
+    (biggest first); computed once per image."""
+    if a._waste is not None:
+        return a._waste
     total, wasted, versions = 0, 0, []
     for i, layer in enumerate(a.layers):
         for rec in layer.records:
@@ -194,7 +200,8 @@ def _waste(a: Audited) -> tuple[int, int, list[tuple[int, int, FileRecord]]]:
                 wasted += rec.size
                 versions.append((rec.size, i, rec))
     versions.sort(key=lambda v: (-v[0], v[2].path))
-    return total, wasted, versions
+    a._waste = (total, wasted, versions)
+    return a._waste
 
 
 def wasted_bytes(a: Audited) -> Iterator[Hit]:

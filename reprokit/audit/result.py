@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..errors import ReportError
+from ..errors import ReportError, UsageError
 from ..report.text import clean
 from .model import DriftEntry, Finding
 from .rules import SEVERITIES, at_least
@@ -75,8 +75,6 @@ class AuditResult:
         """Whether a finding reaches ``fail_on`` (or, for drift, anything but runtime state
         drifted)."""
         if fail_on not in SEVERITIES:
-            from ..errors import UsageError
-
             raise UsageError(f"--fail-on takes high, medium or low, not {fail_on!r}")
         if self.kind == "drift":
             return any(d.counts for d in self.drift_records)
@@ -210,5 +208,48 @@ class AuditResult:
     def _repr_html_(self) -> str:
         return self.to_html()
 
+    def to_markdown(self) -> str:
+        """The headline and the findings/drift tables in Markdown (cells escaped)."""
+        lines = [f"**{_md(self.headline())}**", ""]
+        tables = [(FINDING_COLUMNS, [f.to_dict() for f in self.finding_records])]
+        if self.kind == "drift":
+            tables.append((DRIFT_COLUMNS, [d.to_dict() for d in self.drift_records]))
+        for columns, rows in tables:
+            if not rows:
+                continue
+            lines.append("| " + " | ".join(columns) + " |")
+            lines.append("|" + " --- |" * len(columns))
+            for row in rows:
+                cells = ("" if row.get(c) is None else str(row.get(c)) for c in columns)
+                lines.append("| " + " | ".join(_md(v) for v in cells) + " |")
+            lines.append("")
+        return "\n".join(lines)
+
+    def write_report(self, path: str | Path) -> None:
+        """Write an HTML (``.html``) or Markdown (``.md``) report, atomically."""
+        from ..report.json import write_atomic
+
+        suffix = Path(path).suffix.lower()
+        if suffix in (".html", ".htm"):
+            title = html.escape(self.headline())
+            text = (
+                f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+                f"</head><body>{self.to_html()}</body></html>\n"
+            )
+        elif suffix == ".md":
+            text = self.to_markdown()
+        else:
+            raise UsageError(f"--report {path}: write .html or .md")
+        write_atomic(Path(path), text)
+
     def __repr__(self) -> str:
         return f"<reprokit.AuditResult {self.headline()}>"
+
+
+def _md(text: str) -> str:
+    """A Markdown table cell: one line, no table or HTML syntax from untrusted text.
+
+    >>> print(_md("a|b <i> `c`"))
+    a\\|b &lt;i&gt; \\`c\\`
+    """
+    return html.escape(clean(text), quote=False).replace("|", "\\|").replace("`", "\\`")

@@ -32,12 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--command", help="command for --runtime instead of the image's own")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds --runtime waits (10)")
+    p.add_argument(
+        "--report", metavar="PATH", help="write an HTML (.html) or Markdown (.md) report"
+    )
     p.add_argument("--top", type=int, default=30, help="findings to list (30)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     check_output_path("--json", args.json)
+    check_output_path("--report", args.report)
     result = audit(
         args.image,
         args.dockerfile,
@@ -48,5 +52,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.json:
         result.to_json(args.json)
+    if args.report:
+        result.write_report(args.report)
     print(result.text(args.top))
     return EXIT_FAILED if result.fails(args.fail_on) else EXIT_OK
