@@ -57,8 +57,16 @@ def test_secret_deleted_later_is_buried_with_both_layers_and_never_leaks(tmp_pat
             ],
             [tc.whiteout("root/.aws"), tc.file("app/.env", b"DEBUG=1\n"), tc.opaque("srv/cache")],
             [tc.file("home/u/.ssh/id_ed25519", b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blb\n")],
+            # a chmod in a later layer copies the file up: still the same (final) secret
+            [
+                tc.file(
+                    "home/u/.ssh/id_ed25519",
+                    b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blb\n",
+                    mode=0o600,
+                )
+            ],
         ],
-        steps=["ADD base", f"RUN write {KEY_ID}", "RUN rm -rf /root/.aws", "COPY key"],
+        steps=["ADD base", f"RUN write {KEY_ID}", "RUN rm -rf /root/.aws", "COPY key", "RUN chmod"],
     )
     result = reprokit.audit(ref)
     aws = by_rule(result, "secret-aws-key")
@@ -76,7 +84,7 @@ def test_secret_deleted_later_is_buried_with_both_layers_and_never_leaks(tmp_pat
         ("buried", "/srv/cache/token.txt", 2)
     ]
     key = by_rule(result, "secret-private-key")
-    assert [(f.where, f.layer, f.severity) for f in key] == [("final", 3, "high")]
+    assert [(f.where, f.layer, f.severity) for f in key] == [("final", 4, "high")]
     assert result.fails("high")
     outputs = [result.to_json() or "", result.text(), result.to_html(), repr(result)]
     for secret in (KEY_ID, SECRET, SECRET[:12], TOKEN):

@@ -185,22 +185,27 @@ class AuditResult:
             lines.append(f"  … and {len(self.drift_records) - top} more (see the JSON report)")
         return "\n".join(lines)
 
+    def _tables(self) -> list[tuple[list[str], list[list[str]]]]:
+        """The findings (and drift) tables as columns and rows of text cells, for presenters."""
+        tables = [(FINDING_COLUMNS, [f.to_dict() for f in self.finding_records])]
+        if self.kind == "drift":
+            tables.append((DRIFT_COLUMNS, [d.to_dict() for d in self.drift_records]))
+        return [
+            (columns, [["" if r.get(c) is None else str(r.get(c)) for c in columns] for r in rows])
+            for columns, rows in tables
+            if rows
+        ]
+
     def to_html(self) -> str:
         """A self-contained HTML fragment: the headline and the findings/drift tables, escaped."""
         esc = html.escape
         parts = [f"<div class='reprokit-audit'><p><b>{esc(self.headline())}</b></p>"]
-        tables = [(FINDING_COLUMNS, [f.to_dict() for f in self.finding_records])]
-        if self.kind == "drift":
-            tables.append((DRIFT_COLUMNS, [d.to_dict() for d in self.drift_records]))
-        for columns, rows in tables:
-            if not rows:
-                continue
+        for columns, rows in self._tables():
             parts.append("<table><thead><tr>")
             parts.extend(f"<th>{esc(c)}</th>" for c in columns)
             parts.append("</tr></thead><tbody>")
             for row in rows:
-                cells = ("" if row.get(c) is None else str(row.get(c)) for c in columns)
-                parts.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in cells) + "</tr>")
+                parts.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>")
             parts.append("</tbody></table>")
         parts.append("</div>")
         return "".join(parts)
@@ -211,17 +216,10 @@ class AuditResult:
     def to_markdown(self) -> str:
         """The headline and the findings/drift tables in Markdown (cells escaped)."""
         lines = [f"**{_md(self.headline())}**", ""]
-        tables = [(FINDING_COLUMNS, [f.to_dict() for f in self.finding_records])]
-        if self.kind == "drift":
-            tables.append((DRIFT_COLUMNS, [d.to_dict() for d in self.drift_records]))
-        for columns, rows in tables:
-            if not rows:
-                continue
+        for columns, rows in self._tables():
             lines.append("| " + " | ".join(columns) + " |")
             lines.append("|" + " --- |" * len(columns))
-            for row in rows:
-                cells = ("" if row.get(c) is None else str(row.get(c)) for c in columns)
-                lines.append("| " + " | ".join(_md(v) for v in cells) + " |")
+            lines.extend("| " + " | ".join(_md(v) for v in row) + " |" for row in rows)
             lines.append("")
         return "\n".join(lines)
 

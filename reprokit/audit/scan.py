@@ -132,13 +132,16 @@ def _file_secrets(a: Audited, tap: SecretTap, rules: dict[str, Rule]) -> list[Fi
                 where.setdefault((rec.path, rec.sha256), []).append(i)
     out = []
     for key, layers in where.items():
-        path, _ = key
+        path, sha = key
+        final = a.merged.get(path)
         for i in layers:
             rec = a.layers[i].by_path()[path]
-            removed = None if a.merged.get(path) is rec else a.removed_in(i, path)
+            if final is not None and final is not rec and final.sha256 == sha:
+                continue  # the same content is still in the final filesystem: reported there
+            removed = None if final is rec else a.removed_in(i, path)
             for rule_id, evidence in sorted(tap.hits[key]):
                 rule = rules[rule_id]
-                if a.merged.get(path) is rec:
+                if final is rec:
                     hit = Hit(
                         "final",
                         path,
