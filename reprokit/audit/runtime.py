@@ -64,9 +64,11 @@ def readonly_check(
     command: list[str] | None = None,
     timeout: float = 10.0,
     base_url: str | None = None,
+    name: str | None = None,
 ) -> RuntimeOutcome:
     """Run ``image`` (its entrypoint, or ``command``) with a read-only root filesystem and a
-    tmpfs /tmp for at most ``timeout`` seconds; report the paths it could not write.
+    tmpfs /tmp for at most ``timeout`` seconds; report the paths it could not write. Errors
+    name the image as ``name`` (default: ``image``).
 
     >>> readonly_check("myapp:1.2", timeout=5).paths  # doctest: +SKIP
     ['/var/lib/myapp']
@@ -89,7 +91,8 @@ def readonly_check(
             code: int | None = int(container.wait(timeout=timeout)["StatusCode"])
             how = f"exited with status {code}"
         except requests.RequestException:
-            container.kill()
+            with contextlib.suppress(docker.errors.APIError):  # it may have just exited
+                container.kill()
             code, how = None, f"still running after {timeout:g} s (stopped)"
         raw = container.logs(stdout=True, stderr=True, tail=2000)
         lines = raw.decode("utf-8", "replace").splitlines()
@@ -98,9 +101,9 @@ def readonly_check(
             paths, f"read-only run {how}; {len(paths)} path(s)", code, lines[-20:]
         )
     except docker.errors.ImageNotFound:
-        raise engine_error(f"{image}: read-only run", ValueError("no such image")) from None
+        raise engine_error(f"{name or image}: read-only run", ValueError("no such image")) from None
     except (docker.errors.APIError, requests.RequestException) as err:
-        raise engine_error(f"{image}: read-only run", err) from None
+        raise engine_error(f"{name or image}: read-only run", err) from None
     finally:
         if container is not None:
             with contextlib.suppress(docker.errors.APIError, requests.RequestException):

@@ -56,7 +56,7 @@ def audit(
 
         assert isinstance(source, DaemonSource)
         audited.runtime = readonly_check(
-            read.id, command=command, timeout=timeout, base_url=source.base_url
+            read.id, command=command, timeout=timeout, base_url=source.base_url, name=str(source)
         )
     findings = _file_secrets(audited, tap, rules)
     findings += _text_secrets(audited, rules)
