@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -259,3 +262,26 @@ def test_images_overview_is_read_only(client, clean: str):
     proc = run_cli("images")
     assert proc.returncode == 0 and clean in proc.stdout
     assert {i["Id"] for i in client.api.images(all=True)} == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_runtime_check_removes_its_container(client, busybox, signum, no_leftovers):
+    args = ["audit", busybox, "--runtime", "--command", "sleep 30", "--timeout", "60"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprokit", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until the read-only container runs
+        if client.api.containers(filters={"label": RUN_LABEL, "ancestor": busybox}):
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        raise AssertionError("the read-only container never started")
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
