@@ -28,7 +28,7 @@ from ..records import FileRecord
 from ..report.text import human_size, short_step
 from ..sources import Image
 from . import dockerfile as df
-from .model import Hit
+from .model import Hit, redact
 
 #: Files overwritten or deleted later, of at least this size, are listed one by one.
 WASTE_MIN = 64 << 10
@@ -280,7 +280,7 @@ def secret_build_args(a: Audited) -> Iterator[Hit]:
                     f"history[{i}]",
                     f"build arg {name} is recorded in the history of "
                     f"{redact_text(short_step(created_by))[:80]}",
-                    f"{name}={value[: min(4, len(value) // 5)]}…({len(value)} chars)",
+                    f"{name}={redact(value)}",
                     layer,
                 )
 

@@ -25,7 +25,7 @@ from .. import __version__
 from ..errors import ReportError, UsageError
 from ..report.text import clean
 from .model import DriftEntry, Finding
-from .rules import SEVERITIES, at_least
+from .rules import RULES, SEVERITIES, at_least
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -160,23 +160,30 @@ class AuditResult:
         found = f"{s['findings']} finding(s) ({counts}){extra}"
         return f"reprokit audit: {clean(self.subject, 60)} — {found}"
 
-    def text(self, top: int = 30) -> str:
-        """The human summary the CLI prints (untrusted text escaped)."""
+    def text(self, top: int = 30, per_rule: int = 5) -> str:
+        """The human summary the CLI prints: findings grouped by rule, each rule's fix once,
+        at most ``per_rule`` findings a rule and about ``top`` in all (untrusted text
+        escaped)."""
         lines = [self.headline()]
-        for f in self.finding_records[:top]:
-            layer = ""
-            if f.layer is not None:
-                layer = f" #{f.layer}" + (f"→#{f.removed_in}" if f.removed_in is not None else "")
-            lines.append(
-                f"  {f.severity.upper():<6} {f.rule:<22} {f.where}{layer}  "
-                f"{clean(f.path or '', 60)}"
-            )
-            lines.append(f"         {clean(f.message, 110)}")
-            if f.evidence:
-                lines.append(f"         evidence: {clean(f.evidence, 100)}")
-            lines.append(f"         fix: {clean(f.fix, 110)}")
-        if len(self.finding_records) > top:
-            lines.append(f"  … and {len(self.finding_records) - top} more (see the JSON report)")
+        groups: dict[str, list[Finding]] = {}
+        for f in self.finding_records:  # already ordered by severity
+            groups.setdefault(f.rule, []).append(f)
+        shown = 0
+        for rule, found in groups.items():
+            title = RULES[rule].title if rule in RULES else rule
+            lines.append(f"{found[0].severity.upper():<6} {rule} ({len(found)}): {title}")
+            listed = found[: max(1, min(per_rule, top - shown))]
+            for f in listed:
+                where = f.where if f.layer is None else f"{f.where} #{f.layer}"
+                if f.removed_in is not None:
+                    where += f"→#{f.removed_in}"
+                evidence = f" — {f.evidence}" if f.evidence else ""
+                lines.append(f"  {where}  {clean(f.path or '', 70)}")
+                lines.append(f"      {clean(f.message + evidence, 112)}")
+            shown += len(listed)
+            if len(found) > len(listed):
+                lines.append(f"  … and {len(found) - len(listed)} more")
+            lines.append(f"  fix: {clean(found[0].fix, 116)}")
         for d in self.drift_records[:top]:
             fields = f" [{', '.join(d.fields)}]" if d.fields else ""
             detail = f"  {clean(d.detail, 60)}" if d.detail else ""
