@@ -13,12 +13,12 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..report.text import clean
-from ..sources import DaemonSource, Source, as_source, config_platform
+from ..sources import DaemonSource, Source, config_platform, parse_ref
 from . import dockerfile as df
 from .model import WHERE, Finding, Hit
 from .practices import Audited, build_args, efficiency_summary, history
 from .result import AuditResult
-from .rules import RULES, SEVERITIES, Rule, SecretPattern, rules_enabled
+from .rules import SEVERITIES, Rule, SecretPattern, rules_enabled
 from .secrets import SecretTap, redact_text, scan_text
 
 
@@ -43,18 +43,15 @@ def audit(
     started = time.monotonic()
     rules = rules_enabled(disable)
     text = df.read(dockerfile) if dockerfile is not None else None
-    source = as_source(image)
-    if isinstance(source, DaemonSource) and base_url:
-        source.base_url = base_url
+    source = image if isinstance(image, Source) else parse_ref(image, base_url=base_url)
     if runtime and not isinstance(source, DaemonSource):
         raise UsageError(f"{source}: --runtime needs an image in the engine (docker-daemon:)")
     tap = SecretTap(rules)
     read = source.read(tap_for=lambda _diff_id: tap)
     audited = Audited.of(read, text, str(dockerfile) if dockerfile is not None else None)
-    if runtime and "readonly-write" in rules:
+    if isinstance(source, DaemonSource) and runtime and "readonly-write" in rules:
         from .runtime import readonly_check
 
-        assert isinstance(source, DaemonSource)
         audited.runtime = readonly_check(
             read.id, command=command, timeout=timeout, base_url=source.base_url, name=str(source)
         )
@@ -209,6 +206,3 @@ def _entry(prefix: str, entries: list[str], secret: str) -> str:
 
 def _line(lines: list[str], secret: str) -> int:
     return next((n for n, line in enumerate(lines, 1) if secret in line), 0)
-
-
-__all__ = ["RULES", "audit"]
