@@ -198,6 +198,7 @@ def test_drift_of_a_mutated_container(client, busybox, tmp_path: Path):
         ["sh", "-c", script],
         detach=True,
         environment={"EXTRA": "1"},
+        tmpfs={"/scratch": ""},
         labels={RUN_LABEL: "test-" + uuid.uuid4().hex[:8]},
         **HARDENED,
     )
@@ -226,6 +227,7 @@ def test_drift_of_a_mutated_container(client, busybox, tmp_path: Path):
         assert entries["/srv/db.txt"]["class"] == "data"
         assert entries["config.Env[EXTRA]"]["class"] == "config"
         assert entries["config.Cmd"]["class"] == "config"  # the command was overridden
+        assert entries["mount:/scratch"]["detail"] == "tmpfs mount"
         assert "/etc" not in entries  # a directory listed only because its contents changed
         result = reprokit.load(out)
         assert set(result.drift["class"]) >= {"runtime-state", "configuration", "software"}
@@ -254,13 +256,16 @@ def test_drift_of_runtime_state_only_passes(client, stateful: str):
     assert proc.returncode == 2 and "no such container" in proc.stderr
 
 
-def test_images_overview_is_read_only(client, clean: str):
+def test_images_overview_is_read_only(client, clean: str, tmp_path: Path):
     before = {i["Id"] for i in client.api.images(all=True)}
     frame = reprokit.images()
     row = frame[frame["tags"].apply(lambda tags: clean in tags)].iloc[0]
     assert row["size"] > 0 and not row["dangling"] and row["containers"] == 0
-    proc = run_cli("images")
+    out = tmp_path / "images.json"
+    proc = run_cli("images", "--json", str(out))
     assert proc.returncode == 0 and clean in proc.stdout
+    listed = json.loads(out.read_text())
+    assert listed["kind"] == "images" and any(clean in i["tags"] for i in listed["images"])
     assert {i["Id"] for i in client.api.images(all=True)} == before
 
 

@@ -162,9 +162,13 @@ def _config(attrs: dict[str, Any], image: dict[str, Any]) -> list[DriftEntry]:
             shown = clean(redact_text(str(cfg.get(key))), 80)
             out.append(DriftEntry(f"config.{key}", "changed", "config", ["value"], detail=shown))
     volumes = set(image.get("Volumes") or {})
-    for mount in attrs.get("Mounts") or []:
-        dest = mount.get("Destination", "")
+    mounts = {
+        m.get("Destination", ""): f"{m.get('Type', '?')} mount, rw={m.get('RW')}"
+        for m in attrs.get("Mounts") or []
+    }
+    for dest in (attrs.get("HostConfig") or {}).get("Tmpfs") or {}:
+        mounts.setdefault(dest, "tmpfs mount")
+    for dest, detail in sorted(mounts.items()):
         if dest not in volumes:
-            detail = f"{mount.get('Type', '?')} mount, rw={mount.get('RW')}"
             out.append(DriftEntry(f"mount:{dest}", "added", "config", [], detail=detail))
     return out
