@@ -17,9 +17,13 @@ import reprokit
 from reprokit.audit import dockerfile as df
 from reprokit.audit.drift import classify
 from reprokit.audit.runtime import written_paths
+from reprokit.audit.secrets import redact_text
 
 KEY_ID = "AKIA" + uuid.uuid4().hex[:16].upper()
-SECRET = base64.b64encode(os.urandom(30)).decode()  # 40 characters, like an AWS secret key
+# 40 characters like an AWS secret key; "/" and "+" only in the middle, where they cannot
+# start a value (a value starting with "/" reads as a path) or end a URL password
+SECRET = base64.b64encode(os.urandom(15), altchars=b"xy").decode() + "/K7+"
+SECRET += base64.b64encode(os.urandom(12), altchars=b"xy").decode()
 TOKEN = "ghp_" + uuid.uuid4().hex + uuid.uuid4().hex[:4]
 CREDENTIALS = f"[default]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"
 
@@ -300,3 +304,14 @@ def test_hostile_names_are_escaped_in_every_rendering(tmp_path: Path):
     assert page.read_text().startswith("<!doctype html>") and "<img" not in page.read_text()
     bad = run_cli("audit", ref, "--report", str(tmp_path / "audit.pdf"))
     assert bad.returncode == 2 and not (tmp_path / "audit.pdf").exists()
+
+
+def test_redaction_hides_whatever_looks_like_a_secret():
+    step = (
+        f"RUN printf 'aws_access_key_id = {KEY_ID}\\naws_secret_access_key = {SECRET}' > c"
+        f" && DB_PASSWORD={SECRET[:10]} ./setup --token {TOKEN} && curl https://u:{TOKEN[4:13]}@x/y"
+    )
+    shown = redact_text(step)
+    for secret in (KEY_ID, SECRET, SECRET[:10], TOKEN, TOKEN[4:13]):
+        assert not leaks(shown, secret), shown
+    assert "RUN printf 'aws_access_key_id = AKIA…(20 chars)" in shown

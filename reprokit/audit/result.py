@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import html
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -177,9 +178,11 @@ class AuditResult:
                 where = f.where if f.layer is None else f"{f.where} #{f.layer}"
                 if f.removed_in is not None:
                     where += f"→#{f.removed_in}"
-                evidence = f" — {f.evidence}" if f.evidence else ""
                 lines.append(f"  {where}  {clean(f.path or '', 70)}")
-                lines.append(f"      {clean(f.message + evidence, 112)}")
+                wrapped = textwrap.wrap(clean(f.message), 104, max_lines=3, placeholder=" …")
+                lines.extend(f"      {line}" for line in wrapped)
+                if f.evidence:
+                    lines.append(f"      evidence: {clean(f.evidence, 94)}")
             shown += len(listed)
             if len(found) > len(listed):
                 lines.append(f"  … and {len(found) - len(listed)} more")

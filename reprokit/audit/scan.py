@@ -113,8 +113,8 @@ def _ordered(findings: Iterable[Finding]) -> list[Finding]:
     )
 
 
-def _step(a: Audited, layer: int | None) -> str:
-    return clean(redact_text(a.step(layer)), 60)
+def _step(a: Audited, layer: int | None, limit: int = 60) -> str:
+    return clean(redact_text(a.step(layer)), limit)
 
 
 def _file_secrets(a: Audited, tap: SecretTap, rules: dict[str, Rule]) -> list[Finding]:
@@ -122,41 +122,32 @@ def _file_secrets(a: Audited, tap: SecretTap, rules: dict[str, Rule]) -> list[Fi
     the final filesystem, ``buried`` (with the layer that removed it) when it is not."""
     if not tap.hits:
         return []
-    where: dict[tuple[str, str], list[int]] = {}
+    found_in: dict[tuple[str, str], list[int]] = {}
     for i, layer in enumerate(a.layers):
         for rec in layer.records:
             if rec.sha256 is not None and (rec.path, rec.sha256) in tap.hits:
-                where.setdefault((rec.path, rec.sha256), []).append(i)
+                found_in.setdefault((rec.path, rec.sha256), []).append(i)
     out = []
-    for key, layers in where.items():
+    for key, layers in found_in.items():
         path, sha = key
         final = a.merged.get(path)
         for i in layers:
             rec = a.layers[i].by_path()[path]
             if final is not None and final is not rec and final.sha256 == sha:
                 continue  # the same content is still in the final filesystem: reported there
-            removed = None if final is rec else a.removed_in(i, path)
+            added = f"added in layer {i} by {_step(a, i, 40)}"
+            if final is rec:
+                where, removed, message = "final", None, added
+            else:
+                removed = a.removed_in(i, path)
+                gone = f"layer {removed} by {_step(a, removed, 40)}" if removed is not None else "?"
+                where = "buried"
+                message = (
+                    f"{added}; deleted or overwritten in {gone}; still extractable from layer {i}"
+                )
             for rule_id, evidence in sorted(tap.hits[key]):
                 rule = rules[rule_id]
-                if final is rec:
-                    hit = Hit(
-                        "final",
-                        path,
-                        f"{rule.title} in {path}, added in layer {i} ({_step(a, i)})",
-                        evidence,
-                        i,
-                    )
-                else:
-                    gone = f"layer {removed} ({_step(a, removed)})" if removed is not None else "?"
-                    hit = Hit(
-                        "buried",
-                        path,
-                        f"{rule.title} in {path}: added in layer {i} ({_step(a, i)}), deleted or "
-                        f"overwritten in {gone}; still extractable from layer {i}",
-                        evidence,
-                        i,
-                        removed,
-                    )
+                hit = Hit(where, path, f"{rule.title} in {path}: {message}", evidence, i, removed)
                 out.append(_finding(rule, hit))
     return out
 
@@ -170,7 +161,9 @@ def _text_secrets(a: Audited, rules: dict[str, Rule]) -> list[Finding]:
         for rule_id, secret, evidence in scan_text(text, rules):
             rule = rules[rule_id]
             path = path_of(secret)
-            out.append(_finding(rule, Hit(where, path, f"{rule.title} in {path}", evidence, layer)))
+            step = f" ({_step(a, layer)})" if where == "history" else ""
+            hit = Hit(where, path, f"{rule.title} in {path}{step}", evidence, layer)
+            out.append(_finding(rule, hit))
 
     cfg = a.config
     env = [str(e) for e in cfg.get("Env") or []]

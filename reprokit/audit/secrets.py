@@ -87,8 +87,15 @@ def scan_text(text: str, rules: Mapping[str, Rule]) -> list[tuple[str, str, str]
 
 
 def redact_text(text: str, rules: Mapping[str, Rule] | None = None) -> str:
-    """``text`` with every secret the rules find (and every long token) replaced by its
-    redacted form, so a step or a line can be shown in a report."""
-    for _, secret, _ in scan_text(text, RULES if rules is None else rules):
-        text = text.replace(secret, redact(secret))
+    """``text`` with everything any secret pattern matches (and every long token) replaced by
+    its redacted form, so a step or a line can be shown in a report.
+
+    >>> redact_text("aws_access_key_id=AKIA0123456789ABCDEF")
+    'aws_access_key_id=AKIA…(20 chars)'
+    """
+    data = text.encode("utf-8", "surrogateescape")
+    for rule in secret_rules(RULES if rules is None else rules):
+        for secret in rule.matcher.find(data, every=True):
+            value = secret.decode("utf-8", "surrogateescape")
+            text = text.replace(value, redact(value))
     return _LONG_TOKEN.sub(lambda m: redact(m.group(0)), text)
