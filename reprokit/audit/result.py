@@ -131,6 +131,8 @@ class AuditResult:
         """Rebuild from a report dict (:class:`ReportError` when it is not an audit report)."""
         if not isinstance(data, dict) or data.get("kind") not in ("audit", "drift"):
             raise ReportError("not a reprokit audit or drift report")
+        if data.get("schema") != SCHEMA:
+            raise ReportError(f"not a {SCHEMA} report (schema: {data.get('schema')!r})")
         try:
             return cls(
                 kind=data["kind"],
