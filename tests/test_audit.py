@@ -263,6 +263,10 @@ def test_report_loads_back_and_cli_exit_codes(tmp_path: Path):
     loaded = reprokit.load(out)
     assert isinstance(loaded, reprokit.AuditResult)
     assert loaded.text() == reprokit.audit(ref).text()
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({**report, "schema": "reprokit/v0"}))
+    with pytest.raises(reprokit.ReportError, match="reprokit/v0"):
+        reprokit.load(wrong)
     assert run_cli("audit", ref, "--fail-on", "low").returncode == 1
     bad = run_cli("audit", f"docker-archive:{tmp_path}/missing.tar")
     assert bad.returncode == 2 and bad.stderr.startswith("reprokit: error:")
