@@ -13,6 +13,7 @@ Build an image twice from one spec and compare every layer, file and config fiel
 __version__ = "0.1.0"
 
 from .api import check, compare, load
+from .audit import AuditResult, assert_no_findings, audit, drift, images
 from .errors import (
     ArchiveError,
     BuildError,
@@ -31,6 +32,7 @@ from .spec import BuildSpec
 __all__ = [
     "CAUSES",
     "ArchiveError",
+    "AuditResult",
     "BuildError",
     "BuildSpec",
     "Cancelled",
@@ -44,7 +46,11 @@ __all__ = [
     "SpecError",
     "UsageError",
     "__version__",
+    "assert_no_findings",
+    "audit",
     "check",
     "compare",
+    "drift",
+    "images",
     "load",
 ]

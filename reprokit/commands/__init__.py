@@ -8,6 +8,6 @@ A new subcommand is a new module here plus one entry in :data:`COMMANDS`.
 
 from __future__ import annotations
 
-from . import causes, check, diff, report
+from . import audit, causes, check, diff, drift, images, report
 
-COMMANDS = [check, diff, report, causes]
+COMMANDS = [check, diff, report, causes, audit, drift, images]

@@ -105,6 +105,10 @@ def from_dict(data: Any) -> Result:
     """A Result from a report dict; :class:`ReportError` when it is not a reprokit report."""
     from ..result import Result
 
+    if isinstance(data, dict) and data.get("kind") in ("audit", "drift"):
+        from ..audit.result import AuditResult  # see docs/audit.md
+
+        return AuditResult.from_dict(data)  # type: ignore[return-value]
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise ReportError(f"not a {SCHEMA} report (schema: {found!r})")

@@ -1,0 +1,32 @@
+"""``reprokit drift CONTAINER``: paths and config of a container that differ from its image.
+Exit 1 when anything outside runtime state (/tmp, /run, caches, logs) drifted."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..audit import drift
+from .common import EXIT_FAILED, EXIT_OK, check_output_path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("drift", help="what changed in a container since its image")
+    p.add_argument("container", help="container name or id (running or stopped)")
+    p.add_argument("--json", metavar="PATH", help="write the JSON report (kind: drift)")
+    p.add_argument(
+        "--report", metavar="PATH", help="write an HTML (.html) or Markdown (.md) report"
+    )
+    p.add_argument("--top", type=int, default=50, help="drifted paths to list (50)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    check_output_path("--json", args.json)
+    check_output_path("--report", args.report)
+    result = drift(args.container)
+    if args.json:
+        result.to_json(args.json)
+    if args.report:
+        result.write_report(args.report)
+    print(result.text(args.top))
+    return EXIT_FAILED if result.fails() else EXIT_OK
