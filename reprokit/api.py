@@ -19,6 +19,7 @@ from .compare import compare_config, compare_layers, compare_merged, fill_shared
 from .engine import Run, connect
 from .errors import Cancelled, UsageError
 from .example import example_context
+from .inventory import package_diff
 from .layout import Platform, parse_platform
 from .model import ImageInfo
 from .report.json import load as _load
@@ -91,6 +92,7 @@ def compare(
         config_diffs=config,
         file_diffs=files,
         merged_diffs=merged,
+        package_diffs=package_diff(source_a, source_b, image_a, image_b),
         duration_s=time.monotonic() - started,
     )
 

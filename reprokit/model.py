@@ -185,6 +185,26 @@ class StepExplanation:
         )
 
 
+@dataclass(slots=True)
+class PackageDiff:
+    """One package that differs between the images: ``added`` in B, ``removed`` from A, or
+    ``changed`` version. ``manager`` is dpkg, apk or python."""
+
+    manager: str
+    name: str
+    change: str
+    a: str | None = None
+    b: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"manager": self.manager, "name": self.name, "change": self.change,
+                "a": self.a, "b": self.b}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PackageDiff:
+        return cls(data["manager"], data["name"], data["change"], data.get("a"), data.get("b"))
+
+
 @dataclass
 class ImageInfo:
     """What a report says about one image of the pair."""

@@ -22,6 +22,7 @@ from .model import (
     FileDiff,
     ImageInfo,
     LayerDiff,
+    PackageDiff,
     StepExplanation,
 )
 
@@ -60,6 +61,7 @@ LAYER_COLUMNS = [
 ]
 CONFIG_COLUMNS = ["field", "change", "a", "b", "cause", "ignored", "fix", "evidence"]
 STEP_COLUMNS = ["layer", "instruction", "dockerfile_line", "causes", "fix"]
+PACKAGE_COLUMNS = ["manager", "name", "change", "a", "b"]
 
 
 @dataclass
@@ -88,6 +90,10 @@ class Result:
     #: True when every difference that counts (not ignored) has a cause other than
     #: ``unexplained``; None when the differences were not explained (e.g. an old report)
     explained: bool | None = None
+    #: packages added, removed or at another version (dpkg, apk, python), see reprokit.inventory
+    package_diffs: list[PackageDiff] = field(default_factory=list)
+    #: outcomes of parity checks on containers of both images (reprokit.parity), when run
+    parity: list[Any] = field(default_factory=list)
 
     def meets(self, require: str) -> bool:
         """Whether the verdict is at least as good as ``require`` (identical > equivalent).
@@ -126,6 +132,13 @@ class Result:
         import pandas as pd
 
         return pd.DataFrame([s.to_dict() for s in self.step_explanations], columns=STEP_COLUMNS)
+
+    @cached_property
+    def packages(self) -> pd.DataFrame:
+        """One row per differing package: ``manager, name, change, a, b`` (versions)."""
+        import pandas as pd
+
+        return pd.DataFrame([p.to_dict() for p in self.package_diffs], columns=PACKAGE_COLUMNS)
 
     @cached_property
     def config(self) -> pd.DataFrame:

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..errors import ReportError, ReprokitError
-from ..model import BuildInfo, ConfigDiff, FileDiff, ImageInfo, LayerDiff, StepExplanation
+from ..model import (
+    BuildInfo,
+    ConfigDiff,
+    FileDiff,
+    ImageInfo,
+    LayerDiff,
+    PackageDiff,
+    StepExplanation,
+)
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -52,6 +60,8 @@ def _header(result: Result) -> dict[str, Any]:
         "kept_images": list(result.kept_images),
         "explained": result.explained,
         "steps": [s.to_dict() for s in result.step_explanations],
+        "packages": [p.to_dict() for p in result.package_diffs],
+        "parity": [e.to_dict() for e in result.parity],
     }
 
 
@@ -93,6 +103,8 @@ def from_dict(data: Any) -> Result:
     """A Result from a report dict; :class:`ReportError` when it is not a reprokit report."""
     from ..result import Result
 
+    if isinstance(data, dict) and data.get("kind") == "parity":
+        raise ReportError("a parity report (reprokit parity --json): read it with reprokit.parity.load")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise ReportError(f"not a {SCHEMA} report (schema: {found!r})")
@@ -113,9 +125,19 @@ def from_dict(data: Any) -> Result:
             kept_images=list(data.get("kept_images") or []),
             step_explanations=[StepExplanation.from_dict(x) for x in data.get("steps") or []],
             explained=data.get("explained"),
+            package_diffs=[PackageDiff.from_dict(x) for x in data.get("packages") or []],
+            parity=_parity_entries(data.get("parity") or []),
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ReportError(f"malformed {SCHEMA} report: {type(err).__name__} {err}") from None
+
+
+def _parity_entries(items: list[Any]) -> list[Any]:
+    if not items:
+        return []
+    from ..parity import ParityEntry
+
+    return [ParityEntry.from_dict(x) for x in items]
 
 
 def load(path: str | Path) -> Result:

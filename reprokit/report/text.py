@@ -91,4 +91,26 @@ def render(result: Result, top: int = 10) -> str:
             lines.append(f"  … and {len(diffs) - top} more (see the JSON report)")
     if result.kept_images:
         lines.append(f"kept images: {', '.join(result.kept_images)}")
+    lines += packages_and_parity(result, top)
     return "\n".join(lines)
+
+
+def packages_and_parity(result: Result, top: int = 10) -> list[str]:
+    """The package diff and the parity outcomes, when the result has them."""
+    lines = []
+    if result.package_diffs:
+        changes = Counter(p.change for p in result.package_diffs)
+        counts = ", ".join(f"{n} {c}" for c, n in sorted(changes.items()))
+        lines.append(f"packages: {len(result.package_diffs)} differ ({counts})")
+        for p in result.package_diffs[:top]:
+            versions = f"{p.a or '-'} → {p.b or '-'}"
+            lines.append(f"  {p.change:<8} {p.manager:<6} {clean(p.name, 40)}  {clean(versions, 60)}")
+        if len(result.package_diffs) > top:
+            lines.append(f"  … and {len(result.package_diffs) - top} more (see the JSON report)")
+    if result.parity:
+        from ..parity import render_entries
+
+        agree = sum(1 for e in result.parity if e.good)
+        lines.append(f"parity: {agree}/{len(result.parity)} checks agree")
+        lines += render_entries(result.parity)
+    return lines

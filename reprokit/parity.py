@@ -1,0 +1,521 @@
+"""Behavioural parity: the same testinfra checks on a container of each image, side by side.
+
+A check is a function of a testinfra ``host`` returning a value (``lambda host:
+host.file("/etc/passwd").mode``) or asserting. It runs on both containers concurrently; each
+side's outcome is a value, a failed assertion, or an error. An error (a container gone, a
+``docker exec`` failure, an exception) is never equal to anything, not even to another error.
+
+>>> checks = [file("/etc/passwd"), user("root"), ("shell", lambda host: host.run("echo $0").rc)]
+>>> [c.name for c in as_checks(checks)]
+['file /etc/passwd', 'user root', 'shell']
+>>> result = parity("img:a", "img:b", checks)  # doctest: +SKIP
+>>> result.holds, result.frame  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .containers import Container, ContainerError, Hardening, container_pair
+from .errors import ReportError, UsageError
+from .report.text import clean
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import testinfra.host
+
+    from .sources import Source
+
+#: Outcome statuses: a value check gives ``ok``; a test gives passed/failed/skipped; either
+#: may give ``error`` (infrastructure failure or an unexpected exception).
+STATUSES = ("ok", "passed", "failed", "skipped", "error")
+COLUMNS = ["check", "a", "b", "same", "status_a", "status_b"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named function of a testinfra host."""
+
+    name: str
+    fn: Callable[[Any], Any]
+
+    def __call__(self, host: Any) -> Any:
+        return self.fn(host)
+
+
+def as_checks(checks: Mapping[str, Callable[[Any], Any]] | Iterable[Any]) -> list[Check]:
+    """Checks from a ``{name: fn}`` mapping or a list of functions, ``(name, fn)`` or Check."""
+    if isinstance(checks, Mapping):
+        items: list[Any] = list(checks.items())
+    else:
+        items = list(checks)
+    out = []
+    for n, item in enumerate(items, 1):
+        if isinstance(item, Check):
+            out.append(item)
+        elif isinstance(item, tuple) and len(item) == 2 and callable(item[1]):
+            out.append(Check(str(item[0]), item[1]))
+        elif callable(item):
+            name = getattr(item, "__name__", "") or ""
+            out.append(Check(name if name and name != "<lambda>" else f"check {n}", item))
+        else:
+            raise UsageError(f"check {n} is not a function of a testinfra host: {item!r}")
+    names = [c.name for c in out]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise UsageError(f"check names must be unique; repeated: {', '.join(dup)}")
+    return out
+
+
+# ---------------------------------------------------------------- ready-made checks
+
+
+def file(path: str) -> Check:
+    """Whether ``path`` exists and, if so, its type, mode, owner, group and sha256."""
+
+    def facts(host: Any) -> dict[str, Any]:
+        f = host.file(path)
+        if not f.exists:
+            return {"exists": False}
+        kind = "symlink" if f.is_symlink else "dir" if f.is_directory else "file"
+        out = {"exists": True, "type": kind, "mode": f"{f.mode:04o}", "user": f.user}
+        out["group"] = f.group
+        if kind == "file":
+            out["sha256"] = f.sha256sum
+        if kind == "symlink":
+            out["target"] = f.linked_to
+        return out
+
+    return Check(f"file {path}", facts)
+
+
+def package(name: str) -> Check:
+    """Whether package ``name`` is installed (testinfra's package module) and its version."""
+
+    def facts(host: Any) -> dict[str, Any]:
+        pkg = host.package(name)
+        if not pkg.is_installed:
+            return {"installed": False}
+        return {"installed": True, "version": pkg.version}
+
+    return Check(f"package {name}", facts)
+
+
+def user(name: str) -> Check:
+    """Whether user ``name`` exists and its uid, gid, groups, home and shell."""
+
+    def facts(host: Any) -> dict[str, Any]:
+        u = host.user(name)
+        if not u.exists:
+            return {"exists": False}
+        return {
+            "exists": True,
+            "uid": u.uid,
+            "gid": u.gid,
+            "groups": sorted(u.groups),
+            "home": u.home,
+            "shell": u.shell,
+        }
+
+    return Check(f"user {name}", facts)
+
+
+def group(name: str) -> Check:
+    """Whether group ``name`` exists and its gid."""
+
+    def facts(host: Any) -> dict[str, Any]:
+        g = host.group(name)
+        return {"exists": True, "gid": g.gid} if g.exists else {"exists": False}
+
+    return Check(f"group {name}", facts)
+
+
+def command(cmd: str) -> Check:
+    """Exit status and output of a shell command."""
+    return Check(f"run {cmd}", lambda host: host.run(cmd))
+
+
+# ---------------------------------------------------------------- outcomes
+
+
+@dataclass
+class Outcome:
+    """One side of a check: its status, value (``ok``) or message (failed, error)."""
+
+    status: str
+    value: Any = None
+    message: str | None = None
+
+    @property
+    def shown(self) -> str:
+        if self.status == "ok":
+            return clean(json.dumps(self.value, sort_keys=True, default=str), 200)
+        if self.message:
+            return clean(f"{self.status}: {self.message}", 200)
+        return self.status
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status}
+        if self.status == "ok":
+            out["value"] = self.value
+        if self.message:
+            out["message"] = self.message
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcome:
+        return cls(data["status"], data.get("value"), data.get("message"))
+
+
+def same(a: Outcome, b: Outcome) -> bool:
+    """Two outcomes agree: same status and value; an error never agrees with anything."""
+    if "error" in (a.status, b.status):
+        return False
+    return a.status == b.status and a.value == b.value
+
+
+@dataclass
+class ParityEntry:
+    """One check (or test) on both images."""
+
+    name: str
+    a: Outcome
+    b: Outcome
+
+    @property
+    def same(self) -> bool:
+        return same(self.a, self.b)
+
+    @property
+    def good(self) -> bool:
+        """Same on both and neither side failed or erred."""
+        return self.same and self.a.status in ("ok", "passed", "skipped")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON ``parity`` entry: ``test``, ``a``/``b`` statuses, ``same``, details."""
+        out: dict[str, Any] = {"test": self.name, "a": self.a.status, "b": self.b.status}
+        out["same"] = self.same
+        for side, outcome in (("a", self.a), ("b", self.b)):
+            if outcome.status == "ok":
+                out[f"value_{side}"] = outcome.value
+            if outcome.message:
+                out[f"message_{side}"] = outcome.message
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParityEntry:
+        def side(s: str) -> Outcome:
+            return Outcome(data[s], data.get(f"value_{s}"), data.get(f"message_{s}"))
+
+        return cls(data["test"], side("a"), side("b"))
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready form of a check's value (a CommandResult becomes rc/stdout/stderr)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if hasattr(value, "exit_status") and hasattr(value, "stdout"):
+        return {"rc": value.exit_status, "stdout": value.stdout, "stderr": value.stderr}
+    return repr(value)
+
+
+def run_check(check: Check, host: Any, container: Container) -> Outcome:
+    """One check on one host: a value, a failed assertion, or an error (never hidden)."""
+    try:
+        value = plain(check(host))
+    except ContainerError as err:
+        return Outcome("error", message=str(err))
+    except AssertionError as err:
+        outcome = Outcome("failed", message=str(err).splitlines()[0] if str(err) else None)
+    except Exception as err:
+        outcome = Outcome("error", message=f"{type(err).__name__}: {err}")
+    else:
+        outcome = Outcome("ok", value)
+    try:  # testinfra reads a dead container as "file does not exist": make sure it is alive
+        container.ensure_running()
+    except ContainerError as err:
+        return Outcome("error", message=str(err))
+    return outcome
+
+
+# ---------------------------------------------------------------- testinfra hosts
+
+
+def testinfra_host(container: Container) -> testinfra.host.Host:
+    """A testinfra Host whose commands run in ``container`` through the Docker SDK (the same
+    engine as reprokit's), raising :class:`ContainerError` on infrastructure failures."""
+    import testinfra.host
+    from testinfra.backend.docker import DockerBackend
+
+    class ReprokitBackend(DockerBackend):
+        NAME = "docker"
+
+        def __init__(self, c: Container):
+            super().__init__(c.id)
+            self.container = c
+
+        def run(self, command: str, *args: str, **kwargs: Any) -> Any:
+            cmd = self.get_command(command, *args)
+            done = self.container.exec(cmd, user=self.user)
+            return self.result(done.rc, self.encode(cmd), done.stdout, done.stderr)
+
+        def get_pytest_id(self) -> str:
+            return self.container.side
+
+    backend = ReprokitBackend(container)
+    host = testinfra.host.Host(backend)
+    backend.set_host(host)
+    return host
+
+
+# ---------------------------------------------------------------- the result
+
+
+@dataclass
+class ParityResult:
+    """Checks on both images side by side. ``holds`` when every check agrees and none failed."""
+
+    images: tuple[str, str]
+    entries: list[ParityEntry] = field(default_factory=list)
+    image_ids: tuple[str | None, str | None] = (None, None)
+    run_id: str | None = None
+    duration_s: float | None = None
+    kind: str = "checks"
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.entries) and all(e.good for e in self.entries)
+
+    @property
+    def errors(self) -> list[ParityEntry]:
+        return [e for e in self.entries if "error" in (e.a.status, e.b.status)]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {
+            "checks": len(self.entries),
+            "same": sum(e.same for e in self.entries),
+            "differing": sum(not e.same for e in self.entries),
+            "failed": sum("failed" in (e.a.status, e.b.status) for e in self.entries),
+            "errors": len(self.errors),
+        }
+
+    def exit_status(self) -> int:
+        """0 when parity holds, 1 when an outcome differs or fails, 2 on any error."""
+        if self.errors or not self.entries:
+            return 2
+        return 0 if self.holds else 1
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """One row per check: ``check, a, b, same, status_a, status_b``."""
+        import pandas as pd
+
+        rows = [
+            {
+                "check": e.name,
+                "a": e.a.value if e.a.status == "ok" else e.a.shown,
+                "b": e.b.value if e.b.status == "ok" else e.b.shown,
+                "same": e.same,
+                "status_a": e.a.status,
+                "status_b": e.b.status,
+            }
+            for e in self.entries
+        ]
+        return pd.DataFrame(rows, columns=COLUMNS)
+
+    def text(self, width: int = 36) -> str:
+        """A side-by-side table: each check, its outcome on A and on B, and whether they agree."""
+        s = self.summary
+        state = "HOLDS" if self.holds else "ERROR" if self.errors else "BROKEN"
+        lines = [
+            f"parity: {state} — {s['same']}/{s['checks']} {self.kind} agree"
+            + (f", {s['failed']} failed" if s["failed"] else "")
+            + (f", {s['errors']} error(s)" if s["errors"] else ""),
+            f"  A  {clean(self.images[0], 60)}",
+            f"  B  {clean(self.images[1], 60)}",
+        ]
+        lines += render_entries(self.entries, width)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A ``reprokit/v1`` document of kind ``parity``."""
+        from .report.json import SCHEMA
+        from . import __version__
+
+        return {
+            "schema": SCHEMA,
+            "kind": "parity",
+            "reprokit_version": __version__,
+            "images": [
+                {"ref": ref, "id": image_id}
+                for ref, image_id in zip(self.images, self.image_ids, strict=True)
+            ],
+            "holds": self.holds,
+            "summary": self.summary,
+            "parity": [e.to_dict() for e in self.entries],
+            "run_id": self.run_id,
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
+        }
+
+    def to_json(self, path: str | Path | None = None) -> str | None:
+        """The JSON document: returned as text, or written atomically to ``path``."""
+        from .report.json import write_atomic
+
+        text = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
+        if path is None:
+            return text
+        write_atomic(Path(path), text)
+        return None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParityResult:
+        if not isinstance(data, dict) or data.get("kind") != "parity":
+            raise ReportError("not a reprokit parity report")
+        try:
+            images = [i.get("ref", "") for i in data["images"]]
+            ids = [i.get("id") for i in data["images"]]
+            return cls(
+                images=(images[0], images[1]),
+                entries=[ParityEntry.from_dict(e) for e in data.get("parity") or []],
+                image_ids=(ids[0], ids[1]),
+                run_id=data.get("run_id"),
+                duration_s=data.get("duration_s"),
+            )
+        except (KeyError, IndexError, TypeError, AttributeError) as err:
+            raise ReportError(f"malformed parity report: {type(err).__name__} {err}") from None
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"<reprokit.ParityResult {'holds' if self.holds else 'does not hold'}: "
+            f"{s['same']}/{s['checks']} agree, {s['errors']} error(s)>"
+        )
+
+
+def render_entries(entries: list[ParityEntry], width: int = 36) -> list[str]:
+    """Table lines for parity entries: differing ones first, then the agreeing ones."""
+    lines = [f"  {'':4} {'check':<{width}} {'A':<{width}} B"]
+    ranked = sorted(entries, key=lambda e: e.good)
+    for e in ranked:
+        mark = "same" if e.good else "DIFF" if not e.same else "FAIL"
+        if "error" in (e.a.status, e.b.status):
+            mark = "ERR "
+        shown_a, shown_b = _differing_part(e.a), _differing_part(e.b)
+        if e.a.status == e.b.status == "ok" and isinstance(e.a.value, dict):
+            if isinstance(e.b.value, dict) and not e.same:
+                keys = {k for k in e.a.value.keys() | e.b.value.keys()
+                        if e.a.value.get(k) != e.b.value.get(k)}
+                shown_a, shown_b = _differing_part(e.a, keys), _differing_part(e.b, keys)
+        lines.append(
+            f"  {mark:<4} {clean(e.name, width):<{width}} "
+            f"{clean(shown_a, width):<{width}} {clean(shown_b, 2 * width)}"
+        )
+    return lines
+
+
+def _differing_part(outcome: Outcome, keys: set[str] | None = None) -> str:
+    """An outcome as shown in the table; with ``keys``, only those keys of a dict value."""
+    if keys is None or not isinstance(outcome.value, dict):
+        return outcome.shown
+    part = {k: outcome.value.get(k) for k in sorted(keys)}
+    return clean(json.dumps(part, default=str), 200)
+
+
+def run_checks(
+    checks: list[Check],
+    hosts: tuple[Any, Any],
+    containers: tuple[Container, Container],
+    workers: int = 4,
+) -> list[ParityEntry]:
+    """Every check on both hosts, the two sides concurrently (``workers`` threads per side)."""
+    with ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="reprokit-parity") as pool:
+        futures = [
+            (
+                check,
+                pool.submit(run_check, check, hosts[0], containers[0]),
+                pool.submit(run_check, check, hosts[1], containers[1]),
+            )
+            for check in checks
+        ]
+        try:
+            return [ParityEntry(c.name, fa.result(), fb.result()) for c, fa, fb in futures]
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def parity(
+    a: str | Source,
+    b: str | Source,
+    checks: Mapping[str, Callable[[Any], Any]] | Iterable[Any],
+    *,
+    base_url: str | None = None,
+    read_only: bool = False,
+    pids_limit: int = 256,
+    mem_limit: str = "512m",
+    workers: int = 4,
+) -> ParityResult:
+    """Run testinfra ``checks`` on a hardened container of each image and compare outcomes.
+
+    Images are given in any transport; archives and OCI layouts are loaded into the engine for
+    the run and removed afterwards, as are the containers (also on errors and Ctrl-C).
+
+    >>> r = parity("app:1", "oci-archive:app.tar", {"py": lambda h: h.run("python3 -V").stdout})
+    ... # doctest: +SKIP
+    >>> print(r.text())  # doctest: +SKIP
+    """
+    wanted = as_checks(checks)
+    if not wanted:
+        raise UsageError("parity needs at least one check")
+    started = time.monotonic()
+    hardening = Hardening(read_only=read_only, pids_limit=pids_limit, mem_limit=mem_limit)
+    from .engine import Run, connect
+
+    client = connect(base_url)
+    run = Run(client)
+    try:
+        with container_pair(a, b, base_url=base_url, hardening=hardening, run=run) as pair:
+            hosts = (testinfra_host(pair[0]), testinfra_host(pair[1]))
+            entries = run_checks(wanted, hosts, pair, workers)
+            ids = tuple(_image_id(c) for c in pair)
+    finally:
+        client.close()
+    return ParityResult(
+        images=(str(a), str(b)),
+        entries=entries,
+        image_ids=(ids[0], ids[1]),
+        run_id=run.id,
+        duration_s=time.monotonic() - started,
+    )
+
+
+def _image_id(container: Container) -> str | None:
+    try:
+        return str(container._api().inspect_container(container.id)["Image"])
+    except Exception:
+        return None
+
+
+def load(path: str | Path) -> ParityResult:
+    """Read a parity report written by ``reprokit parity --json`` or ``ParityResult.to_json``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ReportError(f"{path}: cannot read ({err.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ReportError(f"{path}: not JSON ({err})") from None
+    return ParityResult.from_dict(data)
