@@ -12,6 +12,9 @@ Build an image twice from one spec and compare every layer, file and config fiel
 __version__ = "0.1.0"
 
 from .api import check, compare, load
+from .capture import capture, replay
+from .inventory import inventory
+from .parity import ParityResult, parity
 from .errors import (
     ArchiveError,
     BuildError,
@@ -39,7 +42,12 @@ __all__ = [
     "SpecError",
     "UsageError",
     "__version__",
+    "ParityResult",
+    "capture",
     "check",
     "compare",
+    "inventory",
     "load",
+    "parity",
+    "replay",
 ]

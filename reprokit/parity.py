@@ -14,16 +14,17 @@ side's outcome is a value, a failed assertion, or an error. An error (a containe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .containers import Container, ContainerError, Hardening, container_pair
-from .errors import ReportError, UsageError
+from .errors import Cancelled, ReportError, UsageError
 from .report.text import clean
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import testinfra.host
 
     from .sources import Source
+    from .spec import BuildSpec
 
 #: Outcome statuses: a value check gives ``ok``; a test gives passed/failed/skipped; either
 #: may give ``error`` (infrastructure failure or an unexpected exception).
@@ -348,7 +350,7 @@ class ParityResult:
             f"  A  {clean(self.images[0], 60)}",
             f"  B  {clean(self.images[1], 60)}",
         ]
-        lines += render_entries(self.entries, width)
+        lines += render_entries(self.entries, width, "test" if self.kind == "tests" else "check")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -406,9 +408,9 @@ class ParityResult:
         )
 
 
-def render_entries(entries: list[ParityEntry], width: int = 36) -> list[str]:
+def render_entries(entries: list[ParityEntry], width: int = 36, what: str = "check") -> list[str]:
     """Table lines for parity entries: differing ones first, then the agreeing ones."""
-    lines = [f"  {'':4} {'check':<{width}} {'A':<{width}} B"]
+    lines = [f"  {'':4} {what:<{width}} {'A':<{width}} B"]
     ranked = sorted(entries, key=lambda e: e.good)
     for e in ranked:
         mark = "same" if e.good else "DIFF" if not e.same else "FAIL"
@@ -458,6 +460,62 @@ def run_checks(
             raise
 
 
+@dataclass
+class HostPair:
+    """testinfra hosts on a running container of each image, for as long as the block lasts."""
+
+    a: Any
+    b: Any
+    containers: tuple[Container, Container]
+    images: tuple[str, str]
+    run_id: str
+    image_ids: tuple[str | None, str | None] = (None, None)
+
+    def __getitem__(self, side: str) -> Any:
+        if side not in ("a", "b"):
+            raise KeyError(side)
+        return self.a if side == "a" else self.b
+
+
+@contextlib.contextmanager
+def host_pair(
+    a: str | Source | None = None,
+    b: str | Source | None = None,
+    *,
+    build: BuildSpec | None = None,
+    base_url: str | None = None,
+    hardening: Hardening | None = None,
+) -> Iterator[HostPair]:
+    """Hardened containers of ``a`` and ``b`` (or of two no-cache builds of ``build``) with a
+    testinfra host on each; everything made for them is removed when the block ends.
+
+    >>> with host_pair("app:1", "app:2") as pair:  # doctest: +SKIP
+    ...     pair.a.file("/etc/passwd").exists, pair.b.user("app").uid
+    """
+    from .engine import Run, connect
+
+    client = connect(base_url, timeout=3600)
+    run = Run(client)
+    try:
+        if build is not None:
+            from .builders import BUILDERS
+
+            builder = BUILDERS["docker"](client)
+            a, b = (builder.build(build, f"reprokit-build:{run.id}-{n}", run, n).tag for n in "ab")
+        if a is None or b is None:
+            raise UsageError("parity needs two images (or a build spec)")
+        with container_pair(a, b, base_url=base_url, hardening=hardening, run=run) as pair:
+            ids = (_image_id(pair[0]), _image_id(pair[1]))
+            yield HostPair(
+                testinfra_host(pair[0]), testinfra_host(pair[1]), pair, (str(a), str(b)), run.id, ids
+            )
+    except KeyboardInterrupt:
+        raise Cancelled("interrupted; the containers and images this run made were removed") from None
+    finally:
+        run.cleanup()
+        client.close()
+
+
 def parity(
     a: str | Source,
     b: str | Source,
@@ -483,22 +541,13 @@ def parity(
         raise UsageError("parity needs at least one check")
     started = time.monotonic()
     hardening = Hardening(read_only=read_only, pids_limit=pids_limit, mem_limit=mem_limit)
-    from .engine import Run, connect
-
-    client = connect(base_url)
-    run = Run(client)
-    try:
-        with container_pair(a, b, base_url=base_url, hardening=hardening, run=run) as pair:
-            hosts = (testinfra_host(pair[0]), testinfra_host(pair[1]))
-            entries = run_checks(wanted, hosts, pair, workers)
-            ids = tuple(_image_id(c) for c in pair)
-    finally:
-        client.close()
+    with host_pair(a, b, base_url=base_url, hardening=hardening) as pair:
+        entries = run_checks(wanted, (pair.a, pair.b), pair.containers, workers)
     return ParityResult(
         images=(str(a), str(b)),
         entries=entries,
-        image_ids=(ids[0], ids[1]),
-        run_id=run.id,
+        image_ids=pair.image_ids,
+        run_id=pair.run_id,
         duration_s=time.monotonic() - started,
     )
 

@@ -8,6 +8,6 @@ A new subcommand is a new module here plus one entry in :data:`COMMANDS`.
 
 from __future__ import annotations
 
-from . import check, diff
+from . import capture, check, diff, inventory, parity, replay
 
-COMMANDS = [check, diff]
+COMMANDS = [check, diff, parity, inventory, capture, replay]
