@@ -13,8 +13,6 @@ __version__ = "0.1.0"
 
 from .api import check, compare, load
 from .capture import capture, replay
-from .inventory import inventory
-from .parity import ParityResult, parity
 from .errors import (
     ArchiveError,
     BuildError,
@@ -26,6 +24,8 @@ from .errors import (
     SpecError,
     UsageError,
 )
+from .inventory import inventory
+from .parity import ParityResult, parity
 from .result import Result
 from .spec import BuildSpec
 
@@ -36,13 +36,13 @@ __all__ = [
     "Cancelled",
     "EngineError",
     "ImageNotFoundError",
+    "ParityResult",
     "ReportError",
     "ReprokitError",
     "Result",
     "SpecError",
     "UsageError",
     "__version__",
-    "ParityResult",
     "capture",
     "check",
     "compare",

@@ -123,10 +123,7 @@ def read_spec(path: str | Path) -> dict[str, Any]:
     except OSError as err:
         raise ReportError(f"{path}: cannot read ({err.strerror})") from None
     try:
-        if target.suffix == ".toml":
-            data = tomllib.loads(raw.decode("utf-8"))
-        else:
-            data = json.loads(raw)
+        data = tomllib.loads(raw.decode("utf-8")) if target.suffix == ".toml" else json.loads(raw)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ReportError(f"{path}: not a readable facts spec ({err})") from None
     if not isinstance(data, dict) or data.get("schema") != SPEC_SCHEMA:

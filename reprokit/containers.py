@@ -131,7 +131,9 @@ class Container:
         except docker.errors.APIError as error:
             if error.status_code == 409:
                 self.ensure_running()
-            raise ContainerError(f"{self.where}: docker exec failed: {_first_line(error)}") from None
+            raise ContainerError(
+                f"{self.where}: docker exec failed: {_first_line(error)}"
+            ) from None
         except requests.RequestException as error:
             raise ContainerError(
                 f"{self.where}: the engine did not answer: {_first_line(error)}"
@@ -209,7 +211,9 @@ def engine_image(source: Source, client: Any, run: Run, side: str) -> str:
         run.track_image(tag)
         for message in client.api.load_image(_docker_archive(store, found, tag)):
             if isinstance(message, dict) and message.get("error"):
-                raise EngineError(f"{source}: loading the image into the engine: {message['error']}")
+                raise EngineError(
+                    f"{source}: loading the image into the engine: {message['error']}"
+                )
     except docker.errors.APIError as err:
         raise engine_error(f"{source}: loading the image into the engine", err) from None
     finally:

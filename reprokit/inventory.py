@@ -144,7 +144,8 @@ class Inventory:
             f"  groups:      {len(self.groups)}",
             f"  entrypoint:  {clean(self.entrypoint, 80)}",
             f"  cmd:         {clean(self.cmd, 80)}",
-            f"  user:        {clean(self.user or '(root)', 40)}  workdir: {clean(self.workdir or '/')}",
+            f"  user:        {clean(self.user or '(root)', 40)}",
+            f"  workdir:     {clean(self.workdir or '/', 60)}",
             f"  ports:       {', '.join(self.exposed_ports) or '-'}",
             f"  env:         {len(self.env)} variable(s)",
             f"  labels:      {len(self.labels)}",
@@ -200,7 +201,7 @@ def parse_apk_installed(data: bytes) -> list[Package]:
     """
     out = []
     for block in re.split(rb"\n\s*\n", data):
-        fields = {}
+        fields: dict[str, str] = {}
         for raw in block.splitlines():
             if len(raw) > 2 and raw[1:2] == b":":
                 fields.setdefault(chr(raw[0]), raw[2:].decode("utf-8", "replace"))

@@ -197,8 +197,13 @@ class PackageDiff:
     b: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"manager": self.manager, "name": self.name, "change": self.change,
-                "a": self.a, "b": self.b}
+        return {
+            "manager": self.manager,
+            "name": self.name,
+            "change": self.change,
+            "a": self.a,
+            "b": self.b,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PackageDiff:

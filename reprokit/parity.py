@@ -355,8 +355,8 @@ class ParityResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A ``reprokit/v1`` document of kind ``parity``."""
-        from .report.json import SCHEMA
         from . import __version__
+        from .report.json import SCHEMA
 
         return {
             "schema": SCHEMA,
@@ -417,10 +417,10 @@ def render_entries(entries: list[ParityEntry], width: int = 36, what: str = "che
         if "error" in (e.a.status, e.b.status):
             mark = "ERR "
         shown_a, shown_b = _differing_part(e.a), _differing_part(e.b)
-        if e.a.status == e.b.status == "ok" and isinstance(e.a.value, dict):
-            if isinstance(e.b.value, dict) and not e.same:
-                keys = {k for k in e.a.value.keys() | e.b.value.keys()
-                        if e.a.value.get(k) != e.b.value.get(k)}
+        va, vb = e.a.value, e.b.value
+        if e.a.status == e.b.status == "ok" and isinstance(va, dict) and isinstance(vb, dict):
+            keys = {k for k in va.keys() | vb.keys() if va.get(k) != vb.get(k)}
+            if keys:
                 shown_a, shown_b = _differing_part(e.a, keys), _differing_part(e.b, keys)
         lines.append(
             f"  {mark:<4} {clean(e.name, width):<{width}} "
@@ -507,10 +507,17 @@ def host_pair(
         with container_pair(a, b, base_url=base_url, hardening=hardening, run=run) as pair:
             ids = (_image_id(pair[0]), _image_id(pair[1]))
             yield HostPair(
-                testinfra_host(pair[0]), testinfra_host(pair[1]), pair, (str(a), str(b)), run.id, ids
+                testinfra_host(pair[0]),
+                testinfra_host(pair[1]),
+                pair,
+                (str(a), str(b)),
+                run.id,
+                ids,
             )
     except KeyboardInterrupt:
-        raise Cancelled("interrupted; the containers and images this run made were removed") from None
+        raise Cancelled(
+            "interrupted; the containers and images this run made were removed"
+        ) from None
     finally:
         run.cleanup()
         client.close()

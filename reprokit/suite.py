@@ -149,9 +149,7 @@ def parity_tests(
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         raise UsageError(f"pytest could not run the tests (exit status {int(code)})")
     if not collector.order:
-        raise UsageError(
-            "no test uses the `host` fixture in " + ", ".join(str(t) for t in tests)
-        )
+        raise UsageError("no test uses the `host` fixture in " + ", ".join(str(t) for t in tests))
     missing_side = Outcome("error", message="did not run")
     entries = [
         ParityEntry(

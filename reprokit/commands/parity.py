@@ -17,8 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("a", help="image A, any transport (docker-daemon:, docker-archive:, oci:, …)")
     p.add_argument("b", help="image B, same forms")
     p.add_argument("tests", nargs="+", metavar="TESTS", help="test files or directories (pytest)")
-    p.add_argument("--json", metavar="PATH", help="write the parity report (reprokit/v1, kind parity)")
-    p.add_argument("--read-only", action="store_true", help="read-only root filesystem (tmpfs /tmp)")
+    p.add_argument(
+        "--json", metavar="PATH", help="write the parity report (reprokit/v1, kind parity)"
+    )
+    p.add_argument(
+        "--read-only", action="store_true", help="read-only root filesystem (tmpfs /tmp)"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output")
     p.set_defaults(run=run)
 

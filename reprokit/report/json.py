@@ -104,7 +104,9 @@ def from_dict(data: Any) -> Result:
     from ..result import Result
 
     if isinstance(data, dict) and data.get("kind") == "parity":
-        raise ReportError("a parity report (reprokit parity --json): read it with reprokit.parity.load")
+        raise ReportError(
+            "a parity report (reprokit parity --json): read it with reprokit.parity.load"
+        )
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise ReportError(f"not a {SCHEMA} report (schema: {found!r})")

@@ -104,7 +104,9 @@ def packages_and_parity(result: Result, top: int = 10) -> list[str]:
         lines.append(f"packages: {len(result.package_diffs)} differ ({counts})")
         for p in result.package_diffs[:top]:
             versions = f"{p.a or '-'} → {p.b or '-'}"
-            lines.append(f"  {p.change:<8} {p.manager:<6} {clean(p.name, 40)}  {clean(versions, 60)}")
+            lines.append(
+                f"  {p.change:<8} {p.manager:<6} {clean(p.name, 40)}  {clean(versions, 60)}"
+            )
         if len(result.package_diffs) > top:
             lines.append(f"  … and {len(result.package_diffs) - top} more (see the JSON report)")
     if result.parity:
