@@ -107,9 +107,7 @@ def test_parity_shows_which_check_differs(debian_pair, tmp_path: Path, no_leftov
     tests = tmp_path / "test_infra.py"
     tests.write_text(TESTS)
     report = tmp_path / "parity.json"
-    done = run_cli(
-        "parity", debian_pair["a"], debian_pair["b"], str(tests), "--json", str(report)
-    )
+    done = run_cli("parity", debian_pair["a"], debian_pair["b"], str(tests), "--json", str(report))
     assert done.returncode == 1, done.stdout + done.stderr
     data = json.loads(report.read_text())
     rows = {row["test"].split("::")[-1]: row for row in data["parity"]}
