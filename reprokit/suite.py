@@ -1,9 +1,13 @@
 """Run testinfra test files (pytest, the ``host`` fixture) against both images; compare outcomes.
 
-pytest runs in this process with testinfra's own plugin switched off: the ``host`` fixture is
-reprokit's, parametrized ``a`` and ``b`` over a hardened container of each image. Each test's
-outcome on A and on B (passed, failed, skipped, error) lands in a :class:`ParityResult`.
-A test that hits a dead container or a ``docker exec`` failure is an ``error``, never a pass.
+reprokit starts a hardened container of each image, then runs one pytest process per image,
+both at the same time. In each, testinfra's own plugin is off and ``host`` is a testinfra host
+on that image's container (tests get the id ``a`` or ``b``). Each test's outcome on A and on B
+(passed, failed, skipped, error) lands in a :class:`~reprokit.parity.ParityResult`. A test
+that hits a dead container or a ``docker exec`` failure is an ``error``, never a pass.
+
+This module is also the pytest plugin of those worker processes (``-p reprokit.suite``); it
+does nothing unless given ``--reprokit-worker``.
 
 >>> base_id("test_x.py::test_a[a]", "a"), base_id("t.py::test[b-1]", "b")
 ('test_x.py::test_a', 't.py::test[1]')
@@ -11,6 +15,12 @@ A test that hits a dead container or a ``docker exec`` failure is an ``error``, 
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,12 +28,14 @@ from typing import Any
 
 import pytest
 
-from .containers import ContainerError, Hardening
+from .containers import Container, ContainerError, Hardening
 from .errors import Cancelled, UsageError
-from .parity import HostPair, Outcome, ParityEntry, ParityResult, host_pair
+from .parity import Outcome, ParityEntry, ParityResult, host_pair, testinfra_host
 from .sources import Source
 
 SIDES = ("a", "b")
+#: pytest exit statuses that mean the tests ran (all passed, some failed, none collected).
+_RAN = (0, 1, 5)
 
 
 def base_id(nodeid: str, side: str) -> str:
@@ -40,73 +52,145 @@ def base_id(nodeid: str, side: str) -> str:
     return nodeid
 
 
-class _Collector:
-    """A pytest plugin object: provides ``host`` over the pair and records every outcome."""
+# ---------------------------------------------------------------- the worker (child) side
 
-    def __init__(self, pair: HostPair):
-        self.pair = pair
-        self.outcomes: dict[str, dict[str, Outcome]] = {}
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--reprokit-worker", help=argparse.SUPPRESS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    spec = config.getoption("reprokit_worker", None)
+    if spec:
+        config.pluginmanager.register(_Worker(json.loads(spec)), "reprokit-worker")
+
+
+class _Worker:
+    """Provides ``host`` on one side's container and records every test's outcome."""
+
+    def __init__(self, spec: dict[str, Any]):
+        self.side: str = spec["side"]
+        self.out = Path(spec["out"])
+        self.container = Container(spec["container"], spec["image"], self.side, spec["base_url"])
+        self._host: Any = None
+        self.outcomes: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.collect_errors: list[str] = []
-        self._sides: dict[str, tuple[str, str]] = {}
 
     @pytest.fixture(name="host")
-    def host(self, request: pytest.FixtureRequest) -> Any:
-        return self.pair[request.param]
+    def host(self) -> Any:
+        if self._host is None:
+            self._host = testinfra_host(self.container)
+        return self._host
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "host" in metafunc.fixturenames:
-            metafunc.parametrize("host", SIDES, ids=SIDES, indirect=True)
+            metafunc.parametrize("host", [self.side], ids=[self.side], indirect=True)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             spec = getattr(item, "callspec", None)
-            side = spec.params.get("host") if spec is not None else None
-            if side in SIDES:
-                test = base_id(item.nodeid, side)
-                self._sides[item.nodeid] = (test, side)
-                if test not in self.order:
-                    self.order.append(test)
+            if spec is not None and spec.params.get("host") == self.side:
+                self.order.append(base_id(item.nodeid, self.side))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self.collect_errors.append(f"{report.nodeid}: {_last_line(report.longreprtext)}")
+            lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+            self.collect_errors.append(
+                f"{report.nodeid}: {_first_line(lines[-1] if lines else '')}"
+            )
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
         outcome = yield
         report = outcome.get_result()
-        where = self._sides.get(item.nodeid)
-        if where is None:
+        spec = getattr(item, "callspec", None)
+        if spec is None or spec.params.get("host") != self.side:
             return
-        test, side = where
-        status, message = None, None
-        if call.excinfo is not None and call.excinfo.errisinstance(ContainerError):
-            status, message = "error", str(call.excinfo.value)
-        elif report.when == "setup" and report.failed:
-            status, message = "error", _exc_line(call)
-        elif report.skipped and report.when in ("setup", "call"):
-            status = "skipped"
-        elif report.when == "call":
-            status = "passed" if report.passed else "failed"
-            message = _exc_line(call) if report.failed else None
-        elif report.when == "teardown" and report.failed:
-            status, message = "error", _exc_line(call)
-        if status is not None:
-            current = self.outcomes.setdefault(test, {}).get(side)
-            if current is None or current.status != "error":
-                self.outcomes[test][side] = Outcome(status, message=message)
+        status, message = _status(report, call)
+        if status is None:
+            return
+        test = base_id(item.nodeid, self.side)
+        if self.outcomes.get(test, {}).get("status") != "error":
+            self.outcomes[test] = {"status": status, "message": message}
+
+    def pytest_sessionfinish(self) -> None:
+        data = {"order": self.order, "outcomes": self.outcomes, "errors": self.collect_errors}
+        self.out.write_text(json.dumps(data))
+        self.container.close()
+
+
+def _status(report: pytest.TestReport, call: pytest.CallInfo[Any]) -> tuple[str | None, Any]:
+    """The parity status a test report stands for (None for phases that do not decide it)."""
+    if call.excinfo is not None and call.excinfo.errisinstance(ContainerError):
+        return "error", str(call.excinfo.value)
+    if report.when in ("setup", "teardown") and report.failed:
+        return "error", _exc_line(call)
+    if report.skipped and report.when in ("setup", "call"):
+        return "skipped", None
+    if report.when == "call":
+        return ("passed", None) if report.passed else ("failed", _exc_line(call))
+    return None, None
 
 
 def _exc_line(call: pytest.CallInfo[Any]) -> str | None:
-    if call.excinfo is None:
-        return None
-    return _last_line(call.excinfo.exconly())
+    return None if call.excinfo is None else _first_line(call.excinfo.exconly())
 
 
-def _last_line(text: str) -> str:
+def _first_line(text: str) -> str:
     lines = [line for line in str(text).strip().splitlines() if line.strip()]
     return lines[0][:300] if lines else ""
+
+
+# ---------------------------------------------------------------- the parent side
+
+
+def _worker_command(
+    tests: Sequence[str], container: Container, out: Path, verbose: bool, extra: Sequence[str]
+) -> list[str]:
+    spec = {
+        "side": container.side,
+        "container": container.id,
+        "image": container.image,
+        "base_url": container.base_url,
+        "out": str(out),
+    }
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        *tests,
+        "-p",
+        "reprokit.suite",
+        "-p",
+        "no:pytest11.testinfra",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "--reprokit-worker",
+        json.dumps(spec),
+        *(["-q", "--tb=short", "-rN"] if verbose else ["-qq", "--tb=no", "-rN"]),
+        *extra,
+    ]
+
+
+def _run_workers(commands: list[list[str]], logs: list[Path], env: dict[str, str]) -> list[int]:
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for cmd, log in zip(commands, logs, strict=True):
+            with log.open("wb") as out:
+                procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env))
+        return [p.wait() for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
 
 
 def parity_tests(
@@ -124,40 +208,46 @@ def parity_tests(
     >>> r = parity_tests("app:1", "app:2", ["tests/infra/"])  # doctest: +SKIP
     >>> r.exit_status(), r.text()  # doctest: +SKIP
     """
-    missing = [str(t) for t in tests if not Path(str(t).split("::")[0]).exists()]
-    if not tests or missing:
+    names = [str(t) for t in tests]
+    missing = [t for t in names if not Path(t.split("::")[0]).exists()]
+    if not names or missing:
         raise UsageError(f"no such test file or directory: {', '.join(missing) or '(none given)'}")
     started = time.monotonic()
-    with host_pair(a, b, base_url=base_url, hardening=Hardening(read_only=read_only)) as pair:
-        collector = _Collector(pair)
-        args = [
-            *(str(t) for t in tests),
-            "-p",
-            "no:pytest11.testinfra",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "addopts=",
-            *(["-q", "--tb=short"] if verbose else ["-p", "no:terminal"]),
-            *pytest_args,
+    env = dict(os.environ)
+    if base_url:
+        env["DOCKER_HOST"] = base_url
+    hardening = Hardening(read_only=read_only)
+    with (
+        host_pair(a, b, base_url=base_url, hardening=hardening) as pair,
+        tempfile.TemporaryDirectory(prefix="reprokit-parity-") as tmp,
+    ):
+        outs = [Path(tmp, f"{side}.json") for side in SIDES]
+        logs = [Path(tmp, f"{side}.log") for side in SIDES]
+        commands = [
+            _worker_command(names, c, out, verbose, pytest_args)
+            for c, out in zip(pair.containers, outs, strict=True)
         ]
-        code = pytest.main(args, plugins=[collector])
-    if collector.collect_errors:
-        raise UsageError("cannot collect the tests: " + "; ".join(collector.collect_errors[:3]))
-    if code == pytest.ExitCode.INTERRUPTED:
-        raise Cancelled("interrupted; the containers this run started were removed")
-    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
-        raise UsageError(f"pytest could not run the tests (exit status {int(code)})")
-    if not collector.order:
-        raise UsageError("no test uses the `host` fixture in " + ", ".join(str(t) for t in tests))
-    missing_side = Outcome("error", message="did not run")
+        try:
+            codes = _run_workers(commands, logs, env)
+        except KeyboardInterrupt:
+            raise Cancelled("interrupted; the containers this run started were removed") from None
+        if verbose:
+            for side, log in zip(SIDES, logs, strict=True):
+                print(f"--- pytest on image {side.upper()} ---")
+                print(log.read_text(errors="replace").rstrip())
+        results = [
+            _read_worker(out, log, code) for out, log, code in zip(outs, logs, codes, strict=True)
+        ]
+    order = list(dict.fromkeys(results[0]["order"] + results[1]["order"]))
+    if not order:
+        raise UsageError("no test uses the `host` fixture in " + ", ".join(names))
+    never = {"status": "error", "message": "did not run on this image"}
     entries = [
         ParityEntry(
             test,
-            collector.outcomes.get(test, {}).get("a", missing_side),
-            collector.outcomes.get(test, {}).get("b", missing_side),
+            *(Outcome(**{**never, **r["outcomes"].get(test, never)}) for r in results),
         )
-        for test in collector.order
+        for test in order
     ]
     return ParityResult(
         images=(str(a), str(b)),
@@ -167,3 +257,18 @@ def parity_tests(
         duration_s=time.monotonic() - started,
         kind="tests",
     )
+
+
+def _read_worker(out: Path, log: Path, code: int) -> dict[str, Any]:
+    tail = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    last = _first_line(tail[-1]) if tail else f"exit status {code}"
+    if not out.exists():
+        if code in (-2, 130, 2) and "KeyboardInterrupt" in "\n".join(tail):
+            raise Cancelled("interrupted; the containers this run started were removed")
+        raise UsageError(f"pytest could not run the tests: {last}")
+    data: dict[str, Any] = json.loads(out.read_text())
+    if data["errors"]:
+        raise UsageError("cannot collect the tests: " + "; ".join(data["errors"][:3]))
+    if code not in _RAN:
+        raise UsageError(f"pytest could not run the tests (exit status {code}): {last}")
+    return data
