@@ -473,8 +473,13 @@ def run_checks(
     containers: tuple[Container, Container],
     workers: int = 4,
 ) -> list[ParityEntry]:
-    """Every check on both hosts, the two sides concurrently (``workers`` threads per side)."""
-    with ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="reprokit-parity") as pool:
+    """Every check on both hosts, the two sides concurrently (``workers`` threads per side).
+
+    On Ctrl-C the running checks are not waited for: the caller removes the containers, which
+    ends them.
+    """
+    pool = ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="reprokit-parity")
+    try:
         futures = [
             (
                 check,
@@ -483,11 +488,12 @@ def run_checks(
             )
             for check in checks
         ]
-        try:
-            return [ParityEntry(c.name, fa.result(), fb.result()) for c, fa, fb in futures]
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        entries = [ParityEntry(c.name, fa.result(), fb.result()) for c, fa, fb in futures]
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return entries
 
 
 @dataclass

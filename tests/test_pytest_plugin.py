@@ -94,3 +94,17 @@ def test_nothing_heavy_imported():
     result.assert_outcomes(passed=1)
     help_text = pytester.runpytest_subprocess("--help").stdout.str()
     assert "--reprokit-images=A,B" in help_text and "--reprokit-build=CONTEXT" in help_text
+
+
+@pytest.mark.engine
+def test_plugin_builds_the_pair_from_a_context(pytester, busybox, no_leftovers):
+    ctx = pytester.mkdir("ctx")
+    (ctx / "Dockerfile").write_text(f"FROM {busybox}\nRUN echo built > /etc/motd\n")
+    pytester.makepyfile(
+        test_built="""
+def test_motd(assert_parity):
+    assert assert_parity(lambda host: host.file("/etc/motd").content_string) == "built\\n"
+"""
+    )
+    result = pytester.runpytest_subprocess("--reprokit-build", str(ctx), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
