@@ -87,11 +87,8 @@ def file(path: str) -> Check:
     """
 
     def facts(host: Any) -> dict[str, Any]:
-        done = host.run(_FILE_FACTS, path)
-        lines = done.stdout.splitlines()
-        if done.rc != 0 or not lines or lines[0] == "absent":
-            if done.rc != 0 or not lines:
-                raise AssertionError(f"cannot stat {path}: {done.stderr.strip()[:200]}")
+        lines = _fact_lines(host, _FILE_FACTS, path)
+        if lines is None:
             return {"exists": False}
         kind, mode, owner, grp = lines[0].split("|", 3)
         out: dict[str, Any] = {"exists": True, "type": _KINDS.get(kind, kind)}
@@ -103,6 +100,16 @@ def file(path: str) -> Check:
         return out
 
     return Check(f"file {path}", facts)
+
+
+def _fact_lines(host: Any, command: str, arg: str) -> list[str] | None:
+    """The output lines of a facts command, or None when it says ``absent``; a command that
+    fails is a failed check (its stderr says why)."""
+    done = host.run(command, arg)
+    lines: list[str] = done.stdout.splitlines()
+    if done.rc != 0 or not lines:
+        raise AssertionError(f"cannot read the facts of {arg}: {done.stderr.strip()[:200]}")
+    return None if lines[0] == "absent" else lines
 
 
 #: One shell command giving stat facts (and the digest or link target) of the path in ``$p``.
@@ -131,11 +138,8 @@ def user(name: str) -> Check:
     """Whether user ``name`` exists and its uid, gid, groups, home and shell (one command)."""
 
     def facts(host: Any) -> dict[str, Any]:
-        done = host.run(_USER_FACTS, name)
-        lines = done.stdout.splitlines()
-        if done.rc != 0 or not lines or lines[0] == "absent":
-            if done.rc != 0 or not lines:
-                raise AssertionError(f"cannot look up user {name}: {done.stderr.strip()[:200]}")
+        lines = _fact_lines(host, _USER_FACTS, name)
+        if lines is None:
             return {"exists": False}
         lines += [""] * (4 - len(lines))
         entry = lines[3].split(":")
@@ -604,10 +608,6 @@ def _image_id(container: Container) -> str | None:
 
 def load(path: str | Path) -> ParityResult:
     """Read a parity report written by ``reprokit parity --json`` or ``ParityResult.to_json``."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ReportError(f"{path}: cannot read ({err.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ReportError(f"{path}: not JSON ({err})") from None
-    return ParityResult.from_dict(data)
+    from .report.json import read_json
+
+    return ParityResult.from_dict(read_json(path))

@@ -142,15 +142,19 @@ def _parity_entries(items: list[Any]) -> list[Any]:
     return [ParityEntry.from_dict(x) for x in items]
 
 
-def load(path: str | Path) -> Result:
-    """Read a JSON report written by ``--json`` or :meth:`Result.to_json`."""
+def read_json(path: str | Path) -> Any:
+    """The JSON document at ``path``; :class:`ReportError` when unreadable or not JSON."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise ReportError(f"{path}: cannot read ({err.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ReportError(f"{path}: not JSON ({err})") from None
-    return from_dict(data)
+
+
+def load(path: str | Path) -> Result:
+    """Read a JSON report written by ``--json`` or :meth:`Result.to_json`."""
+    return from_dict(read_json(path))
 
 
 def write_atomic(path: Path, text: str | Iterable[str]) -> None:
