@@ -1,6 +1,7 @@
 """What an image holds, read from its filesystem without a container (so shell-less images work).
 
-OS release, installed packages (dpkg status and status.d, apk's installed database), Python
+OS release, installed packages (dpkg status and status.d, apk's installed database, rpm's
+sqlite database), Python
 distributions (dist-info METADATA, egg-info PKG-INFO), users and groups, and from the config
 the environment, entrypoint, cmd, exposed ports and labels. The content of the files it needs
 is taken as the layers stream past (a :class:`~reprokit.layers.Tap`); the final filesystem,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+import struct
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +39,7 @@ PACKAGE_DB = re.compile(
     r"^(?:/var/lib/dpkg/status"
     r"|/var/lib/dpkg/status\.d/[^/]+"
     r"|/lib/apk/db/installed"
+    r"|/var/lib/rpm/rpmdb\.sqlite|/usr/lib/sysimage/rpm/rpmdb\.sqlite"
     r"|/.*/(?:site|dist)-packages/[^/]+\.(?:dist-info/METADATA|egg-info/PKG-INFO|egg-info))$"
 )
 #: Every file the inventory reads.
@@ -210,6 +213,59 @@ def parse_apk_installed(data: bytes) -> list[Package]:
     return out
 
 
+#: rpm header tags: name, version, release, epoch, arch.
+_RPM_TAGS = {1000: "name", 1001: "version", 1002: "release", 1003: "epoch", 1022: "arch"}
+_RPM_STRING, _RPM_INT32 = 6, 4
+
+
+def parse_rpm_header(blob: bytes) -> Package | None:
+    """A package from one rpm header blob (a row of the ``Packages`` table of rpmdb.sqlite):
+    index count and data length, 16-byte index entries (tag, type, offset, count), data."""
+    if len(blob) < 8:
+        return None
+    count, length = struct.unpack(">II", blob[:8])
+    start = 8 + 16 * count
+    if start + length > len(blob):
+        return None
+    data = blob[start : start + length]
+    found: dict[str, Any] = {}
+    for i in range(count):
+        tag, kind, offset, _n = struct.unpack(">iIiI", blob[8 + 16 * i : 24 + 16 * i])
+        name = _RPM_TAGS.get(tag)
+        if name is None or not 0 <= offset < len(data):
+            continue
+        if kind == _RPM_STRING:
+            end = data.find(b"\0", offset)
+            found[name] = data[offset : end if end >= 0 else None].decode("utf-8", "replace")
+        elif kind == _RPM_INT32 and offset + 4 <= len(data):
+            found[name] = struct.unpack(">i", data[offset : offset + 4])[0]
+    if "name" not in found:
+        return None
+    version = "-".join(str(found[k]) for k in ("version", "release") if k in found) or None
+    if version and found.get("epoch"):
+        version = f"{found['epoch']}:{version}"
+    return Package("rpm", found["name"], version, found.get("arch"))
+
+
+def parse_rpmdb_sqlite(data: bytes) -> list[Package]:
+    """Installed packages of an rpm sqlite database (the main file; a WAL is not read)."""
+    import sqlite3
+
+    image = bytearray(data)
+    if image[18:20] == b"\x02\x02":  # WAL mode, which an in-memory copy cannot open
+        image[18:20] = b"\x01\x01"
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(bytes(image))
+        rows = conn.execute("SELECT blob FROM Packages").fetchall()
+    except sqlite3.DatabaseError:
+        return []
+    finally:
+        conn.close()
+    found = (parse_rpm_header(bytes(blob)) for (blob,) in rows if blob)
+    return [p for p in found if p is not None]
+
+
 def parse_python_metadata(data: bytes) -> Package | None:
     """A Python distribution from its METADATA / PKG-INFO headers.
 
@@ -231,6 +287,8 @@ def packages_of(path: str, data: bytes) -> list[Package]:
         return [] if path.endswith(".md5sums") else parse_dpkg_status(data, need_status=False)
     if path == "/lib/apk/db/installed":
         return parse_apk_installed(data)
+    if path.endswith("/rpmdb.sqlite"):
+        return parse_rpmdb_sqlite(data)
     if PACKAGE_DB.match(path):
         found = parse_python_metadata(data)
         return [found] if found else []

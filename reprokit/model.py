@@ -188,7 +188,7 @@ class StepExplanation:
 @dataclass(slots=True)
 class PackageDiff:
     """One package that differs between the images: ``added`` in B, ``removed`` from A, or
-    ``changed`` version. ``manager`` is dpkg, apk or python."""
+    ``changed`` version. ``manager`` is dpkg, apk, rpm or python."""
 
     manager: str
     name: str

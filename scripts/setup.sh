@@ -96,7 +96,7 @@ ensure_engine() {
 
 ensure_tools() {
   have_debian_root || return 0
-  apt_install buildah busybox-static debootstrap zstd skopeo
+  apt_install buildah busybox-static debootstrap zstd skopeo rpm
 }
 
 ensure_venv() {

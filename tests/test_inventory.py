@@ -4,6 +4,7 @@ package diff (crafted archives), and Debian and busybox images on the real engin
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,49 @@ def test_inventory_of_debian_and_busybox(debian: str, busybox: str, tmp_path: Pa
         {"name": "root", "uid": 0, "gid": 0, "home": "/root", "shell": "/bin/sh"}
     ]
     assert "unknown (no os-release)" in done.stdout
+
+
+def _rpmdb(tmp_path: Path, name: str, packages: list[tuple[str, str]]) -> bytes:
+    """A real rpm sqlite database holding ``packages`` (made with rpmbuild and rpm --justdb)."""
+    top, db = tmp_path / f"rpmbuild-{name}", tmp_path / f"rpmdb-{name}"
+    (top / "SPECS").mkdir(parents=True)
+    db.mkdir()
+    for pkg, version in packages:
+        spec = top / "SPECS" / f"{pkg}.spec"
+        spec.write_text(
+            f"Name: {pkg}\nVersion: {version}\nRelease: 3\nEpoch: 2\nSummary: x\nLicense: MIT\n"
+            "BuildArch: noarch\n%description\nx\n%files\n"
+        )
+        subprocess.run(
+            ["rpmbuild", "--define", f"_topdir {top}", "-bb", str(spec)],
+            check=True,
+            capture_output=True,
+        )
+    rpms = sorted(str(p) for p in (top / "RPMS" / "noarch").glob("*.rpm"))
+    subprocess.run(["rpm", "--dbpath", str(db), "--initdb"], check=True, capture_output=True)
+    subprocess.run(
+        ["rpm", "--dbpath", str(db), "-i", "--justdb", "--nodeps", "--noscripts", *rpms],
+        check=True,
+        capture_output=True,
+    )
+    return (db / "rpmdb.sqlite").read_bytes()
+
+
+def test_rpm_sqlite_database(tmp_path: Path):
+    def image(name: str, packages: list[tuple[str, str]]) -> str:
+        layer = tc.make_layer(
+            [
+                tc.file("usr/lib/sysimage/rpm/rpmdb.sqlite", _rpmdb(tmp_path, name, packages)),
+                tc.symlink("var/lib/rpm", "../../usr/lib/sysimage/rpm"),
+            ]
+        )
+        return _image(tmp_path, [layer], name)
+
+    a = image("a", [("demo-tool", "1.4.2")])
+    b = image("b", [("demo-tool", "1.5.0"), ("extra", "0.1")])
+    assert inventory(a).packages == [Package("rpm", "demo-tool", "2:1.4.2-3", "noarch")]
+    diffs = reprokit.compare(a, b).package_diffs
+    assert [(d.name, d.change, d.a, d.b) for d in diffs] == [
+        ("demo-tool", "changed", "2:1.4.2-3", "2:1.5.0-3"),
+        ("extra", "added", None, "2:0.1-3"),
+    ]
