@@ -247,3 +247,28 @@ def test_images_from_archives_are_loaded_for_the_run_and_removed(
     assert result.holds, result.text()
     assert result.image_ids[1] == tc.sha256_digest(tc.config_bytes(tc.image_config([layer])))
     assert not client.api.images(name="reprokit-parity")
+
+
+def test_ctrl_c_during_the_cli_run_removes_everything(busybox, tmp_path: Path, no_leftovers):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "test_slow.py").write_text(
+        "def test_slow(host):\n    assert host.run('sleep 60').rc == 0\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprokit", "parity", busybox, busybox, str(tmp_path)],
+        start_new_session=True,  # a process group, as a terminal's Ctrl-C signals it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # containers started, both pytest workers inside `sleep 60`
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
