@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from .containers import Container, ContainerError, Hardening, container_pair
 from .errors import Cancelled, ReportError, UsageError
-from .report.text import clean
+from .model import Outcome, ParityEntry
+from .report.text import clean, outcome_text, render_parity
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from .sources import Source
     from .spec import BuildSpec
 
-#: Outcome statuses: a value check gives ``ok``; a test gives passed/failed/skipped; either
-#: may give ``error`` (infrastructure failure or an unexpected exception).
-STATUSES = ("ok", "passed", "failed", "skipped", "error")
 COLUMNS = ["check", "a", "b", "same", "status_a", "status_b"]
 
 
@@ -180,78 +178,6 @@ def command(cmd: str) -> Check:
 # ---------------------------------------------------------------- outcomes
 
 
-@dataclass
-class Outcome:
-    """One side of a check: its status, value (``ok``) or message (failed, error)."""
-
-    status: str
-    value: Any = None
-    message: str | None = None
-
-    @property
-    def shown(self) -> str:
-        if self.status == "ok":
-            return clean(json.dumps(self.value, sort_keys=True, default=str), 200)
-        if self.message:
-            return clean(f"{self.status}: {self.message}", 200)
-        return self.status
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": self.status}
-        if self.status == "ok":
-            out["value"] = self.value
-        if self.message:
-            out["message"] = self.message
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Outcome:
-        return cls(data["status"], data.get("value"), data.get("message"))
-
-
-def same(a: Outcome, b: Outcome) -> bool:
-    """Two outcomes agree: same status and value; an error never agrees with anything."""
-    if "error" in (a.status, b.status):
-        return False
-    return a.status == b.status and a.value == b.value
-
-
-@dataclass
-class ParityEntry:
-    """One check (or test) on both images."""
-
-    name: str
-    a: Outcome
-    b: Outcome
-
-    @property
-    def same(self) -> bool:
-        return same(self.a, self.b)
-
-    @property
-    def good(self) -> bool:
-        """Same on both and neither side failed or erred."""
-        return self.same and self.a.status in ("ok", "passed", "skipped")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON ``parity`` entry: ``test``, ``a``/``b`` statuses, ``same``, details."""
-        out: dict[str, Any] = {"test": self.name, "a": self.a.status, "b": self.b.status}
-        out["same"] = self.same
-        for side, outcome in (("a", self.a), ("b", self.b)):
-            if outcome.status == "ok":
-                out[f"value_{side}"] = outcome.value
-            if outcome.message:
-                out[f"message_{side}"] = outcome.message
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ParityEntry:
-        def side(s: str) -> Outcome:
-            return Outcome(data[s], data.get(f"value_{s}"), data.get(f"message_{s}"))
-
-        return cls(data["test"], side("a"), side("b"))
-
-
 def plain(value: Any) -> Any:
     """A JSON-ready form of a check's value (a CommandResult becomes rc/stdout/stderr)."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -363,8 +289,8 @@ class ParityResult:
         rows = [
             {
                 "check": e.name,
-                "a": e.a.value if e.a.status == "ok" else e.a.shown,
-                "b": e.b.value if e.b.status == "ok" else e.b.shown,
+                "a": e.a.value if e.a.status == "ok" else outcome_text(e.a),
+                "b": e.b.value if e.b.status == "ok" else outcome_text(e.b),
                 "same": e.same,
                 "status_a": e.a.status,
                 "status_b": e.b.status,
@@ -384,7 +310,7 @@ class ParityResult:
             f"  A  {clean(self.images[0], 60)}",
             f"  B  {clean(self.images[1], 60)}",
         ]
-        lines += render_entries(self.entries, width, "test" if self.kind == "tests" else "check")
+        lines += render_parity(self.entries, width, "test" if self.kind == "tests" else "check")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -440,35 +366,6 @@ class ParityResult:
             f"<reprokit.ParityResult {'holds' if self.holds else 'does not hold'}: "
             f"{s['same']}/{s['checks']} agree, {s['errors']} error(s)>"
         )
-
-
-def render_entries(entries: list[ParityEntry], width: int = 36, what: str = "check") -> list[str]:
-    """Table lines for parity entries: differing ones first, then the agreeing ones."""
-    lines = [f"  {'':4} {what:<{width}} {'A':<{width}} B"]
-    ranked = sorted(entries, key=lambda e: e.good)
-    for e in ranked:
-        mark = "same" if e.good else "DIFF" if not e.same else "FAIL"
-        if "error" in (e.a.status, e.b.status):
-            mark = "ERR "
-        shown_a, shown_b = _differing_part(e.a), _differing_part(e.b)
-        va, vb = e.a.value, e.b.value
-        if e.a.status == e.b.status == "ok" and isinstance(va, dict) and isinstance(vb, dict):
-            keys = {k for k in va.keys() | vb.keys() if va.get(k) != vb.get(k)}
-            if keys:
-                shown_a, shown_b = _differing_part(e.a, keys), _differing_part(e.b, keys)
-        lines.append(
-            f"  {mark:<4} {clean(e.name, width):<{width}} "
-            f"{clean(shown_a, width):<{width}} {clean(shown_b, 2 * width)}"
-        )
-    return lines
-
-
-def _differing_part(outcome: Outcome, keys: set[str] | None = None) -> str:
-    """An outcome as shown in the table; with ``keys``, only those keys of a dict value."""
-    if keys is None or not isinstance(outcome.value, dict):
-        return outcome.shown
-    part = {k: outcome.value.get(k) for k in sorted(keys)}
-    return clean(json.dumps(part, default=str), 200)
 
 
 def run_checks(

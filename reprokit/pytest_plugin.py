@@ -103,7 +103,9 @@ def assert_parity(pair: Any, check: Callable[[Any], Any], name: str | None = Non
     __tracebackhide__ = True
     from concurrent.futures import ThreadPoolExecutor
 
-    from .parity import ParityEntry, as_checks, render_entries, run_check
+    from .model import ParityEntry
+    from .parity import as_checks, run_check
+    from .report.text import render_parity
 
     (wanted,) = as_checks([(name, check)] if name else [check])
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -111,7 +113,7 @@ def assert_parity(pair: Any, check: Callable[[Any], Any], name: str | None = Non
         fb = pool.submit(run_check, wanted, pair.b, pair.containers[1])
         entry = ParityEntry(wanted.name, fa.result(), fb.result())
     if not entry.same:
-        table = "\n".join(render_entries([entry]))
+        table = "\n".join(render_parity([entry]))
         raise AssertionError(f"parity broken for {wanted.name}:\n{table}")
     return entry.a.value
 

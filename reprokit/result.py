@@ -23,6 +23,7 @@ from .model import (
     ImageInfo,
     LayerDiff,
     PackageDiff,
+    ParityEntry,
     StepExplanation,
 )
 
@@ -93,7 +94,7 @@ class Result:
     #: packages added, removed or at another version (dpkg, apk, python), see reprokit.inventory
     package_diffs: list[PackageDiff] = field(default_factory=list)
     #: outcomes of parity checks on containers of both images (reprokit.parity), when run
-    parity: list[Any] = field(default_factory=list)
+    parity: list[ParityEntry] = field(default_factory=list)
 
     def meets(self, require: str) -> bool:
         """Whether the verdict is at least as good as ``require`` (identical > equivalent).

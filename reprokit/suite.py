@@ -30,7 +30,8 @@ import pytest
 
 from .containers import Container, ContainerError, Hardening
 from .errors import Cancelled, UsageError
-from .parity import Outcome, ParityEntry, ParityResult, host_pair, testinfra_host
+from .model import Outcome, ParityEntry
+from .parity import ParityResult, host_pair, testinfra_host
 from .sources import Source
 
 SIDES = ("a", "b")

@@ -9,16 +9,9 @@ import pytest
 
 import reprokit
 from reprokit.errors import ReportError, UsageError
-from reprokit.model import ImageInfo, PackageDiff
-from reprokit.parity import (
-    Outcome,
-    ParityEntry,
-    ParityResult,
-    as_checks,
-    load,
-    plain,
-    same,
-)
+from reprokit.model import ImageInfo, Outcome, PackageDiff, ParityEntry
+from reprokit.model import outcomes_agree as same
+from reprokit.parity import ParityResult, as_checks, load, plain
 from reprokit.result import Result
 
 

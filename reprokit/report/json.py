@@ -27,6 +27,7 @@ from ..model import (
     ImageInfo,
     LayerDiff,
     PackageDiff,
+    ParityEntry,
     StepExplanation,
 )
 
@@ -128,18 +129,10 @@ def from_dict(data: Any) -> Result:
             step_explanations=[StepExplanation.from_dict(x) for x in data.get("steps") or []],
             explained=data.get("explained"),
             package_diffs=[PackageDiff.from_dict(x) for x in data.get("packages") or []],
-            parity=_parity_entries(data.get("parity") or []),
+            parity=[ParityEntry.from_dict(x) for x in data.get("parity") or []],
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ReportError(f"malformed {SCHEMA} report: {type(err).__name__} {err}") from None
-
-
-def _parity_entries(items: list[Any]) -> list[Any]:
-    if not items:
-        return []
-    from ..parity import ParityEntry
-
-    return [ParityEntry.from_dict(x) for x in items]
 
 
 def read_json(path: str | Path) -> Any:

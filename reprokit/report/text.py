@@ -9,10 +9,12 @@ hostile file name cannot rewrite the terminal.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..model import Outcome, ParityEntry
     from ..result import Result
 
 WIDTH = 72
@@ -110,9 +112,45 @@ def packages_and_parity(result: Result, top: int = 10) -> list[str]:
         if len(result.package_diffs) > top:
             lines.append(f"  … and {len(result.package_diffs) - top} more (see the JSON report)")
     if result.parity:
-        from ..parity import render_entries
-
         agree = sum(1 for e in result.parity if e.good)
         lines.append(f"parity: {agree}/{len(result.parity)} checks agree")
-        lines += render_entries(result.parity)
+        lines += render_parity(result.parity)
     return lines
+
+
+def outcome_text(outcome: Outcome) -> str:
+    """One side of a parity check as shown: its value (JSON), or its status and message."""
+    if outcome.status == "ok":
+        return clean(json.dumps(outcome.value, sort_keys=True, default=str), 200)
+    if outcome.message:
+        return clean(f"{outcome.status}: {outcome.message}", 200)
+    return outcome.status
+
+
+def render_parity(entries: list[ParityEntry], width: int = 36, what: str = "check") -> list[str]:
+    """Table lines for parity entries: differing ones first, then the agreeing ones."""
+    lines = [f"  {'':4} {what:<{width}} {'A':<{width}} B"]
+    ranked = sorted(entries, key=lambda e: e.good)
+    for e in ranked:
+        mark = "same" if e.good else "DIFF" if not e.same else "FAIL"
+        if "error" in (e.a.status, e.b.status):
+            mark = "ERR "
+        shown_a, shown_b = _differing_part(e.a), _differing_part(e.b)
+        va, vb = e.a.value, e.b.value
+        if e.a.status == e.b.status == "ok" and isinstance(va, dict) and isinstance(vb, dict):
+            keys = {k for k in va.keys() | vb.keys() if va.get(k) != vb.get(k)}
+            if keys:
+                shown_a, shown_b = _differing_part(e.a, keys), _differing_part(e.b, keys)
+        lines.append(
+            f"  {mark:<4} {clean(e.name, width):<{width}} "
+            f"{clean(shown_a, width):<{width}} {clean(shown_b, 2 * width)}"
+        )
+    return lines
+
+
+def _differing_part(outcome: Outcome, keys: set[str] | None = None) -> str:
+    """An outcome as shown in the table; with ``keys``, only those keys of a dict value."""
+    if keys is None or not isinstance(outcome.value, dict):
+        return outcome_text(outcome)
+    part = {k: outcome.value.get(k) for k in sorted(keys)}
+    return clean(json.dumps(part, default=str), 200)
