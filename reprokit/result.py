@@ -91,7 +91,7 @@ class Result:
     #: True when every difference that counts (not ignored) has a cause other than
     #: ``unexplained``; None when the differences were not explained (e.g. an old report)
     explained: bool | None = None
-    #: packages added, removed or at another version (dpkg, apk, python), see reprokit.inventory
+    #: packages added, removed or at another version (dpkg, apk, rpm, python): reprokit.inventory
     package_diffs: list[PackageDiff] = field(default_factory=list)
     #: outcomes of parity checks on containers of both images (reprokit.parity), when run
     parity: list[ParityEntry] = field(default_factory=list)
