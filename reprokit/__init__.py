@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from .api import check, compare, load
 from .audit import AuditResult, assert_no_findings, audit, drift, images
+from .capture import capture, replay
 from .errors import (
     ArchiveError,
     BuildError,
@@ -26,6 +27,8 @@ from .errors import (
     UsageError,
 )
 from .explain import CAUSES, Rule, Settings
+from .inventory import inventory
+from .parity import ParityResult, parity
 from .result import Result
 from .spec import BuildSpec
 
@@ -38,6 +41,7 @@ __all__ = [
     "Cancelled",
     "EngineError",
     "ImageNotFoundError",
+    "ParityResult",
     "ReportError",
     "ReprokitError",
     "Result",
@@ -48,9 +52,13 @@ __all__ = [
     "__version__",
     "assert_no_findings",
     "audit",
+    "capture",
     "check",
     "compare",
     "drift",
     "images",
+    "inventory",
     "load",
+    "parity",
+    "replay",
 ]

@@ -30,6 +30,7 @@ from .explain import (
     read_settings,
 )
 from .explain.pairing import LayerPairing
+from .inventory import package_diff
 from .layout import Platform, parse_platform
 from .model import ImageInfo
 from .report.json import load as _load
@@ -171,6 +172,7 @@ def compare(
         config_diffs=config_diffs,
         file_diffs=files,
         merged_diffs=merged,
+        package_diffs=package_diff(source_a, source_b, image_a, image_b),
     )
     explain_result(result, image_a, image_b, source_a, source_b, settings, text, target, first_pass)
     _count_ignores(result, image_a, image_b)

@@ -63,6 +63,7 @@ class Run:
     images: list[str] = field(default_factory=list)
     finals: set[str] = field(default_factory=set)
     kept: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -78,20 +79,41 @@ class Run:
         if final:
             self.finals.add(ref)
 
+    def track_container(self, container_id: str) -> None:
+        """Record a container this run started; :meth:`cleanup` removes it (forced) first."""
+        if container_id not in self.containers:
+            self.containers.append(container_id)
+
+    def remove_containers(self) -> list[str]:
+        """Force-remove the containers this run started; returns those that could not be."""
+        failed = []
+        for cid in reversed(self.containers):
+            try:
+                self.client.api.remove_container(cid, force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except (docker.errors.APIError, requests.RequestException) as err:
+                if "already in progress" not in str(err):
+                    log.warning("could not remove container %s: %s", cid[:12], err)
+                    failed.append(cid)
+        self.containers.clear()
+        return failed
+
     def forget(self, image_id: str) -> None:
         """Stop tracking the short or full id of ``image_id`` (a finished build's own image)."""
         bare = image_id.removeprefix("sha256:")
         self.images = [r for r in self.images if not (r and bare.startswith(r))]
 
     def cleanup(self, settle_s: float = 20.0) -> list[str]:
-        """Remove the images this run created, newest first; returns what could not be removed.
+        """Remove the containers, then the images this run created (newest first); returns
+        what could not be removed.
 
         With ``keep=True`` the finished builds' images stay (listed in :attr:`kept`); the
         leftovers of failed builds are still removed. An image still used by the container of
         a build step being cancelled is retried for ``settle_s`` seconds, then that container
         (which only our build can have made from our image) is removed too.
         """
-        failed = []
+        failed = self.remove_containers()
         for ref in reversed(self.images):
             if self.keep and ref in self.finals:
                 self.kept.append(ref)

@@ -185,6 +185,100 @@ class StepExplanation:
         )
 
 
+@dataclass(slots=True)
+class PackageDiff:
+    """One package that differs between the images: ``added`` in B, ``removed`` from A, or
+    ``changed`` version. ``manager`` is dpkg, apk, rpm or python."""
+
+    manager: str
+    name: str
+    change: str
+    a: str | None = None
+    b: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "manager": self.manager,
+            "name": self.name,
+            "change": self.change,
+            "a": self.a,
+            "b": self.b,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PackageDiff:
+        return cls(data["manager"], data["name"], data["change"], data.get("a"), data.get("b"))
+
+
+#: Parity outcome statuses: a value check gives ``ok``; a test gives passed/failed/skipped;
+#: either may give ``error`` (an infrastructure failure or an unexpected exception).
+PARITY_STATUSES = ("ok", "passed", "failed", "skipped", "error")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One side of a check: its status, value (``ok``) or message (failed, error)."""
+
+    status: str
+    value: Any = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status}
+        if self.status == "ok":
+            out["value"] = self.value
+        if self.message:
+            out["message"] = self.message
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcome:
+        return cls(data["status"], data.get("value"), data.get("message"))
+
+
+def outcomes_agree(a: Outcome, b: Outcome) -> bool:
+    """Two outcomes agree: same status and value; an error never agrees with anything."""
+    if "error" in (a.status, b.status):
+        return False
+    return a.status == b.status and a.value == b.value
+
+
+@dataclass(slots=True)
+class ParityEntry:
+    """One check (or test) on both images."""
+
+    name: str
+    a: Outcome
+    b: Outcome
+
+    @property
+    def same(self) -> bool:
+        return outcomes_agree(self.a, self.b)
+
+    @property
+    def good(self) -> bool:
+        """Same on both and neither side failed or erred."""
+        return self.same and self.a.status in ("ok", "passed", "skipped")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON ``parity`` entry: ``test``, ``a``/``b`` statuses, ``same``, details."""
+        out: dict[str, Any] = {"test": self.name, "a": self.a.status, "b": self.b.status}
+        out["same"] = self.same
+        for side, outcome in (("a", self.a), ("b", self.b)):
+            if outcome.status == "ok":
+                out[f"value_{side}"] = outcome.value
+            if outcome.message:
+                out[f"message_{side}"] = outcome.message
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ParityEntry:
+        def side(s: str) -> Outcome:
+            return Outcome(data[s], data.get(f"value_{s}"), data.get(f"message_{s}"))
+
+        return cls(data["test"], side("a"), side("b"))
+
+
 @dataclass
 class ImageInfo:
     """What a report says about one image of the pair."""

@@ -23,6 +23,8 @@ from .model import (
     FileDiff,
     ImageInfo,
     LayerDiff,
+    PackageDiff,
+    ParityEntry,
     RunComparison,
     StepExplanation,
 )
@@ -63,6 +65,7 @@ LAYER_COLUMNS = [
 ]
 CONFIG_COLUMNS = ["field", "change", "a", "b", "cause", "ignored", "fix", "evidence"]
 STEP_COLUMNS = ["layer", "instruction", "dockerfile_line", "causes", "fix"]
+PACKAGE_COLUMNS = ["manager", "name", "change", "a", "b"]
 
 
 @dataclass
@@ -97,6 +100,10 @@ class Result:
     culprits: CulpritSearch | None = None
     #: fixing suggestions tied to the builder, each with the exact command
     suggestions: list[str] = field(default_factory=list)
+    #: packages added, removed or at another version (dpkg, apk, rpm, python): reprokit.inventory
+    package_diffs: list[PackageDiff] = field(default_factory=list)
+    #: outcomes of parity checks on containers of both images (reprokit.parity), when run
+    parity: list[ParityEntry] = field(default_factory=list)
 
     def meets(self, require: str) -> bool:
         """Whether the verdict is at least as good as ``require`` (identical > equivalent).
@@ -140,6 +147,13 @@ class Result:
         import pandas as pd
 
         return pd.DataFrame([s.to_dict() for s in self.step_explanations], columns=STEP_COLUMNS)
+
+    @cached_property
+    def packages(self) -> pd.DataFrame:
+        """One row per differing package: ``manager, name, change, a, b`` (versions)."""
+        import pandas as pd
+
+        return pd.DataFrame([p.to_dict() for p in self.package_diffs], columns=PACKAGE_COLUMNS)
 
     @cached_property
     def config(self) -> pd.DataFrame:

@@ -8,6 +8,18 @@ A new subcommand is a new module here plus one entry in :data:`COMMANDS`.
 
 from __future__ import annotations
 
-from . import audit, causes, check, diff, drift, images, report
+from . import (
+    audit,
+    capture,
+    causes,
+    check,
+    diff,
+    drift,
+    images,
+    inventory,
+    parity,
+    replay,
+    report,
+)
 
-COMMANDS = [check, diff, report, causes, audit, drift, images]
+COMMANDS = [check, diff, report, causes, parity, inventory, capture, replay, audit, drift, images]

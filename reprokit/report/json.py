@@ -27,6 +27,8 @@ from ..model import (
     FileDiff,
     ImageInfo,
     LayerDiff,
+    PackageDiff,
+    ParityEntry,
     RunComparison,
     StepExplanation,
 )
@@ -64,6 +66,8 @@ def _header(result: Result) -> dict[str, Any]:
         "runs": [r.to_dict() for r in result.runs],
         "culprits": result.culprits.to_dict() if result.culprits else None,
         "suggestions": list(result.suggestions),
+        "packages": [p.to_dict() for p in result.package_diffs],
+        "parity": [e.to_dict() for e in result.parity],
     }
 
 
@@ -109,6 +113,10 @@ def from_dict(data: Any) -> Result:
         from ..audit.result import AuditResult  # see docs/audit.md
 
         return AuditResult.from_dict(data)  # type: ignore[return-value]
+    if isinstance(data, dict) and data.get("kind") == "parity":
+        raise ReportError(
+            "a parity report (reprokit parity --json): read it with reprokit.parity.load"
+        )
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise ReportError(f"not a {SCHEMA} report (schema: {found!r})")
@@ -132,20 +140,26 @@ def from_dict(data: Any) -> Result:
             runs=[RunComparison.from_dict(x) for x in data.get("runs") or []],
             culprits=CulpritSearch.from_dict(data["culprits"]) if data.get("culprits") else None,
             suggestions=list(data.get("suggestions") or []),
+            package_diffs=[PackageDiff.from_dict(x) for x in data.get("packages") or []],
+            parity=[ParityEntry.from_dict(x) for x in data.get("parity") or []],
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ReportError(f"malformed {SCHEMA} report: {type(err).__name__} {err}") from None
 
 
-def load(path: str | Path) -> Result:
-    """Read a JSON report written by ``--json`` or :meth:`Result.to_json`."""
+def read_json(path: str | Path) -> Any:
+    """The JSON document at ``path``; :class:`ReportError` when unreadable or not JSON."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
         raise ReportError(f"{path}: cannot read ({err.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ReportError(f"{path}: not JSON ({err})") from None
-    return from_dict(data)
+
+
+def load(path: str | Path) -> Result:
+    """Read a JSON report written by ``--json`` or :meth:`Result.to_json`."""
+    return from_dict(read_json(path))
 
 
 def write_atomic(path: Path, text: str | Iterable[str]) -> None:

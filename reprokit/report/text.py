@@ -9,12 +9,13 @@ hostile file name cannot rewrite the terminal.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..model import FileDiff
+    from ..model import FileDiff, Outcome, ParityEntry
     from ..result import Result
 
 WIDTH = 72
@@ -153,6 +154,7 @@ def render(result: Result, top: int = 10) -> str:
             )
     if result.kept_images:
         lines.append(f"kept images: {', '.join(result.kept_images)}")
+    lines += packages_and_parity(result, top)
     lines += render_builds(result)
     return "\n".join(lines)
 
@@ -209,3 +211,62 @@ def render_builds(result: Result) -> list[str]:
     for suggestion in result.suggestions:
         lines.append(f"suggestion: {clean(suggestion)}")
     return lines
+
+
+def packages_and_parity(result: Result, top: int = 10) -> list[str]:
+    """The package diff and the parity outcomes, when the result has them."""
+    lines = []
+    if result.package_diffs:
+        changes = Counter(p.change for p in result.package_diffs)
+        counts = ", ".join(f"{n} {c}" for c, n in sorted(changes.items()))
+        lines.append(f"packages: {len(result.package_diffs)} differ ({counts})")
+        for p in result.package_diffs[:top]:
+            versions = f"{p.a or '-'} → {p.b or '-'}"
+            lines.append(
+                f"  {p.change:<8} {p.manager:<6} {clean(p.name, 40)}  {clean(versions, 60)}"
+            )
+        if len(result.package_diffs) > top:
+            lines.append(f"  … and {len(result.package_diffs) - top} more (see the JSON report)")
+    if result.parity:
+        agree = sum(1 for e in result.parity if e.good)
+        lines.append(f"parity: {agree}/{len(result.parity)} checks agree")
+        lines += render_parity(result.parity)
+    return lines
+
+
+def outcome_text(outcome: Outcome) -> str:
+    """One side of a parity check as shown: its value (JSON), or its status and message."""
+    if outcome.status == "ok":
+        return clean(json.dumps(outcome.value, sort_keys=True, default=str), 200)
+    if outcome.message:
+        return clean(f"{outcome.status}: {outcome.message}", 200)
+    return outcome.status
+
+
+def render_parity(entries: list[ParityEntry], width: int = 36, what: str = "check") -> list[str]:
+    """Table lines for parity entries: differing ones first, then the agreeing ones."""
+    lines = [f"  {'':4} {what:<{width}} {'A':<{width}} B"]
+    ranked = sorted(entries, key=lambda e: e.good)
+    for e in ranked:
+        mark = "same" if e.good else "DIFF" if not e.same else "FAIL"
+        if "error" in (e.a.status, e.b.status):
+            mark = "ERR "
+        shown_a, shown_b = _differing_part(e.a), _differing_part(e.b)
+        va, vb = e.a.value, e.b.value
+        if e.a.status == e.b.status == "ok" and isinstance(va, dict) and isinstance(vb, dict):
+            keys = {k for k in va.keys() | vb.keys() if va.get(k) != vb.get(k)}
+            if keys:
+                shown_a, shown_b = _differing_part(e.a, keys), _differing_part(e.b, keys)
+        lines.append(
+            f"  {mark:<4} {clean(e.name, width):<{width}} "
+            f"{clean(shown_a, width):<{width}} {clean(shown_b, 2 * width)}"
+        )
+    return lines
+
+
+def _differing_part(outcome: Outcome, keys: set[str] | None = None) -> str:
+    """An outcome as shown in the table; with ``keys``, only those keys of a dict value."""
+    if keys is None or not isinstance(outcome.value, dict):
+        return outcome_text(outcome)
+    part = {k: outcome.value.get(k) for k in sorted(keys)}
+    return clean(json.dumps(part, default=str), 200)

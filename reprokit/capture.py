@@ -1,0 +1,243 @@
+"""Capture the facts of an image as a spec file, and replay that spec against another image.
+
+The facts are the image's :class:`~reprokit.inventory.Inventory` (OS, packages, users,
+groups, environment, entrypoint, cmd, ports, labels) plus the type, mode, owner and digest of
+chosen files, all read from the filesystem (no container). The spec is JSON, or TOML when the
+file name ends in ``.toml``: a documented, reviewable record that two environments are
+equivalent.
+
+>>> spec = capture("app:1", files=["/etc/passwd", "/app/*"])  # doctest: +SKIP
+>>> write_spec(spec, "app.facts.toml")  # doctest: +SKIP
+>>> replay("oci-archive:app-rebuilt.tar", "app.facts.toml").holds  # doctest: +SKIP
+True
+>>> strip_none({"a": None, "b": [{"c": None, "d": 1}]})
+{'b': [{'d': 1}]}
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ReportError, UsageError
+from .inventory import Inventory, inventory_of, read_image
+from .layers import merge
+from .records import FileRecord
+from .report.text import clean
+from .sources import Source, as_source
+
+SPEC_SCHEMA = "reprokit/facts-v1"
+
+
+def strip_none(value: Any) -> Any:
+    """Drop None values (TOML has no null); a missing key reads back as None."""
+    if isinstance(value, dict):
+        return {k: strip_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_none(v) for v in value]
+    return value
+
+
+def file_facts(rec: FileRecord | None) -> dict[str, Any]:
+    """What a spec records about one path: absent, or its type, mode, owner and content."""
+    if rec is None:
+        return {"type": "absent"}
+    out: dict[str, Any] = {"type": rec.type, "mode": f"{rec.mode:04o}", "uid": rec.uid}
+    out["gid"] = rec.gid
+    if rec.type == "file":
+        out.update(size=rec.size, sha256=rec.sha256)
+    if rec.linkname is not None:
+        out["linkname"] = rec.linkname
+    return out
+
+
+def _read(image: str | Source) -> tuple[Inventory, dict[str, FileRecord]]:
+    source = as_source(image)
+    read, by_sha = read_image(source)
+    merged = merge([layer for layer in read.layers if layer is not None])
+    return inventory_of(read, by_sha), merged
+
+
+def _select(merged: dict[str, FileRecord], patterns: Iterable[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for pattern in patterns:
+        if not pattern.startswith("/"):
+            raise UsageError(f"file {pattern!r}: give an absolute path or pattern")
+        if any(ch in pattern for ch in "*?["):
+            for path in sorted(p for p in merged if fnmatch.fnmatchcase(p, pattern)):
+                out[path] = file_facts(merged[path])
+        else:
+            out[pattern] = file_facts(merged.get(pattern))
+    return out
+
+
+def capture(image: str | Source, files: Iterable[str] = ()) -> dict[str, Any]:
+    """The facts of ``image`` as a spec document (a dict; see :func:`write_spec`).
+
+    ``files`` are absolute paths (recorded even when absent, so a replay checks absence too)
+    or shell patterns matched against every path (``*`` also crosses ``/``).
+    """
+    inv, merged = _read(image)
+    facts = inv.to_dict()
+    ref, image_id = facts.pop("ref"), facts.pop("id")
+    return {
+        "schema": SPEC_SCHEMA,
+        "reprokit_version": __version__,
+        "captured": {
+            "image": ref,
+            "id": image_id,
+            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "facts": facts,
+        "file_patterns": [f for f in files if any(ch in f for ch in "*?[")],
+        "files": _select(merged, files),
+    }
+
+
+def write_spec(spec: dict[str, Any], path: str | Path) -> None:
+    """Write a spec atomically: TOML when ``path`` ends in ``.toml``, JSON otherwise."""
+    import tomli_w
+
+    from .report.json import write_atomic
+
+    target = Path(path)
+    if target.suffix == ".toml":
+        text = tomli_w.dumps(strip_none(spec))
+    else:
+        text = json.dumps(spec, indent=2, sort_keys=False) + "\n"
+    write_atomic(target, text)
+
+
+def read_spec(path: str | Path) -> dict[str, Any]:
+    """Read a spec written by :func:`write_spec` (JSON or TOML)."""
+    target = Path(path)
+    try:
+        raw = target.read_bytes()
+    except OSError as err:
+        raise ReportError(f"{path}: cannot read ({err.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8")) if target.suffix == ".toml" else json.loads(raw)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ReportError(f"{path}: not a readable facts spec ({err})") from None
+    if not isinstance(data, dict) or data.get("schema") != SPEC_SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise ReportError(f"{path}: not a {SPEC_SCHEMA} spec (schema: {found!r})")
+    return data
+
+
+@dataclass
+class Mismatch:
+    """One fact whose value on the image differs from the spec."""
+
+    fact: str
+    expected: Any
+    actual: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fact": self.fact, "expected": self.expected, "actual": self.actual}
+
+
+@dataclass
+class ReplayResult:
+    """A spec replayed against an image: every fact checked and those that differ."""
+
+    image: str
+    image_id: str
+    spec_image: str
+    checked: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def holds(self) -> bool:
+        return not self.mismatches
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "reprokit/v1",
+            "kind": "replay",
+            "reprokit_version": __version__,
+            "image": self.image,
+            "id": self.image_id,
+            "spec_image": self.spec_image,
+            "holds": self.holds,
+            "checked": self.checked,
+            "mismatches": [m.to_dict() for m in self.mismatches],
+        }
+
+    def text(self, top: int = 30) -> str:
+        state = "MATCHES" if self.holds else "DIFFERS"
+        lines = [
+            f"replay: {state} — {self.checked - len(self.mismatches)}/{self.checked} facts "
+            f"of {clean(self.spec_image, 50)} hold on {clean(self.image, 50)}"
+        ]
+        for m in self.mismatches[:top]:
+            lines.append(
+                f"  {clean(m.fact, 40):<40} expected {clean(_shown(m.expected), 40):<40} "
+                f"found {clean(_shown(m.actual), 40)}"
+            )
+        if len(self.mismatches) > top:
+            lines.append(f"  … and {len(self.mismatches) - top} more (see --json)")
+        return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def _by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(i.get("name")): {k: v for k, v in i.items() if k != "name"} for i in items}
+
+
+def _packages(items: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for p in items:
+        key = f"{p.get('manager')} {p.get('name')}"
+        out[key] = ", ".join(filter(None, [out.get(key), p.get("version")])) or p.get("version")
+    return out
+
+
+def _compare(prefix: str, expected: dict[str, Any], actual: dict[str, Any]) -> list[Mismatch]:
+    out = []
+    for key in sorted(expected.keys() | actual.keys()):
+        want, got = expected.get(key), actual.get(key)
+        if strip_none(want) != strip_none(got):
+            out.append(Mismatch(f"{prefix} {key}", want, got))
+    return out
+
+
+def replay(image: str | Source, spec: str | Path | dict[str, Any]) -> ReplayResult:
+    """Check ``image`` against a captured spec (a path or the dict :func:`capture` returned)."""
+    data = read_spec(spec) if isinstance(spec, str | Path) else spec
+    inv, merged = _read(image)
+    facts = strip_none(inv.to_dict())
+    want = strip_none(data.get("facts") or {})
+    checks: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("os", want.get("os") or {}, facts.get("os") or {}),
+        ("package", _packages(want.get("packages") or []), _packages(facts.get("packages") or [])),
+        ("user", _by_name(want.get("users") or []), _by_name(facts.get("users") or [])),
+        ("group", _by_name(want.get("groups") or []), _by_name(facts.get("groups") or [])),
+        ("env", want.get("env") or {}, facts.get("env") or {}),
+        ("label", want.get("labels") or {}, facts.get("labels") or {}),
+    ]
+    scalars = ("entrypoint", "cmd", "user", "workdir", "exposed_ports", "platform")
+    checks.append(("config", {k: want.get(k) for k in scalars}, {k: facts.get(k) for k in scalars}))
+    wanted_files = data.get("files") or {}
+    actual_files = {p: file_facts(merged.get(p)) for p in wanted_files}
+    actual_files.update(_select(merged, data.get("file_patterns") or []))  # new matches count
+    checks.append(("file", wanted_files, actual_files))
+    result = ReplayResult(
+        image=inv.ref, image_id=inv.id, spec_image=str((data.get("captured") or {}).get("image"))
+    )
+    for prefix, expected, actual in checks:
+        result.checked += len(expected.keys() | actual.keys())
+        result.mismatches.extend(_compare(prefix, expected, actual))
+    return result

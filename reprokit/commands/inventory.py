@@ -1,0 +1,31 @@
+"""``reprokit inventory IMAGE``: OS, packages, Python distributions, users, config of an image,
+read from its filesystem (no container, so shell-less images work too)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .common import check_output_path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inventory", help="list what an image holds (no container needed)")
+    p.add_argument("image", help="the image, any transport")
+    p.add_argument("--json", metavar="PATH", help="write the inventory as JSON")
+    p.add_argument("--platform", help="os/arch[/variant] to pick from an index")
+    p.add_argument("--top", type=int, default=50, help="packages to list (50)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..inventory import inventory
+    from ..report.json import write_atomic
+
+    check_output_path("--json", args.json)
+    found = inventory(args.image, platform=args.platform)
+    if args.json:
+        write_atomic(Path(args.json), json.dumps(found.to_dict(), indent=2, default=str) + "\n")
+    print(found.text(args.top))
+    return 0

@@ -1,0 +1,32 @@
+"""``reprokit replay IMAGE SPEC``: check an image against facts captured from another.
+
+Exit status: 0 when every fact holds, 1 when one differs, 2 on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .common import EXIT_FAILED, EXIT_OK, check_output_path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="check an image against a spec written by capture")
+    p.add_argument("image", help="the image, any transport")
+    p.add_argument("spec", help="spec file written by reprokit capture")
+    p.add_argument("--json", metavar="PATH", help="write the replay result as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..capture import replay
+    from ..report.json import write_atomic
+
+    check_output_path("--json", args.json)
+    result = replay(args.image, args.spec)
+    if args.json:
+        write_atomic(Path(args.json), json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    print(result.text())
+    return EXIT_OK if result.holds else EXIT_FAILED
