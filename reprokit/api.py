@@ -30,7 +30,7 @@ from .explain import (
     read_settings,
 )
 from .explain.pairing import LayerPairing
-from .inventory import package_diff
+from .inventory import PACKAGE_DB, package_plan
 from .layout import Platform, parse_platform
 from .model import ImageInfo
 from .report.json import load as _load
@@ -72,7 +72,11 @@ def read_pair(
     ids_a = a.diff_ids()
     ids_b = b.diff_ids()  # fail fast (image not found) before any export starts
     skip_b = set(ids_a or ())
-    pairing = layer_pairing(ids_a or [], ids_b or [], settings or Settings())
+
+    def is_db(path: str) -> bool:  # package databases are kept for the package diff
+        return PACKAGE_DB.match(path) is not None
+
+    pairing = layer_pairing(ids_a or [], ids_b or [], settings or Settings(), keep=is_db)
     cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reprokit-read") as pool:
         future_a = pool.submit(a.read, (), cancel, pairing.tap_for("a"))
@@ -172,9 +176,12 @@ def compare(
         config_diffs=config_diffs,
         file_diffs=files,
         merged_diffs=merged,
-        package_diffs=package_diff(source_a, source_b, image_a, image_b),
     )
-    explain_result(result, image_a, image_b, source_a, source_b, settings, text, target, first_pass)
+    packages = package_plan(image_a, image_b, already=first_pass.kept)
+    explain_result(
+        result, image_a, image_b, source_a, source_b, settings, text, target, first_pass, packages
+    )
+    result.package_diffs = packages.diff() if packages else []
     _count_ignores(result, image_a, image_b)
     result.duration_s = time.monotonic() - started
     return result

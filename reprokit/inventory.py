@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any
 
-from .layers import LayerIndex, merge
+from .layers import LayerIndex, Tap, TapFor, merge
 from .model import PackageDiff
 from .records import FileRecord
 from .report.text import clean
+from .sources import Collect
 
 if TYPE_CHECKING:
     from .sources import Image, Source
@@ -511,40 +512,103 @@ def _may_touch_packages(image_a: Image, image_b: Image) -> bool:
     return False
 
 
-def package_diff(
-    source_a: Source, source_b: Source, image_a: Image, image_b: Image
-) -> list[PackageDiff]:
-    """The package-level difference of two read images, for :func:`reprokit.compare`.
+class PackagePlan:
+    """The package-database files whose content differs between two read images, by side and
+    by the layer (diff_id) giving each; read them with :meth:`tap_for` in a pass over those
+    layers (possibly shared with other readers), then :meth:`diff`."""
 
-    Costs nothing when no differing layer holds a package database; otherwise reads only the
-    database files whose content differs, in one pass per side over only the layers giving them.
+    def __init__(self, wanted: dict[str, dict[str, list[str]]]):
+        self.wanted_paths = wanted
+        self.got: dict[str, dict[str, dict[str, bytes]]] = {"a": {}, "b": {}}
+
+    def wanted(self, side: str) -> set[str]:
+        """The diff_ids of the layers to read on ``side``."""
+        return set(self.wanted_paths[side])
+
+    def tap_for(self, side: str) -> TapFor:
+        """The taps collecting ``side``'s database files."""
+        wanted, got = self.wanted_paths[side], self.got[side]
+        every = {p for paths in wanted.values() for p in paths}
+
+        def tap_for(diff_id: str | None) -> Tap | None:
+            paths = every if diff_id is None else set(wanted.get(diff_id, ()))
+            return Collect(paths, FILE_LIMIT, got.setdefault(diff_id or "", {})) if paths else None
+
+        return tap_for
+
+    def diff(self) -> list[PackageDiff]:
+        """The package diff from the files read."""
+        sides = []
+        for side in "ab":
+            packages: list[Package] = []
+            for found in self.got[side].values():
+                for path, data in sorted(found.items()):
+                    packages.extend(packages_of(path, data))
+            sides.append(packages)
+        return diff_packages(sides[0], sides[1])
+
+
+def package_plan(
+    image_a: Image,
+    image_b: Image,
+    already: dict[str, dict[tuple[str, str], bytes]] | None = None,
+) -> PackagePlan | None:
+    """What :class:`PackagePlan` must read; None when no differing layer touches a database.
+    ``already`` holds files read on the way, by side and ``(diff_id, path)``: they are not
+    read again.
+
+    Costs nothing when no differing layer holds a package database.
     """
     if image_a.diff_ids == image_b.diff_ids or not _may_touch_packages(image_a, image_b):
-        return []
+        return None
     files_a = _db_files(merge(_layers(image_a)))
     files_b = _db_files(merge(_layers(image_b)))
     differing = {p for p in files_a.keys() | files_b.keys() if files_a.get(p) != files_b.get(p)}
     if not differing:
-        return []
-
-    def fetch(source: Source, image: Image, files: dict[str, str | None]) -> list[Package]:
-        wanted: dict[str, list[str]] = {}
+        return None
+    wanted: dict[str, dict[str, list[str]]] = {"a": {}, "b": {}}
+    for side, image, files in (("a", image_a, files_a), ("b", image_b, files_b)):
         for path in sorted(differing & files.keys()):
             diff_id = _provider(image, path, files[path])
             if diff_id is not None:
-                wanted.setdefault(diff_id, []).append(path)
-        if not wanted:
-            return []
-        got = source.fetch(wanted, FILE_LIMIT)
-        out: list[Package] = []
-        for diff_id, paths in wanted.items():
-            for path in paths:
-                data = got.get(diff_id, {}).get(path)
-                if data is not None:
-                    out.extend(packages_of(path, data))
-        return out
+                wanted[side].setdefault(diff_id, []).append(path)
+    plan = PackagePlan(wanted)
+    for side, kept in (already or {}).items():
+        for (diff_id, path), data in kept.items():
+            paths = wanted[side].get(diff_id, [])
+            if path in paths:
+                plan.got[side].setdefault(diff_id, {})[path] = data
+                paths.remove(path)
+                if not paths:
+                    del wanted[side][diff_id]
+    return plan
 
+
+def package_diff(
+    source_a: Source, source_b: Source, image_a: Image, image_b: Image
+) -> list[PackageDiff]:
+    """The package-level difference of two read images.
+
+    Costs nothing when no differing layer holds a package database; otherwise reads only the
+    database files whose content differs, in one pass per side over only the layers giving
+    them. (:func:`reprokit.compare` shares that pass with the explanations' evidence.)
+    """
+    plan = package_plan(image_a, image_b)
+    if plan is None:
+        return []
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reprokit-packages") as pool:
-        fa = pool.submit(fetch, source_a, image_a, files_a)
-        fb = pool.submit(fetch, source_b, image_b, files_b)
-        return diff_packages(fa.result(), fb.result())
+        futures = [
+            pool.submit(read_layers, source, plan.wanted(side), plan.tap_for(side))
+            for side, source in (("a", source_a), ("b", source_b))
+        ]
+        for future in futures:
+            future.result()
+    return plan.diff()
+
+
+def read_layers(
+    source: Source, wanted: set[str], tap_for: TapFor | None, cancel: Any = None
+) -> None:
+    """One pass over only the layers of ``source`` whose diff_id is in ``wanted``."""
+    if wanted:
+        source.read([d for d in source.diff_ids() or [] if d not in wanted], cancel, tap_for)

@@ -83,6 +83,38 @@ class Tap(Protocol):
 TapFor = Callable[[str | None], Tap | None]
 
 
+class _Taps:
+    """Several taps on one layer: each receives the files it wants."""
+
+    def __init__(self, taps: list[Tap]):
+        self.taps = taps
+
+    def wants(self, path: str, size: int) -> bool:
+        return any(t.wants(path, size) for t in self.taps)
+
+    def take(self, path: str, data: bytes) -> None:
+        for t in self.taps:
+            if t.wants(path, len(data)):
+                t.take(path, data)
+
+
+def combine_taps(*tap_fors: TapFor | None) -> TapFor | None:
+    """One ``tap_for`` serving several readers in the same pass (None when there are none).
+
+    >>> combine_taps(None, None) is None
+    True
+    """
+    given = [f for f in tap_fors if f is not None]
+    if len(given) <= 1:
+        return given[0] if given else None
+
+    def tap_for(diff_id: str | None) -> Tap | None:
+        taps = [t for f in given if (t := f(diff_id)) is not None]
+        return None if not taps else taps[0] if len(taps) == 1 else _Taps(taps)
+
+    return tap_for
+
+
 def _xattrs(pax: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """Extended attributes from PAX records; bsdtar writes each one both ways, it counts once."""
     out: dict[str, str] = {}

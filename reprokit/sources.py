@@ -113,7 +113,7 @@ class Source(ABC):
 
         def tap_for(diff_id: str | None) -> Tap | None:
             paths = every if diff_id is None else set(wanted.get(diff_id, ()))
-            return _Collect(paths, limit, found.setdefault(diff_id or "", {})) if paths else None
+            return Collect(paths, limit, found.setdefault(diff_id or "", {})) if paths else None
 
         ids = self.diff_ids() or []
         self.read([d for d in ids if d not in wanted], cancel, tap_for)
@@ -124,7 +124,7 @@ class Source(ABC):
         return found
 
 
-class _Collect:
+class Collect:
     """A tap keeping the content of the given paths (up to ``limit`` bytes each)."""
 
     def __init__(self, paths: Collection[str], limit: int, into: dict[str, bytes]):

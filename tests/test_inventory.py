@@ -153,6 +153,21 @@ def test_package_diff_reads_again_only_when_a_differing_layer_holds_a_database(t
     ]
     assert CountingSource.reads == 4  # and one more pass per side, for the status files only
 
+    # both sides write their database in the same differing layer: it is read on the way
+    pkg_a = tc.make_layer([tc.file("var/lib/dpkg/status", STATUS), tc.file("app/x", b"1")])
+    CountingSource.reads = 0
+    result = reprokit.compare(
+        _counting(_image(tmp_path, [base, pkg_a], "a3")),
+        _counting(_image(tmp_path, [base, pkg_b], "b3")),
+    )
+    assert [(d.name, d.a, d.b) for d in result.package_diffs] == [
+        ("bash", "5.2.15-2+b2", "5.2.21-2")
+    ]
+    assert CountingSource.reads == 2  # no pass beyond the comparison's own
+    status = next(d for d in result.merged_diffs if d.path == "/var/lib/dpkg/status")
+    assert status.cause == "dependency-drift"
+    assert status.evidence == "bash:amd64 5.2.15-2+b2 → 5.2.21-2"
+
 
 @pytest.mark.engine
 def test_inventory_of_debian_and_busybox(debian: str, busybox: str, tmp_path: Path):

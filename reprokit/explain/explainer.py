@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
-from ..layers import LayerIndex
+from ..inventory import read_layers
+from ..layers import LayerIndex, TapFor, combine_taps
 from ..model import ConfigDiff, FileDiff, StepExplanation
 from ..records import FileRecord
 from ..result import Result
@@ -47,8 +49,14 @@ from .steps import (
 Located = tuple[FileDiff, str | None, str | None]
 
 
-def layer_pairing(ids_a: list[str], ids_b: list[str], settings: Settings) -> LayerPairing:
-    """The first-pass pairing for two images about to be read (see :func:`explain_result`)."""
+def layer_pairing(
+    ids_a: list[str],
+    ids_b: list[str],
+    settings: Settings,
+    keep: Callable[[str], bool] | None = None,
+) -> LayerPairing:
+    """The first-pass pairing for two images about to be read (see :func:`explain_result`);
+    the raw content of the paths ``keep`` accepts is kept too."""
     return LayerPairing(
         ids_a,
         ids_b,
@@ -56,6 +64,7 @@ def layer_pairing(ids_a: list[str], ids_b: list[str], settings: Settings) -> Lay
         settings.patterns(),
         max_files=settings.evidence_files,
         max_bytes=settings.evidence_bytes,
+        keep=keep,
     )
 
 
@@ -144,20 +153,34 @@ def _facts_and_leftovers(
     return found, kept
 
 
+class Reader(Protocol):
+    """Another reader sharing the second pass (e.g. the package diff's database files)."""
+
+    def wanted(self, side: str) -> set[str]: ...
+
+    def tap_for(self, side: str) -> TapFor: ...
+
+
 def _second_pass(
-    located: list[Located], sources: tuple[Source, Source], settings: Settings
+    located: list[Located],
+    sources: tuple[Source, Source],
+    settings: Settings,
+    also: Reader | None = None,
 ) -> dict[Hashable, ContentFacts]:
-    """One more concurrent pass over only the layers holding ``located`` differences."""
-    if not located:
-        return {}
+    """One more concurrent pass over only the layers holding ``located`` differences (and
+    what ``also`` wants read in the same pass)."""
     pairing = DiffPairing(located, settings.evidence_file_bytes, settings.patterns())
+    readers: list[Reader] = [pairing] if located else []
+    readers += [also] if also is not None else []
+    if not readers:
+        return {}
     cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reprokit-evidence") as pool:
         futures = []
         for side, source in zip("ab", sources, strict=True):
-            wanted = pairing.wanted(side)
-            skip = [d for d in source.diff_ids() or [] if d not in wanted]
-            futures.append(pool.submit(source.read, skip, cancel, pairing.tap_for(side)))
+            wanted = set().union(*(r.wanted(side) for r in readers))
+            tap_for = combine_taps(*(r.tap_for(side) for r in readers))
+            futures.append(pool.submit(read_layers, source, wanted, tap_for, cancel))
         try:
             for future in futures:
                 future.result()
@@ -177,17 +200,18 @@ def explain_result(
     dockerfile: str | None = None,
     target: str | None = None,
     first_pass: LayerPairing | None = None,
+    also: Reader | None = None,
 ) -> Result:
     """Fill in cause, fix, evidence and ignored on every difference of ``result``, its steps
     and ``explained``. ``first_pass`` paired contents while the images were read
-    (:func:`layer_pairing`); contents it lacks are read from the sources when given.
-    Returns ``result``."""
+    (:func:`layer_pairing`); contents it lacks are read from the sources when given, in one
+    pass shared with ``also``. Returns ``result``."""
     settings = settings or Settings()
     by_diff: dict[int, ContentFacts] = {}
     if image_a is not None and image_b is not None:
         by_diff, leftovers = _facts_and_leftovers(result, image_a, image_b, settings, first_pass)
-        if leftovers and source_a is not None and source_b is not None:
-            second = _second_pass(leftovers, (source_a, source_b), settings)
+        if source_a is not None and source_b is not None:
+            second = _second_pass(leftovers, (source_a, source_b), settings, also)
             by_diff.update({k: v for k, v in second.items() if isinstance(k, int)})
     file_rules = settings.file_rules()
     pending: list[_Pending] = []

@@ -100,6 +100,28 @@ class _SideTap:
             self.pairing.offer(self.side, key, path, data)
 
 
+class _LayerTap(_SideTap):
+    """A first-pass tap: pairs by (index, path) and keeps the raw files asked to be kept."""
+
+    def __init__(self, pairing: LayerPairing, side: str, index: int, diff_id: str):
+        super().__init__(pairing, side, lambda path: (index, path))
+        self.layer_pairing, self.diff_id = pairing, diff_id
+
+    def wants(self, path: str, size: int) -> bool:
+        keep = self.layer_pairing.keep
+        return size <= self.pairing.size_limit(path) and (
+            self.pairing.room() or (keep is not None and keep(path))
+        )
+
+    def take(self, path: str, data: bytes) -> None:
+        keep = self.layer_pairing.keep
+        if keep is not None and keep(path):
+            with self.pairing.lock:
+                self.layer_pairing.kept[self.side][(self.diff_id, path)] = data
+        if self.pairing.room():
+            super().take(path, data)
+
+
 class LayerPairing(_Pairing):
     """First pass: every small regular file of the layers whose diff_ids differ at the same
     index is paired by (index, path); the facts are keyed the same way."""
@@ -112,8 +134,13 @@ class LayerPairing(_Pairing):
         patterns: Iterable[re.Pattern[str]] = (),
         max_files: int = 2000,
         max_bytes: int = 128 << 20,
+        keep: Callable[[str], bool] | None = None,
     ):
         super().__init__(limit, patterns, max_files, max_bytes)
+        #: paths whose raw content is kept, by side and (diff_id, path): package databases,
+        #: which the package diff then need not read again
+        self.keep = keep
+        self.kept: dict[str, dict[tuple[str, str], bytes]] = {"a": {}, "b": {}}
         differing = [i for i, (a, b) in enumerate(zip(ids_a, ids_b, strict=False)) if a != b]
         self.index: dict[str, dict[str, int]] = {"a": {}, "b": {}}
         for i in differing:
@@ -123,9 +150,9 @@ class LayerPairing(_Pairing):
     def tap_for(self, side: str) -> TapFor:
         def tap_for(diff_id: str | None) -> Tap | None:
             index = self.index[side].get(diff_id or "")
-            if index is None:
+            if index is None or diff_id is None:
                 return None
-            return _SideTap(self, side, lambda path: (index, path))
+            return _LayerTap(self, side, index, diff_id)
 
         return tap_for
 
