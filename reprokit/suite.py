@@ -169,6 +169,9 @@ def _worker_command(
         "no:cacheprovider",
         "-o",
         "addopts=",
+        # test ids relative to the tests themselves, wherever reprokit runs from
+        "--rootdir",
+        os.path.commonpath([os.path.dirname(os.path.abspath(t)) for t in tests]),
         "--reprokit-worker",
         json.dumps(spec),
         *(["-q", "--tb=short", "-rN"] if verbose else ["-qq", "--tb=no", "-rN"]),
