@@ -403,3 +403,23 @@ def test_a_path_the_images_write_in_different_layers_gets_content_evidence(tmp_p
     assert conf.evidence == "@@ line 1 @@\n-colour = red\n+colour = blue"
     per_layer = [d for d in result.file_diffs if d.path == "/app/conf"]
     assert {d.change for d in per_layer} == {"added", "removed"}
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path):
+    """``reprokit diff … | head -1`` with far more output than a pipe holds: no traceback, no
+    internal error, when the reader closes the pipe early."""
+    import subprocess
+    import sys
+
+    many_a = [tc.file(f"app/file-{i:05}", b"a") for i in range(3000)]
+    many_b = [tc.file(f"app/file-{i:05}", b"b") for i in range(3000)]
+    a, b = pair(tmp_path, many_a, many_b)
+    proc = subprocess.run(
+        f"{sys.executable} -m reprokit diff {a} {b} --top 5000 | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.startswith("reprokit: DIFFERENT")
+    assert proc.stderr == ""

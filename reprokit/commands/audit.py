@@ -8,7 +8,7 @@ import shlex
 
 from ..audit import audit
 from ..audit.rules import SEVERITIES
-from .common import EXIT_FAILED, EXIT_OK, check_output_path
+from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,5 +54,5 @@ def run(args: argparse.Namespace) -> int:
         result.to_json(args.json)
     if args.report:
         result.write_report(args.report)
-    print(result.text(args.top))
+    say(result.text(args.top))
     return EXIT_FAILED if result.fails(args.fail_on) else EXIT_OK

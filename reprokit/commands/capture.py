@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import check_output_path
+from .common import check_output_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     spec = capture(args.image, files=args.file)
     write_spec(spec, args.spec)
     facts = spec["facts"]
-    print(
+    say(
         f"captured {len(facts['packages'])} package(s), {len(facts['users'])} user(s), "
         f"{len(spec['files'])} file(s) of {spec['captured']['image']} in {args.spec}"
     )

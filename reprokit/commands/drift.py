@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..audit import drift
-from .common import EXIT_FAILED, EXIT_OK, check_output_path
+from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
         result.to_json(args.json)
     if args.report:
         result.write_report(args.report)
-    print(result.text(args.top))
+    say(result.text(args.top))
     return EXIT_FAILED if result.fails() else EXIT_OK

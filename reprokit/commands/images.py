@@ -9,7 +9,7 @@ import json
 from ..audit.images import image_rows
 from ..report.json import write_atomic
 from ..report.text import clean, human_size
-from .common import EXIT_OK, check_output_path
+from .common import EXIT_OK, check_output_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,11 +26,11 @@ def run(args: argparse.Namespace) -> int:
 
         doc = {"schema": "reprokit/v1", "kind": "images", "images": rows}
         write_atomic(Path(args.json), json.dumps(doc, indent=2) + "\n")
-    print(f"{'IMAGE ID':<19} {'SIZE':>9} {'AGE':>8} {'USED':>4} {'DANGLING':<8} TAGS")
+    say(f"{'IMAGE ID':<19} {'SIZE':>9} {'AGE':>8} {'USED':>4} {'DANGLING':<8} TAGS")
     for r in rows:
         tags = ", ".join(r["tags"]) or "<none>"
         used = f"{r['containers']}" + ("*" if r["running"] else "")
-        print(
+        say(
             f"{r['id'][:19]:<19} {human_size(r['size']):>9} {r['age_days']:>7}d "
             f"{used:>4} {'yes' if r['dangling'] else 'no':<8} {clean(tags, 80)}"
         )

@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import check_output_path
+from .common import check_output_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,5 +27,5 @@ def run(args: argparse.Namespace) -> int:
     found = inventory(args.image, platform=args.platform)
     if args.json:
         write_atomic(Path(args.json), json.dumps(found.to_dict(), indent=2, default=str) + "\n")
-    print(found.text(args.top))
+    say(found.text(args.top))
     return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import check_output_path
+from .common import check_output_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.json:
         result.to_json(args.json)
-    print(result.text())
+    say(result.text())
     return result.exit_status()

@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import EXIT_FAILED, EXIT_OK, check_output_path
+from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
     result = replay(args.image, args.spec)
     if args.json:
         write_atomic(Path(args.json), json.dumps(result.to_dict(), indent=2, default=str) + "\n")
-    print(result.text())
+    say(result.text())
     return EXIT_OK if result.holds else EXIT_FAILED

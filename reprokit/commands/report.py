@@ -6,7 +6,7 @@ import argparse
 
 from ..api import load
 from ..report.files import write
-from .common import EXIT_OK, report_path
+from .common import EXIT_OK, report_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,5 +27,5 @@ def run(args: argparse.Namespace) -> int:
     result = load(args.json)
     for path in args.to:
         write(result, path)
-        print(f"wrote {path}")
+        say(f"wrote {path}")
     return EXIT_OK

@@ -24,10 +24,12 @@ TIMESTAMP_FIX = (
 
 @dataclass(frozen=True)
 class Cause:
-    """A named reason for a difference, what it means and the default fix."""
+    """A named reason for a difference, what it means, the short fix each difference carries
+    (reports repeat it per difference, so it stays one line) and the full fix its step gets."""
 
     name: str
     summary: str
+    detail: str
     fix: str
 
 
@@ -36,34 +38,45 @@ def _causes(*items: Cause) -> dict[str, Cause]:
 
 
 CAUSES = _causes(
-    Cause("timestamp", "only modification times differ", TIMESTAMP_FIX),
+    Cause(
+        "timestamp",
+        "only modification times differ",
+        TIMESTAMP_FIX,
+        "clamp file times: SOURCE_DATE_EPOCH + buildx rewrite-timestamp=true, "
+        "or buildah --timestamp",
+    ),
     Cause(
         "image-metadata",
         "image creation times, history times or the classic builder's container id/hostname",
         "set SOURCE_DATE_EPOCH for BuildKit (`--build-arg SOURCE_DATE_EPOCH=…`) or "
         "`buildah bud --timestamp N`; the classic builder always records the build time",
+        "set SOURCE_DATE_EPOCH (buildx) or buildah --timestamp N",
     ),
     Cause(
         "layer-digest",
         "a layer digest in the config, which follows from that layer's file differences",
         "fix the file differences of that layer's step",
+        "fix the file differences of that layer",
     ),
     Cause(
         "log-file",
         "a log written during the build (dpkg, apt, package managers, the build's own logs)",
         "delete logs at the end of the same RUN step: `rm -rf /var/log/*` (e.g. "
         "`/var/log/dpkg.log /var/log/apt/*.log /var/log/alternatives.log`)",
+        "rm -rf /var/log/* at the end of the same RUN step",
     ),
     Cause(
         "package-manager-cache",
         "package-manager caches and indexes (apt lists and pkgcache, apk, pip, npm caches)",
         "clean caches in the same RUN step: `rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin`, "
         "`apk add --no-cache`, `pip install --no-cache-dir`, `npm ci && npm cache clean --force`",
+        "clean package caches in the same RUN step",
     ),
     Cause(
         "ldconfig-cache",
         "ldconfig's auxiliary cache, which records file times",
         "delete it at the end of the RUN step: `rm -f /var/cache/ldconfig/aux-cache`",
+        "rm -f /var/cache/ldconfig/aux-cache at the end of the RUN step",
     ),
     Cause(
         "python-bytecode",
@@ -71,40 +84,47 @@ CAUSES = _causes(
         "set `ENV PYTHONDONTWRITEBYTECODE=1` before the step, or compile with "
         "`python -m compileall --invalidation-mode unchecked-hash` (SOURCE_DATE_EPOCH makes "
         "pip and compileall write hash-based pycs)",
+        "PYTHONDONTWRITEBYTECODE=1, or compileall --invalidation-mode unchecked-hash",
     ),
     Cause(
         "embedded-timestamp",
         "text whose only differences are dates or times written at build time",
         "don't write the build time into files: derive it from SOURCE_DATE_EPOCH "
         "(`date -u -d @$SOURCE_DATE_EPOCH`) or pass a fixed value as a build arg",
+        "take the time from SOURCE_DATE_EPOCH or a build arg",
     ),
     Cause(
         "identity",
         "a per-build identity: machine-id, ssh host keys, random seeds",
         "remove it at the end of the step (`rm -f /etc/ssh/ssh_host_* /var/lib/systemd/"
         "random-seed`, `: > /etc/machine-id`) and generate it when the container starts",
+        "delete it at the end of the step; create it when the container starts",
     ),
     Cause(
         "ownership",
         "owner or group differ",
         "set ownership explicitly: `COPY --chown=UID:GID`, `chown` in the RUN step",
+        "set owners explicitly: COPY --chown, chown",
     ),
     Cause(
         "permissions",
         "permission bits differ (often the umask or the checkout's file modes)",
         "set modes explicitly: `COPY --chmod=…`, `chmod` in the RUN step, or build from a "
         "checkout with a fixed umask",
+        "set modes explicitly: COPY --chmod, chmod, a fixed umask",
     ),
     Cause(
         "dependency-drift",
         "installed package versions differ between the builds",
         "pin versions (`apt-get install pkg=VERSION`, `pip install -r requirements.txt` with "
         "hashes, lockfiles) and install from a snapshot mirror (snapshot.debian.org)",
+        "pin versions (lockfiles, pkg=VERSION) and use a snapshot mirror",
     ),
     Cause(
         "unexplained",
         "content differs for a reason no rule recognises",
         "inspect the evidence; make the step deterministic (fixed inputs, no randomness, "
         "no network-dependent output), or add a rule or an ignore if it is expected",
+        "make the step deterministic, or add a rule or an ignore if expected",
     ),
 )

@@ -175,7 +175,7 @@ def grouped_fix(
     for cause in sorted(causes, key=lambda c: _ORDER.index(c) if c in _ORDER else len(_ORDER)):
         if cause in cleaned or cause in TIME_ONLY - {"timestamp"}:
             continue
-        fix = other_fixes.get(cause) or (CAUSES[cause].fix if cause in CAUSES else "")
+        fix = other_fixes.get(cause) or (CAUSES[cause].detail if cause in CAUSES else "")
         if not fix:
             continue
         label = cause.replace("-", " ").capitalize() if cause != "timestamp" else "Timestamps"
