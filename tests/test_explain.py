@@ -216,14 +216,22 @@ def test_evidence_is_bounded(tmp_path: Path):
     assert all(len(d.evidence or "") <= 600 for d in result.file_diffs)
 
 
-def test_content_budget_reports_what_was_not_read(tmp_path: Path):
+def test_content_budgets_keep_causes_and_say_what_was_not_kept(tmp_path: Path):
     a = [tc.file(f"app/f{i}", b"a1") for i in range(5)]
     b = [tc.file(f"app/f{i}", b"b2") for i in range(5)]
+    a.append(tc.file("app/zstamp", b"built 2026-01-01\n"))
+    b.append(tc.file("app/zstamp", b"built 2026-01-02\n"))
+    # past the files budget, contents are still read for the causes, not for the evidence
     result, by = explain(tmp_path, a, b, config=Settings(evidence_files=2))
-    read = [d for d in result.file_diffs if "budget" not in (d.evidence or "")]
-    assert len(read) == 2
-    assert "content not read: evidence budget" in (by["/app/f4"].evidence or "")
-    assert by["/app/f4"].cause == "unexplained"
+    evidence = [d.evidence or "" for d in result.file_diffs]
+    assert sum(e.startswith("@@ line 1 @@") for e in evidence) == 2
+    assert sum("evidence budget reached" in e for e in evidence) == 4
+    assert by["/app/zstamp"].cause == "embedded-timestamp"
+    # past the bytes budget, nothing is read: the cause cannot be known
+    (tmp_path / "bytes").mkdir()
+    result, by = explain(tmp_path / "bytes", a, b, config=Settings(evidence_bytes=1))
+    assert by["/app/zstamp"].cause == "unexplained"
+    assert "content not read: evidence budget" in (by["/app/zstamp"].evidence or "")
 
 
 def test_user_rules_from_the_api_and_settings_files(tmp_path: Path):

@@ -32,7 +32,7 @@ from ..sources import Image, Source
 from . import content as c
 from .causes import CAUSES
 from .facts import ContentFacts, is_package_db
-from .globs import any_match
+from .globs import matches_any
 from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing
 from .rules import Rule, Subject
 from .settings import Settings
@@ -266,7 +266,7 @@ def _apply(
     return None, None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """A classified difference waiting for its share of the evidence budget."""
 
@@ -287,14 +287,14 @@ def _explain_file(
 ) -> _Pending:
     subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
     _, evidence = _apply(d, rules, subject)
-    d.ignored = any_match(settings.ignore, d.path) is not None
+    d.ignored = matches_any(settings.ignore, d.path)
     return _Pending(d, subject, evidence)
 
 
 def _explain_config(cd: ConfigDiff, rules: list[Rule], settings: Settings) -> None:
     subject = Subject(cd.field, cd.change, ("value",), value_a=cd.a, value_b=cd.b)
     _, evidence = _apply(cd, rules, subject)
-    cd.ignored = any_match(settings.ignore, cd.field) is not None
+    cd.ignored = matches_any(settings.ignore, cd.field)
     if cd.cause == "layer-digest":
         evidence = "follows from the files of that layer (see its step)"
     cd.evidence = evidence or c.shorten(f"{cd.a!r} → {cd.b!r}", 300)

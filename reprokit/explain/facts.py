@@ -48,10 +48,15 @@ def _versions_of(path: str, text: str) -> dict[str, str]:
     return c.dpkg_versions(text)
 
 
+#: What a sniff's finding says when only the verdict, not the evidence, is kept (``lean``).
+LEAN = "(evidence not kept: evidence budget reached)"
+
+
 def content_facts(
-    path: str, a: bytes, b: bytes, patterns: Iterable[re.Pattern[str]] = ()
+    path: str, a: bytes, b: bytes, patterns: Iterable[re.Pattern[str]] = (), lean: bool = False
 ) -> ContentFacts:
-    """The facts of two differing contents of ``path``."""
+    """The facts of two differing contents of ``path``; ``lean`` keeps only what the rules
+    need (which sniffs recognise it), not the evidence text."""
     text = c.is_text(a) and c.is_text(b)
     ta, tb = (c.decode(a), c.decode(b)) if text else ("", "")
     sniffs: dict[str, str | None] = dict.fromkeys(CONTENT_SNIFFS)
@@ -62,13 +67,15 @@ def content_facts(
             _versions_of(path, ta), _versions_of(path, tb)
         )
     if text and c.only_dates_differ(ta, tb):
-        sniffs["only-dates"] = c.text_diff(ta, tb)
+        sniffs["only-dates"] = LEAN if lean else c.text_diff(ta, tb)
     found: frozenset[str] = frozenset()
     patterns = list(patterns)
     if patterns:
         shown_a, shown_b = (ta, tb) if text else (c.decode(a), c.decode(b))
         found = frozenset(p.pattern for p in patterns if p.search(shown_a) or p.search(shown_b))
-    if path.endswith(".pyc") and (code := c.pyc_code_evidence(a, b)):
+    if lean:
+        evidence = LEAN
+    elif path.endswith(".pyc") and (code := c.pyc_code_evidence(a, b)):
         evidence = code
     elif text:
         evidence = c.text_diff(ta, tb)

@@ -5,6 +5,10 @@ segments, ``?`` is one character; everything else (brackets included) is literal
 (True, False)
 >>> matches("**/*.pyc", "/usr/lib/x.pyc"), matches("history[*].created", "history[3].created")
 (True, True)
+>>> matches_any(("/etc/", "/var/log/*"), "/etc/ssh/sshd_config")
+True
+>>> matches_any(("/var/log/*", "/etc/x"), "/var/log/a/b")
+False
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 
-@lru_cache(maxsize=1024)
-def compile_glob(pattern: str) -> re.Pattern[str]:
-    """The regular expression of one pattern (anchored at both ends)."""
+def _glob_regex(pattern: str) -> str:
+    """The regular expression (unanchored text) of one pattern."""
+    if pattern.endswith("/"):
+        pattern += "**"
     out, i = [], 0
     while i < len(pattern):
         if pattern.startswith("**/", i):
@@ -34,19 +39,24 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
+    return "".join(out)
+
+
+@lru_cache(maxsize=256)
+def compile_globs(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One anchored regular expression matching any of ``patterns``."""
+    if not patterns:
+        return re.compile(r"(?!)")
+    alternatives = "|".join(f"(?:{_glob_regex(p)})" for p in patterns)
+    return re.compile(f"(?:{alternatives})\\Z", re.DOTALL)
 
 
 def matches(pattern: str, text: str) -> bool:
     """Whether ``text`` matches ``pattern``; a pattern ending in ``/`` also matches below it."""
-    if pattern.endswith("/"):
-        pattern += "**"
-    return compile_glob(pattern).match(text) is not None
+    return matches_any((pattern,), text)
 
 
-def any_match(patterns: Iterable[str], text: str) -> str | None:
-    """The first pattern that matches ``text``, or None."""
-    for pattern in patterns:
-        if matches(pattern, text):
-            return pattern
-    return None
+def matches_any(patterns: Iterable[str], text: str) -> bool:
+    """Whether ``text`` matches any of ``patterns`` (compiled once per set of patterns)."""
+    key = patterns if isinstance(patterns, tuple) else tuple(patterns)
+    return compile_globs(key).match(text) is not None

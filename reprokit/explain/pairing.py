@@ -48,8 +48,9 @@ class _Pairing:
         return self.limit * PACKAGE_DB_FACTOR if is_package_db(path) else self.limit
 
     def room(self) -> bool:
-        """Whether more contents may be read (the files and bytes budgets)."""
-        return len(self.facts) < self.max_files and self.read_bytes < self.max_bytes
+        """Whether more contents may be read (the bytes budget). Past the files budget, facts
+        are kept lean: which rules recognise the difference, without evidence text."""
+        return self.read_bytes < self.max_bytes
 
     def offer(self, side: str, key: Hashable, path: str, data: bytes) -> None:
         """One side's content for ``key``; computes the facts once both sides are in."""
@@ -65,7 +66,8 @@ class _Pairing:
             self.pending_bytes -= len(mate)
         a, b = (data, mate) if side == "a" else (mate, data)
         if a != b:
-            facts = content_facts(path, a, b, self.patterns)
+            lean = len(self.facts) >= self.max_files
+            facts = content_facts(path, a, b, self.patterns, lean)
             with self.lock:
                 self.facts[key] = facts
 

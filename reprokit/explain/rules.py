@@ -21,10 +21,10 @@ from ..records import FileRecord
 from . import content as c
 from .causes import CAUSES
 from .facts import ContentFacts
-from .globs import any_match
+from .globs import matches_any
 
 
-@dataclass
+@dataclass(slots=True)
 class Subject:
     """What a rule looks at: one difference, with the content of both sides when fetched."""
 
@@ -125,7 +125,7 @@ class Rule:
 
     def matches(self, s: Subject) -> tuple[bool, str | None]:
         """Whether the rule recognises ``s``, and the evidence its sniff found."""
-        if self.paths and any_match(self.paths, s.path) is None:
+        if self.paths and not matches_any(self.paths, s.path):
             return False, None
         fields = set(s.fields)
         if self.fields_only is not None and not (fields and fields <= self.fields_only):
