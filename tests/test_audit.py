@@ -337,13 +337,14 @@ def test_audit_notebook_is_escaped_redacted_and_reruns_without_an_engine(tmp_pat
     with pytest.raises(UsageError, match=r"\.ipynb"):
         result.to_notebook(tmp_path / "audit.json")  # would overwrite its own data
     assert not (tmp_path / "audit.json").exists()
-    json_path = result.to_notebook(tmp_path / "audit.ipynb")
-    assert json_path == tmp_path / "audit.json"
+    notebook = tmp_path / 'it\'s a "report"; $(x).ipynb'  # the name is quoted in the code
+    json_path = result.to_notebook(notebook)
+    assert json_path == notebook.with_suffix(".json")
     assert reprokit.load(json_path).finding_records == result.finding_records
-    text = (tmp_path / "audit.ipynb").read_text()
+    text = notebook.read_text()
     for secret in (KEY_ID, SECRET):
         assert not leaks(text, secret) and not leaks(json_path.read_text(), secret), secret
-    nb = nbformat.read(tmp_path / "audit.ipynb", as_version=4)
+    nb = nbformat.read(notebook, as_version=4)
     nbformat.validate(nb)
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert markdown.startswith("# reprokit audit: docker-archive:")
@@ -360,14 +361,14 @@ def test_audit_notebook_is_escaped_redacted_and_reruns_without_an_engine(tmp_pat
     assert markdown.count("  - fix: ") == len({f.rule for f in result.finding_records})
     sources = [c.source for c in nb.cells if c.cell_type == "code"]
     assert sources == [
-        "import reprokit\nresult = reprokit.load('audit.json')\nresult",
+        f"import reprokit\nresult = reprokit.load({json_path.name!r})\nresult",
         "result.findings",
     ]
     prefilled = [o.data["text/html"] for o in code_outputs(nb)]
     assert "class='reprokit-audit'" in prefilled[0] and "dataframe" in prefilled[1]
 
     started = time.monotonic()
-    executed = execute_notebook(tmp_path / "audit.ipynb")
+    executed = execute_notebook(notebook)
     assert time.monotonic() - started < 120
     outputs = code_outputs(executed)
     assert not [o for o in outputs if o.output_type == "error"]
