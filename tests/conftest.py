@@ -81,3 +81,27 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: int = 900):
         env=env,
         timeout=timeout,
     )
+
+
+def execute_notebook(notebook: Path, timeout: int = 120):
+    """Run a generated notebook the way tests/test_reports.py does: its pre-filled outputs
+    cleared (so what is checked comes from running it), its JSON copied to another directory
+    (it needs nothing but the JSON beside it), executed with the ``python3`` kernel there.
+    Returns the executed notebook; raises when a cell fails."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    elsewhere = notebook.parent / f"{notebook.stem}-elsewhere"
+    elsewhere.mkdir()
+    data = notebook.with_suffix(".json")
+    (elsewhere / data.name).write_bytes(data.read_bytes())
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(elsewhere)}}
+    ).execute()
+    nbformat.validate(nb)
+    return nb

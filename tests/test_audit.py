@@ -6,18 +6,21 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 
+import nbformat
 import pytest
 import tarcraft as tc
-from conftest import run_cli
+from conftest import execute_notebook, run_cli
 
 import reprokit
 from reprokit.audit import dockerfile as df
 from reprokit.audit.drift import classify
 from reprokit.audit.runtime import written_paths
 from reprokit.audit.secrets import redact_text
+from reprokit.errors import UsageError
 
 KEY_ID = "AKIA" + uuid.uuid4().hex[:16].upper()
 # 40 characters like an AWS secret key; "/" and "+" only in the middle, where they cannot
@@ -308,6 +311,134 @@ def test_hostile_names_are_escaped_in_every_rendering(tmp_path: Path):
     assert page.read_text().startswith("<!doctype html>") and "<img" not in page.read_text()
     bad = run_cli("audit", ref, "--report", str(tmp_path / "audit.pdf"))
     assert bad.returncode == 2 and not (tmp_path / "audit.pdf").exists()
+
+
+HOSTILE = "srv/<img src=x onerror=alert(1)>|`x`[a](b)\x1b[2J"
+
+
+def hostile_buried_archive(tmp_path: Path) -> str:
+    """A credentials file deleted by the next layer (buried) beside a hostile file name."""
+    return archive(
+        tmp_path,
+        [
+            [tc.directory("root/.aws"), tc.file("root/.aws/credentials", CREDENTIALS.encode())],
+            [tc.whiteout("root/.aws"), tc.file(HOSTILE, b"x", mode=0o666)],
+        ],
+        steps=["RUN write credentials", "RUN rm -rf /root/.aws"],
+    )
+
+
+def code_outputs(nb) -> list:
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+
+
+def test_audit_notebook_is_escaped_redacted_and_reruns_without_an_engine(tmp_path: Path):
+    result = reprokit.audit(hostile_buried_archive(tmp_path))
+    with pytest.raises(UsageError, match=r"\.ipynb"):
+        result.to_notebook(tmp_path / "audit.json")  # would overwrite its own data
+    assert not (tmp_path / "audit.json").exists()
+    notebook = tmp_path / 'it\'s a "report"; $(x).ipynb'  # the name is quoted in the code
+    json_path = result.to_notebook(notebook)
+    assert json_path == notebook.with_suffix(".json")
+    assert reprokit.load(json_path).finding_records == result.finding_records
+    text = notebook.read_text()
+    for secret in (KEY_ID, SECRET):
+        assert not leaks(text, secret) and not leaks(json_path.read_text(), secret), secret
+    nb = nbformat.read(notebook, as_version=4)
+    nbformat.validate(nb)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert markdown.startswith("# reprokit audit: docker-archive:")
+    summary = result.summary
+    assert f"| high | {summary['high']} |" in markdown and summary["high"] >= 1
+    assert f"| **all** | {summary['findings']} |" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert "| high | secret-aws-key | buried | 0→1 | /root/.aws/credentials |" in "\n".join(rows)
+    [hostile] = [row for row in rows if "world-writable" in row]
+    assert "<img" not in markdown and "&lt;img src=x" in hostile and "\x1b" not in markdown
+    assert r"\|\`x\`\[a\](b)\\x1b\[2J" in hostile  # no cell break, code, link, escape
+    for rule in {f.rule for f in result.finding_records}:
+        assert f"- **{rule}** (" in markdown  # one fix per rule
+    assert markdown.count("  - fix: ") == len({f.rule for f in result.finding_records})
+    sources = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert sources == [
+        f"import reprokit\nresult = reprokit.load({json_path.name!r})\nresult",
+        "result.findings",
+    ]
+    prefilled = [o.data["text/html"] for o in code_outputs(nb)]
+    assert "class='reprokit-audit'" in prefilled[0] and "dataframe" in prefilled[1]
+
+    started = time.monotonic()
+    executed = execute_notebook(notebook)
+    assert time.monotonic() - started < 120
+    outputs = code_outputs(executed)
+    assert not [o for o in outputs if o.output_type == "error"]
+    htmls = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert len(htmls) == 2 and "class='reprokit-audit'" in htmls[0]
+    table = htmls[1]  # the findings DataFrame, from the JSON alone
+    assert "<table" in table and "dataframe" in table
+    for f in result.finding_records:
+        assert f">{f.rule}<" in table
+    assert "&lt;img src=x" in table
+    for page in htmls:
+        assert "<img" not in page and "<script" not in page
+        assert not leaks(page, SECRET) and not leaks(page, KEY_ID)
+
+
+def test_cli_audit_reports_by_extension_and_report_converts_them(tmp_path: Path):
+    ref = hostile_buried_archive(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli(
+        "audit", ref, "--report", str(out / "a.ipynb"), "--report", str(out / "a.md"),
+        "--report", str(out / "r.json"), "--report", str(out / "a.html"),
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr  # the buried AWS key is high
+    assert proc.stderr == "" and proc.stdout.startswith("reprokit audit: ")
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["a.html", "a.ipynb", "a.json", "a.md", "r.json"]
+    assert (out / "a.json").read_text() == (out / "r.json").read_text()
+    assert json.loads((out / "r.json").read_text())["kind"] == "audit"
+    nb = nbformat.read(out / "a.ipynb", as_version=4)
+    nbformat.validate(nb)
+    assert "reprokit.load('a.json')" in nb.cells[1].source
+    assert (out / "a.html").read_text().startswith("<!doctype html>")
+    for path in out.iterdir():
+        assert not leaks(path.read_text(), SECRET) and not leaks(path.read_text(), KEY_ID)
+    converted = tmp_path / "converted"
+    converted.mkdir()
+    proc = run_cli(
+        "report", str(out / "r.json"),
+        "--to", str(converted / "c.md"), "--to", str(converted / "c.ipynb"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (converted / "c.md").read_text() == (out / "a.md").read_text()
+    again = nbformat.read(converted / "c.ipynb", as_version=4)
+    assert [c.source for c in again.cells[2:]] == [c.source for c in nb.cells[2:]]
+    assert (
+        reprokit.load(converted / "c.json").finding_records
+        == reprokit.load(out / "r.json").finding_records
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("audit.pdf", "unsupported report format '.pdf'"),
+        ("audit", "unsupported report format '(no extension)'"),
+        ("missing-dir/audit.ipynb", "missing-dir does not exist"),
+    ],
+)
+@pytest.mark.parametrize("command", ["audit", "drift"])
+def test_cli_bad_report_path_fails_before_any_work(tmp_path: Path, command, name, message):
+    # the subject does not exist either: the report path is what is reported, at parse time
+    subject = f"docker-archive:{tmp_path}/missing.tar" if command == "audit" else "no-such-ctr"
+    proc = run_cli(
+        command, subject, "--report", str(tmp_path / "ok.md"), "--report", str(tmp_path / name)
+    )
+    assert proc.returncode == 2, proc.stdout
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "missing.tar" not in proc.stderr and "no-such-ctr" not in proc.stderr
+    assert proc.stdout == "" and list(tmp_path.iterdir()) == []
 
 
 def test_redaction_hides_whatever_looks_like_a_secret():

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import nbformat
 import pytest
-from conftest import run_cli
+from conftest import execute_notebook, run_cli
 
 import reprokit
 from reprokit.engine import RUN_LABEL
@@ -88,7 +89,8 @@ def test_secret_written_then_deleted_is_buried_and_redacted_everywhere(
     buried: str, tmp_path: Path, no_leftovers
 ):
     out = tmp_path / "audit.json"
-    proc = run_cli("audit", buried, "--json", str(out))
+    notebook = tmp_path / "report.ipynb"
+    proc = run_cli("audit", buried, "--json", str(out), "--report", str(notebook))
     assert proc.returncode == 1, proc.stderr  # high findings
     report = json.loads(out.read_text())
     assert report["kind"] == "audit" and report["schema"] == "reprokit/v1"
@@ -110,8 +112,12 @@ def test_secret_written_then_deleted_is_buried_and_redacted_everywhere(
     result = reprokit.load(out)
     html = result.to_html()
     assert "<table>" in html and "secret-aws-key" in html
+    nb = nbformat.read(notebook, as_version=4)
+    nbformat.validate(nb)
+    assert "| high | secret-aws-key | buried |" in nb.cells[2].source
+    written = [p.read_text() for p in (out, notebook, notebook.with_suffix(".json"))]
     for secret in (KEY_ID, SECRET):
-        for text in (out.read_text(), proc.stdout, proc.stderr, html, result.text(100)):
+        for text in (*written, proc.stdout, proc.stderr, html, result.text(100)):
             assert not leaks(text, secret), secret
 
 
@@ -205,7 +211,8 @@ def test_drift_of_a_mutated_container(client, busybox, tmp_path: Path):
     try:
         _wait_for(container, "/tmp/ready")
         out = tmp_path / "drift.json"
-        proc = run_cli("drift", container.name, "--json", str(out))
+        notebook = tmp_path / "nb.ipynb"
+        proc = run_cli("drift", container.name, "--json", str(out), "--report", str(notebook))
         assert proc.returncode == 1, proc.stdout + proc.stderr
         report = json.loads(out.read_text())
         assert report["kind"] == "drift"
@@ -233,6 +240,20 @@ def test_drift_of_a_mutated_container(client, busybox, tmp_path: Path):
         assert set(result.drift["class"]) >= {"runtime-state", "configuration", "software"}
     finally:
         container.remove(force=True)
+    # the notebook re-runs from its JSON alone, with the container gone
+    assert reprokit.load(notebook.with_suffix(".json")).drift_records == result.drift_records
+    markdown = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells)
+    name = container.name.replace("_", "\\_")  # Markdown-escaped, like every untrusted text
+    assert markdown.startswith(f"# reprokit drift: container {name}\n")
+    assert "| /etc/app.conf | added | configuration |  | yes |" in markdown
+    assert "| /tmp/ready | added | runtime-state |  | no |" in markdown
+    executed = execute_notebook(notebook)
+    sources = [c.source for c in executed.cells if c.cell_type == "code"]
+    assert sources[1:] == ["result.drift"]  # no findings: no findings table
+    [frame] = [
+        o.data["text/html"] for o in executed.cells[-1].outputs if o.output_type == "execute_result"
+    ]
+    assert "dataframe" in frame and "/usr/local/bin/tool" in frame and "mount:/scratch" in frame
 
 
 def test_drift_of_runtime_state_only_passes(client, stateful: str):

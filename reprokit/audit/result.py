@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import html
+import re
 import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ FINDING_COLUMNS = [
     "evidence",
 ]
 DRIFT_COLUMNS = ["path", "change", "class", "fields", "sha256", "detail"]
+#: Characters that could start emphasis, code, a link or a table cell in Markdown.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 
 
 @dataclass
@@ -227,19 +230,33 @@ class AuditResult:
 
     def to_markdown(self) -> str:
         """The headline and the findings/drift tables in Markdown (cells escaped)."""
-        lines = [f"**{_md(self.headline())}**", ""]
+        lines = [f"**{md_escape(self.headline())}**", ""]
         for columns, rows in self._tables():
             lines.append("| " + " | ".join(columns) + " |")
             lines.append("|" + " --- |" * len(columns))
-            lines.extend("| " + " | ".join(_md(v) for v in row) + " |" for row in rows)
+            lines.extend("| " + " | ".join(md_escape(v) for v in row) + " |" for row in rows)
             lines.append("")
         return "\n".join(lines)
 
+    def to_notebook(self, path: str | Path) -> Path:
+        """Write a Jupyter notebook to ``path`` (``.ipynb``) and the JSON report beside it (same
+        name, ``.json``), from which the notebook reloads its data; returns the JSON path."""
+        from .notebook import write
+
+        return write(self, Path(path))
+
     def write_report(self, path: str | Path) -> None:
-        """Write an HTML (``.html``) or Markdown (``.md``) report, atomically."""
+        """Write a report in the format the extension names, atomically: a notebook
+        (``.ipynb``, with its JSON beside it), HTML (``.html``), Markdown (``.md``) or JSON."""
         from ..report.json import write_atomic
 
         suffix = Path(path).suffix.lower()
+        if suffix == ".ipynb":
+            self.to_notebook(path)
+            return
+        if suffix == ".json":
+            self.to_json(path)
+            return
         if suffix in (".html", ".htm"):
             title = html.escape(self.headline())
             text = (
@@ -249,17 +266,19 @@ class AuditResult:
         elif suffix == ".md":
             text = self.to_markdown()
         else:
-            raise UsageError(f"--report {path}: write .html or .md")
+            raise UsageError(f"{path}: write .ipynb, .html, .md or .json")
         write_atomic(Path(path), text)
 
     def __repr__(self) -> str:
         return f"<reprokit.AuditResult {self.headline()}>"
 
 
-def _md(text: str) -> str:
-    """A Markdown table cell: one line, no table or HTML syntax from untrusted text.
+def md_escape(text: object, limit: int | None = None) -> str:
+    """Untrusted text as inert Markdown on one line (a table cell, a title): control characters
+    shown as escapes, HTML escaped, and what could start emphasis, code, a link or a cell
+    backslashed; shortened to ``limit`` characters when given.
 
-    >>> print(_md("a|b <i> `c`"))
-    a\\|b &lt;i&gt; \\`c\\`
+    >>> print(md_escape("a|b <i> `c` [x](y)"))
+    a\\|b &lt;i&gt; \\`c\\` \\[x\\](y)
     """
-    return html.escape(clean(text), quote=False).replace("|", "\\|").replace("`", "\\`")
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(clean(text, limit), quote=False))

@@ -8,7 +8,7 @@ import shlex
 
 from ..audit import audit
 from ..audit.rules import SEVERITIES
-from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
+from .common import EXIT_FAILED, EXIT_OK, check_output_path, report_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--command", help="command for --runtime instead of the image's own")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds --runtime waits (10)")
     p.add_argument(
-        "--report", metavar="PATH", help="write an HTML (.html) or Markdown (.md) report"
+        "--report",
+        action="append",
+        default=[],
+        metavar="PATH",
+        type=report_path,
+        help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
     )
     p.add_argument("--top", type=int, default=30, help="findings to list (30)")
     p.set_defaults(run=run)
@@ -41,7 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output_path("--json", args.json)
-    check_output_path("--report", args.report)
     result = audit(
         args.image,
         args.dockerfile,
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.json:
         result.to_json(args.json)
-    if args.report:
-        result.write_report(args.report)
+    for path in args.report:
+        result.write_report(path)
     say(result.text(args.top))
     return EXIT_FAILED if result.fails(args.fail_on) else EXIT_OK

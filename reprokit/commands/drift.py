@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..audit import drift
-from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
+from .common import EXIT_FAILED, EXIT_OK, check_output_path, report_path, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("container", help="container name or id (running or stopped)")
     p.add_argument("--json", metavar="PATH", help="write the JSON report (kind: drift)")
     p.add_argument(
-        "--report", metavar="PATH", help="write an HTML (.html) or Markdown (.md) report"
+        "--report",
+        action="append",
+        default=[],
+        metavar="PATH",
+        type=report_path,
+        help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
     )
     p.add_argument("--top", type=int, default=50, help="drifted paths to list (50)")
     p.set_defaults(run=run)
@@ -22,11 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output_path("--json", args.json)
-    check_output_path("--report", args.report)
     result = drift(args.container)
     if args.json:
         result.to_json(args.json)
-    if args.report:
-        result.write_report(args.report)
+    for path in args.report:
+        result.write_report(path)
     say(result.text(args.top))
     return EXIT_FAILED if result.fails() else EXIT_OK

@@ -41,8 +41,12 @@ def check_path(path: str | Path) -> None:
 
 def write(result: Result, path: str | Path) -> None:
     """Write ``result`` to ``path`` in the format its extension names, atomically."""
+    from ..audit.result import AuditResult
     from .json import chunks, write_atomic
 
+    if isinstance(result, AuditResult):  # an audit or drift report (reprokit.load reads both)
+        result.write_report(path)
+        return
     kind, target = format_of(path), Path(path)
     if kind == "notebook":
         from .notebook import write as write_notebook
