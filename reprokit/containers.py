@@ -85,7 +85,10 @@ class Container:
     image: str
     side: str
     base_url: str | None = None
-    _client: Any = field(default=None, repr=False)
+    #: one engine client per thread: docker-py's client is not safe for concurrent execs
+    #: (their demultiplexed streams can get mixed up), and checks run in several threads
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+    _clients: list[Any] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -93,10 +96,12 @@ class Container:
         return f"container {self.id[:12]} of image {self.side.upper()} ({self.image})"
 
     def _api(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = connect(self.base_url)
-            return self._client.api
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = connect(self.base_url)
+            with self._lock:
+                self._clients.append(client)
+        return client.api
 
     def state(self) -> dict[str, Any]:
         """The engine's ``State`` of the container; :class:`ContainerError` when it is gone."""
@@ -157,9 +162,10 @@ class Container:
 
     def close(self) -> None:
         with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+        self._local = threading.local()
 
 
 def _first_line(err: object) -> str:
