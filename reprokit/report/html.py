@@ -68,13 +68,10 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None =
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _hidden(count: int, what: str) -> str:
+def _hidden(count: int, what: str, where: str = "the DataFrames and the JSON report") -> str:
     if not count:
         return ""
-    return (
-        f'<p class="rk-note">… {count} more {what} not shown '
-        "(every row is in the DataFrames and the JSON report)</p>"
-    )
+    return f'<p class="rk-note">… {count} more {what} not shown (every row is in {where})</p>'
 
 
 def _evidence(text: str) -> str:
@@ -230,6 +227,8 @@ def packages_section(v: View) -> str:
     )
 
 
+#: where the rows a table leaves out are, when there is no DataFrame of them
+JSON_ONLY = "the JSON report"
 MARKS = {"same": "rk-same", "DIFF": "rk-differs", "FAIL": "rk-differs", "ERR": "rk-differs"}
 
 
@@ -250,7 +249,7 @@ def parity_section(v: View) -> str:
     return (
         f"<h3>Parity ({agree}/{total} checks agree)</h3>"
         + _table(["", "check", "A", "B"], rows)
-        + _hidden(v.hidden_parity, "checks")
+        + _hidden(v.hidden_parity, "checks", JSON_ONLY)
     )
 
 
@@ -284,7 +283,7 @@ def builds_section(b: BuildsView) -> str:
         ]
         parts.append("<p>runs (each against the first):</p>")
         parts.append(_table(["runs", "verdict", "variations", "role"], rows))
-        parts.append(_hidden(b.hidden_runs, "runs"))
+        parts.append(_hidden(b.hidden_runs, "runs", JSON_ONLY))
     if b.same_image:
         parts.append(f"<p>same image: {esc(b.same_image, 400)}</p>")
     if b.conclusion is not None:
@@ -305,11 +304,11 @@ def builds_section(b: BuildsView) -> str:
         ]
         headers = ["variation", "", "verdict", "files", "config", "why"]
         parts.append(_table(headers, rows))
-        parts.append(_hidden(b.hidden_culprits, "variations"))
+        parts.append(_hidden(b.hidden_culprits, "variations", JSON_ONLY))
     if b.suggestions:
         items = "".join(f"<li>{esc(s, 800)}</li>" for s in b.suggestions)
         parts.append(f"<p>suggestions:</p><ul>{items}</ul>")
-        parts.append(_hidden(b.hidden_suggestions, "suggestions"))
+        parts.append(_hidden(b.hidden_suggestions, "suggestions", JSON_ONLY))
     return "".join(parts)
 
 
