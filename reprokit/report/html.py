@@ -17,7 +17,7 @@ import html
 from typing import TYPE_CHECKING
 
 from .text import clean
-from .view import NONE, FileRow, View, build
+from .view import NONE, BuildsView, FileRow, View, build
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -68,13 +68,10 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None =
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _hidden(count: int, what: str) -> str:
+def _hidden(count: int, what: str, where: str = "the DataFrames and the JSON report") -> str:
     if not count:
         return ""
-    return (
-        f'<p class="rk-note">… {count} more {what} not shown '
-        "(every row is in the DataFrames and the JSON report)</p>"
-    )
+    return f'<p class="rk-note">… {count} more {what} not shown (every row is in {where})</p>'
 
 
 def _evidence(text: str) -> str:
@@ -197,13 +194,121 @@ def render_view(v: View, plots: dict[str, str] | None = None) -> str:
             for f in v.fixes
         )
         parts.append("</ul>")
+    parts.append(packages_section(v))
+    parts.append(parity_section(v))
+    if v.build:
+        parts.append(builds_section(v.build))
     if plots:
         parts.append("<h3>Plots</h3>")
         parts.extend(f'<img alt="{esc(kind)} plot" src="{uri}">' for kind, uri in plots.items())
-    if v.builds:
-        builds = ", ".join(f"{n} ({b}, {d})" for n, b, d in v.builds)
-        parts.append(f'<p class="rk-note">builds: {esc(builds)}</p>')
     parts.append("</div>")
+    return "".join(parts)
+
+
+def packages_section(v: View) -> str:
+    """The package diff: added, removed, changed, with both versions ('' when none)."""
+    if not v.packages:
+        return ""
+    total = len(v.packages) + v.hidden_packages
+    rows = [
+        [
+            esc(p.change),
+            esc(p.manager),
+            f"<code>{esc(p.name, 120)}</code>",
+            esc(p.a, 80),
+            esc(p.b, 80),
+        ]
+        for p in v.packages
+    ]
+    return (
+        f"<h3>Packages ({total} differ: {esc(v.package_counts)})</h3>"
+        + _table(["change", "manager", "package", "A", "B"], rows)
+        + _hidden(v.hidden_packages, "packages")
+    )
+
+
+#: where the rows a table leaves out are, when there is no DataFrame of them
+JSON_ONLY = "the JSON report"
+MARKS = {"same": "rk-same", "DIFF": "rk-differs", "FAIL": "rk-differs", "ERR": "rk-differs"}
+
+
+def parity_section(v: View) -> str:
+    """The parity outcomes side by side, those that differ first ('' when none)."""
+    if not v.parity:
+        return ""
+    agree, total = v.parity_agree
+    rows = [
+        [
+            f'<span class="{MARKS.get(e.mark, "")}">{esc(e.mark)}</span>',
+            f"<code>{esc(e.name, 120)}</code>",
+            f"<code>{esc(e.a, 200)}</code>",
+            f"<code>{esc(e.b, 200)}</code>",
+        ]
+        for e in v.parity
+    ]
+    return (
+        f"<h3>Parity ({agree}/{total} checks agree)</h3>"
+        + _table(["", "check", "A", "B"], rows)
+        + _hidden(v.hidden_parity, "checks", JSON_ONLY)
+    )
+
+
+def builds_section(b: BuildsView) -> str:
+    """Builder, builds, runs, culprit search and suggestions."""
+    parts = ["<h3>Builds</h3>"]
+    if b.builder:
+        version = f" {esc(b.version, 120)}" if b.version else ""
+        engine = f" on <code>{esc(b.engine, 120)}</code>" if b.engine else ""
+        parts.append(f"<p>builder: <b>{esc(b.builder)}</b>{version}{engine}</p>")
+    if b.detailed:
+        rows = [
+            [
+                esc(r.name),
+                esc(r.variations, 300),
+                f"<code>{esc(r.image_id)}</code>",
+                esc(r.duration),
+            ]
+            for r in b.builds
+        ]
+        parts.append(_table(["build", "variations", "image", "duration"], rows, {3}))
+    elif b.builds:
+        listed = ", ".join(f"{r.name} ({r.image_id}, {r.duration})" for r in b.builds)
+        parts.append(f'<p class="rk-note">builds: {esc(listed)}</p>')
+    if b.notes:
+        parts.append("<ul>" + "".join(f"<li>note: {esc(n, 400)}</li>" for n in b.notes) + "</ul>")
+    if b.runs:
+        rows = [
+            [f"{esc(r.a)} vs {esc(r.b)}", esc(r.verdict), esc(r.variations, 200), esc(r.role)]
+            for r in b.runs
+        ]
+        parts.append("<p>runs (each against the first):</p>")
+        parts.append(_table(["runs", "verdict", "variations", "role"], rows))
+        parts.append(_hidden(b.hidden_runs, "runs", JSON_ONLY))
+    if b.same_image:
+        parts.append(f"<p>same image: {esc(b.same_image, 400)}</p>")
+    if b.conclusion is not None:
+        parts.append(f"<p><b>culprits:</b> {esc(b.conclusion, 400)}</p>")
+    if b.culprits:
+        rows = [
+            [
+                f"<code>{esc(c.variation, 120)}</code>",
+                '<span class="rk-differs">BREAKS</span>'
+                if c.breaks
+                else '<span class="rk-same">ok</span>',
+                esc(c.verdict),
+                esc(c.files or NONE, 600),
+                esc(c.config or NONE, 300),
+                esc(c.explanation or NONE, 600),
+            ]
+            for c in b.culprits
+        ]
+        headers = ["variation", "", "verdict", "files", "config", "why"]
+        parts.append(_table(headers, rows))
+        parts.append(_hidden(b.hidden_culprits, "variations", JSON_ONLY))
+    if b.suggestions:
+        items = "".join(f"<li>{esc(s, 800)}</li>" for s in b.suggestions)
+        parts.append(f"<p>suggestions:</p><ul>{items}</ul>")
+        parts.append(_hidden(b.hidden_suggestions, "suggestions", JSON_ONLY))
     return "".join(parts)
 
 

@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .text import clean
-from .view import NONE, FileRow, View, build
+from .view import NONE, BuildsView, FileRow, View, build
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -108,9 +108,103 @@ def render_view(v: View, images: dict[str, str] | None = None) -> str:
         out += ["### Fixes", ""]
         out += [f"- {esc(f.fix, 400)} ({esc(f.causes)})" for f in v.fixes]
         out += [""]
+    out += packages_section(v)
+    out += parity_section(v)
+    if v.build:
+        out += builds_section(v.build)
     for kind, url in (images or {}).items():
         out += [f"![{kind}]({url})", ""]
     return "\n".join(out)
+
+
+def packages_section(v: View, level: str = "###") -> list[str]:
+    """The package diff as lines of Markdown (none when no package differs)."""
+    if not v.packages:
+        return []
+    total = len(v.packages) + v.hidden_packages
+    out = [f"{level} Packages ({total} differ: {esc(v.package_counts)})", ""]
+    out += _table(
+        ["change", "manager", "package", "A", "B"],
+        [
+            [esc(p.change), esc(p.manager), esc(p.name, 100), esc(p.a, 60), esc(p.b, 60)]
+            for p in v.packages
+        ],
+    )
+    return out + _hidden(v.hidden_packages, "packages")
+
+
+def parity_section(v: View, level: str = "###") -> list[str]:
+    """The parity outcomes side by side, those that differ first (none when not run)."""
+    if not v.parity:
+        return []
+    agree, total = v.parity_agree
+    out = [f"{level} Parity ({agree}/{total} checks agree)", ""]
+    out += _table(
+        ["", "check", "A", "B"],
+        [
+            [
+                "same" if e.mark == "same" else f"**{e.mark}**",
+                esc(e.name, 100),
+                esc(e.a, 120),
+                esc(e.b, 120),
+            ]
+            for e in v.parity
+        ],
+    )
+    return out + _hidden(v.hidden_parity, "checks")
+
+
+def builds_section(b: BuildsView, level: str = "###") -> list[str]:
+    """Builder, builds, runs, culprit search and suggestions as lines of Markdown."""
+    out = [f"{level} Builds", ""]
+    if b.builder:
+        version = f" {esc(b.version, 120)}" if b.version else ""
+        engine = f" on {esc(b.engine, 120)}" if b.engine else ""
+        out += [f"builder: **{esc(b.builder)}**{version}{engine}", ""]
+    if b.detailed:
+        out += _table(
+            ["build", "variations", "image", "duration"],
+            [[esc(r.name), esc(r.variations, 200), esc(r.image_id), r.duration] for r in b.builds],
+        )
+    elif b.builds:
+        listed = ", ".join(f"{r.name} ({r.image_id}, {r.duration})" for r in b.builds)
+        out += [f"builds: {esc(listed)}", ""]
+    if b.notes:
+        out += [f"- note: {esc(n, 400)}" for n in b.notes] + [""]
+    if b.runs:
+        out += ["runs (each against the first):", ""]
+        out += _table(
+            ["runs", "verdict", "variations", "role"],
+            [
+                [f"{esc(r.a)} vs {esc(r.b)}", esc(r.verdict), esc(r.variations, 120), esc(r.role)]
+                for r in b.runs
+            ],
+        )
+        out += _hidden(b.hidden_runs, "runs")
+    if b.same_image:
+        out += [f"same image: {esc(b.same_image, 400)}", ""]
+    if b.conclusion is not None:
+        out += [f"**culprits:** {esc(b.conclusion, 400)}", ""]
+    if b.culprits:
+        out += _table(
+            ["variation", "", "verdict", "files", "config", "why"],
+            [
+                [
+                    esc(c.variation, 100),
+                    "**BREAKS**" if c.breaks else "ok",
+                    esc(c.verdict),
+                    esc(c.files or NONE, 400),
+                    esc(c.config or NONE, 200),
+                    esc(c.explanation or NONE, 400),
+                ]
+                for c in b.culprits
+            ],
+        )
+        out += _hidden(b.hidden_culprits, "variations")
+    if b.suggestions:
+        out += ["suggestions:", ""] + [f"- {esc(s, 800)}" for s in b.suggestions] + [""]
+        out += _hidden(b.hidden_suggestions, "suggestions")
+    return out
 
 
 def render(result: Result, images: bool = False) -> str:

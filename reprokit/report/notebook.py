@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from .html import fragment
+from .markdown import builds_section, parity_section
 from .markdown import esc as md_esc
 from .view import build as build_view
 
@@ -92,6 +93,19 @@ def build(result: Result, json_name: str) -> NotebookNode:
         cells.append(v4.new_markdown_cell("## Config fields that differ"))
         count += 1
         code("result.config", _frame_output(count, result.config))
+    if result.package_diffs:
+        total = len(result.package_diffs)
+        counts = md_esc(view.package_counts)
+        cells.append(v4.new_markdown_cell(f"## Packages\n\n{total} differ: {counts}"))
+        count += 1
+        code(
+            f"result.packages.head({HEAD_ROWS})" if total > HEAD_ROWS else "result.packages",
+            _frame_output(count, result.packages.head(HEAD_ROWS)),
+        )
+    if view.parity:
+        cells.append(v4.new_markdown_cell("\n".join(parity_section(view, "##")).rstrip()))
+    if view.build:
+        cells.append(v4.new_markdown_cell("\n".join(builds_section(view.build, "##")).rstrip()))
     cells.append(v4.new_markdown_cell("## Plots"))
     for kind in KINDS:
         count += 1

@@ -246,22 +246,40 @@ def outcome_text(outcome: Outcome) -> str:
 def render_parity(entries: list[ParityEntry], width: int = 36, what: str = "check") -> list[str]:
     """Table lines for parity entries: differing ones first, then the agreeing ones."""
     lines = [f"  {'':4} {what:<{width}} {'A':<{width}} B"]
-    ranked = sorted(entries, key=lambda e: e.good)
-    for e in ranked:
-        mark = "same" if e.good else "DIFF" if not e.same else "FAIL"
-        if "error" in (e.a.status, e.b.status):
-            mark = "ERR "
-        shown_a, shown_b = _differing_part(e.a), _differing_part(e.b)
-        va, vb = e.a.value, e.b.value
-        if e.a.status == e.b.status == "ok" and isinstance(va, dict) and isinstance(vb, dict):
-            keys = {k for k in va.keys() | vb.keys() if va.get(k) != vb.get(k)}
-            if keys:
-                shown_a, shown_b = _differing_part(e.a, keys), _differing_part(e.b, keys)
+    for e in ranked_parity(entries):
+        mark, shown_a, shown_b = parity_cells(e)
         lines.append(
             f"  {mark:<4} {clean(e.name, width):<{width}} "
             f"{clean(shown_a, width):<{width}} {clean(shown_b, 2 * width)}"
         )
     return lines
+
+
+def ranked_parity(entries: list[ParityEntry]) -> list[ParityEntry]:
+    """Parity entries as every presenter lists them: those that differ or fail first."""
+    return sorted(entries, key=lambda e: e.good)
+
+
+def parity_cells(entry: ParityEntry) -> tuple[str, str, str]:
+    """One parity entry as shown: its mark (``same``, ``DIFF``, ``FAIL``, ``ERR``) and each
+    side's outcome; of two dict values, only the keys whose values differ.
+
+    >>> from reprokit.model import Outcome, ParityEntry
+    >>> a, b = Outcome("ok", {"uid": 1, "gid": 2}), Outcome("ok", {"uid": 3, "gid": 2})
+    >>> parity_cells(ParityEntry("user app", a, b))
+    ('DIFF', '{"uid": 1}', '{"uid": 3}')
+    """
+    e = entry
+    mark = "same" if e.good else "DIFF" if not e.same else "FAIL"
+    if "error" in (e.a.status, e.b.status):
+        mark = "ERR"
+    shown_a, shown_b = _differing_part(e.a), _differing_part(e.b)
+    va, vb = e.a.value, e.b.value
+    if e.a.status == e.b.status == "ok" and isinstance(va, dict) and isinstance(vb, dict):
+        keys = {k for k in va.keys() | vb.keys() if va.get(k) != vb.get(k)}
+        if keys:
+            shown_a, shown_b = _differing_part(e.a, keys), _differing_part(e.b, keys)
+    return mark, shown_a, shown_b
 
 
 def _differing_part(outcome: Outcome, keys: set[str] | None = None) -> str:

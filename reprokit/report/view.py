@@ -12,6 +12,8 @@ escapes text: each presenter escapes for its own format.
 >>> v = build(r)
 >>> v.layers[0].causes, v.top[0].path, v.hidden_files
 ('timestamp 1', '/app/x', 0)
+>>> v.packages, v.parity, v.build  # nothing to show: no section
+([], [], None)
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .text import human_size, short_step
+from .text import human_size, parity_cells, ranked_parity, short_step
 
 if TYPE_CHECKING:
-    from ..model import ConfigDiff, FileDiff
+    from ..model import BuildInfo, ConfigDiff, Culprit, FileDiff, PackageDiff, ParityEntry
     from ..result import Result
 
 #: Banner colour (background, text) per verdict.
@@ -35,7 +37,20 @@ COLOURS = {
 }
 NONE = "—"
 #: How many rows each table shows at most; the DataFrames keep everything.
-LIMITS = {"layers": 200, "config": 50, "top": 20, "details": 500, "fixes": 20}
+LIMITS = {
+    "layers": 200,
+    "config": 50,
+    "top": 20,
+    "details": 500,
+    "fixes": 20,
+    "packages": 50,
+    "parity": 50,
+    "runs": 50,
+    "culprits": 50,
+    "suggestions": 20,
+}
+#: How many of a culprit's files and config fields are named.
+CULPRIT_FILES, CULPRIT_CONFIG = 5, 6
 
 
 @dataclass
@@ -80,6 +95,75 @@ class FixRow:
 
 
 @dataclass
+class PackageRow:
+    change: str
+    manager: str
+    name: str
+    a: str
+    b: str
+
+
+@dataclass
+class ParityRow:
+    #: ``same``, ``DIFF``, ``FAIL`` (same failure on both) or ``ERR``
+    mark: str
+    name: str
+    a: str
+    b: str
+
+
+@dataclass
+class BuildRow:
+    name: str
+    #: the variations applied (``no variation``), and the engine when not the first build's
+    variations: str
+    image_id: str
+    duration: str
+
+
+@dataclass
+class RunRow:
+    a: str
+    b: str
+    verdict: str
+    variations: str
+    role: str
+
+
+@dataclass
+class CulpritRow:
+    variation: str
+    breaks: bool
+    verdict: str
+    #: only for a variation that breaks: what it changed and why
+    files: str
+    config: str
+    explanation: str
+
+
+@dataclass
+class BuildsView:
+    """The builds of a check: builder, builds, runs, culprit search, suggestions."""
+
+    builder: str
+    version: str
+    engine: str
+    builds: list[BuildRow]
+    #: more than two builds, variations or notes: each build gets a row (else one line)
+    detailed: bool
+    notes: list[str]
+    runs: list[RunRow]
+    hidden_runs: int
+    #: which builds made the same image (``a=b; c``), when there were more than two
+    same_image: str
+    conclusion: str | None
+    culprits: list[CulpritRow]
+    hidden_culprits: int
+    suggestions: list[str]
+    hidden_suggestions: int
+
+
+@dataclass
 class View:
     """Everything a report page shows, already selected and truncated."""
 
@@ -100,7 +184,15 @@ class View:
     fixes: list[FixRow]
     causes: list[tuple[str, int]]
     spec: dict[str, Any] | None
-    builds: list[tuple[str, str, str]] = field(default_factory=list)
+    packages: list[PackageRow] = field(default_factory=list)
+    hidden_packages: int = 0
+    #: ``3 changed, 1 removed``
+    package_counts: str = ""
+    parity: list[ParityRow] = field(default_factory=list)
+    hidden_parity: int = 0
+    #: (checks that agree, checks)
+    parity_agree: tuple[int, int] = (0, 0)
+    build: BuildsView | None = None
 
 
 def _text(value: Any) -> str:
@@ -140,6 +232,75 @@ def cause_counts(result: Result) -> Counter[str]:
     for c in result.config_diffs:
         counts[c.cause or "unexplained"] += 1
     return counts
+
+
+def _package(p: PackageDiff) -> PackageRow:
+    return PackageRow(p.change, p.manager, p.name, _text(p.a), _text(p.b))
+
+
+def _parity(e: ParityEntry) -> ParityRow:
+    mark, a, b = parity_cells(e)
+    return ParityRow(mark, e.name, a, b)
+
+
+def _duration(b: BuildInfo) -> str:
+    return f"{round(b.duration_s, 3):.1f} s"  # as the JSON report keeps it
+
+
+def _culprit(c: Culprit) -> CulpritRow:
+    files = config = explanation = ""
+    if c.breaks:
+        files = ", ".join(
+            f"{f.get('path', '?')} ({', '.join(f.get('fields') or [])})"
+            for f in c.files[:CULPRIT_FILES]
+        )
+        if len(c.files) > CULPRIT_FILES:
+            files += f" … (+{len(c.files) - CULPRIT_FILES})"
+        config = ", ".join(c.config[:CULPRIT_CONFIG])
+        if len(c.config) > CULPRIT_CONFIG:
+            config += f" … (+{len(c.config) - CULPRIT_CONFIG})"
+        explanation = c.explanation
+    return CulpritRow(c.variation, c.breaks, c.verdict, files, config, explanation)
+
+
+def builds_view(result: Result, limits: dict[str, int] | None = None) -> BuildsView | None:
+    """What the Builds section shows (as ``render_builds`` in the text summary); None when
+    the result has no builds, runs, culprit search or suggestions."""
+    lim = {**LIMITS, **(limits or {})}
+    builds, runs, search = result.builds, result.runs, result.culprits
+    if not builds and len(runs) <= 1 and not search and not result.suggestions:
+        return None
+    first = builds[0] if builds else None
+    rows = []
+    for b in builds:
+        varied = ", ".join(b.variations) if b.variations else "no variation"
+        if first and b.engine and b.engine != first.engine:
+            varied += f" on {b.engine}"
+        rows.append(BuildRow(b.name, varied, b.image_id[:19], _duration(b)))
+    groups: dict[str, list[str]] = {}
+    for b in builds:
+        groups.setdefault(b.image_id, []).append(b.name)
+    shown_runs = runs if len(runs) > 1 else []
+    culprits = search.culprits if search else []
+    return BuildsView(
+        builder=first.builder if first else "",
+        version=(first.version or "") if first else "",
+        engine=(first.engine or "") if first else "",
+        builds=rows,
+        detailed=len(builds) > 2 or any(b.variations or b.notes for b in builds),
+        notes=list(dict.fromkeys(n for b in builds for n in b.notes)),
+        runs=[
+            RunRow(r.a, r.b, r.verdict, ", ".join(r.variations) or NONE, r.role)
+            for r in shown_runs[: lim["runs"]]
+        ],
+        hidden_runs=max(0, len(shown_runs) - lim["runs"]),
+        same_image="; ".join("=".join(n) for n in groups.values()) if len(builds) > 2 else "",
+        conclusion=search.conclusion if search else None,
+        culprits=[_culprit(c) for c in culprits[: lim["culprits"]]],
+        hidden_culprits=max(0, len(culprits) - lim["culprits"]),
+        suggestions=result.suggestions[: lim["suggestions"]],
+        hidden_suggestions=max(0, len(result.suggestions) - lim["suggestions"]),
+    )
 
 
 def build(result: Result, limits: dict[str, int] | None = None) -> View:
@@ -199,6 +360,8 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         for fix, counter in fix_causes.items():
             fixes[fix] = FixRow(fix, _counts(counter), sum(counter.values()))
     fix_rows = sorted(fixes.values(), key=lambda f: (-f.count, f.fix))[: lim["fixes"]]
+    changes = Counter(p.change for p in result.package_diffs)
+    parity = ranked_parity(result.parity)[: lim["parity"]]
     return View(
         verdict=result.verdict,
         reason=result.reason,
@@ -217,5 +380,11 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         fixes=fix_rows,
         causes=sorted(cause_counts(result).items(), key=lambda kv: (-kv[1], kv[0])),
         spec=result.spec,
-        builds=[(bi.name, bi.builder, f"{bi.duration_s:.1f} s") for bi in result.builds],
+        packages=[_package(p) for p in result.package_diffs[: lim["packages"]]],
+        hidden_packages=max(0, len(result.package_diffs) - lim["packages"]),
+        package_counts=", ".join(f"{n} {c}" for c, n in sorted(changes.items())),
+        parity=[_parity(e) for e in parity],
+        hidden_parity=max(0, len(result.parity) - lim["parity"]),
+        parity_agree=(sum(1 for e in result.parity if e.good), len(result.parity)),
+        build=builds_view(result, lim),
     )
