@@ -28,7 +28,6 @@ from typing import Any
 from . import __version__
 from .errors import ReportError, UsageError
 from .inventory import Inventory, inventory_of, read_image
-from .layers import merge
 from .records import FileRecord
 from .report.text import clean
 from .sources import Source, as_source
@@ -61,8 +60,7 @@ def file_facts(rec: FileRecord | None) -> dict[str, Any]:
 def _read(image: str | Source) -> tuple[Inventory, dict[str, FileRecord]]:
     source = as_source(image)
     read, by_sha = read_image(source)
-    merged = merge([layer for layer in read.layers if layer is not None])
-    return inventory_of(read, by_sha), merged
+    return inventory_of(read, by_sha), read.merged()
 
 
 def _select(merged: dict[str, FileRecord], patterns: Iterable[str]) -> dict[str, dict[str, Any]]:

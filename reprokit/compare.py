@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from .layers import LayerIndex, merge
+from .layers import LayerIndex
 from .model import ConfigDiff, FileDiff, LayerDiff
 from .records import FileRecord, differing_fields
 from .sources import Image
@@ -143,11 +143,7 @@ def compare_merged(a: Image, b: Image) -> list[FileDiff]:
     """Differences of the final filesystems (whiteouts and opaque directories applied)."""
     if a.diff_ids == b.diff_ids:
         return []
-    return compare_records(merge(_read(a)), merge(_read(b)))
-
-
-def _read(image: Image) -> list[LayerIndex]:
-    return [layer for layer in image.layers if layer is not None]
+    return compare_records(a.merged(), b.merged())
 
 
 def _timestamp_only(diff: FileDiff) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any
 
-from .layers import LayerIndex, Tap, TapFor, merge
+from .layers import Tap, TapFor
 from .model import PackageDiff
 from .records import FileRecord
 from .report.text import clean
@@ -389,15 +389,11 @@ def read_image(source: Source, pattern: re.Pattern[str] = INVENTORY_FILES) -> tu
     return image, by_sha
 
 
-def _layers(image: Image) -> list[LayerIndex]:
-    return [layer for layer in image.layers if layer is not None]
-
-
 def inventory_of(image: Image, by_sha: dict[str, bytes]) -> Inventory:
     """The inventory of a read image, given the content of its inventory files."""
     from .sources import config_platform
 
-    merged = merge(_layers(image))
+    merged = image.merged()
     packages: list[Package] = []
     for path in sorted(p for p in merged if PACKAGE_DB.match(p)):
         data = contents(merged, by_sha, path)
@@ -561,8 +557,8 @@ def package_plan(
     """
     if image_a.diff_ids == image_b.diff_ids or not _may_touch_packages(image_a, image_b):
         return None
-    files_a = _db_files(merge(_layers(image_a)))
-    files_b = _db_files(merge(_layers(image_b)))
+    files_a = _db_files(image_a.merged())
+    files_b = _db_files(image_b.merged())
     differing = {p for p in files_a.keys() | files_b.keys() if files_a.get(p) != files_b.get(p)}
     if not differing:
         return None

@@ -58,6 +58,23 @@ class LayerIndex:
     records: list[FileRecord] = field(default_factory=list)
     content_bytes: int = 0
 
+    def deletions(self) -> tuple[set[str], set[str]]:
+        """What this layer deletes from the layers below: paths whited out (with everything
+        below them), and opaque directories (everything below them, not themselves).
+
+        >>> LayerIndex("l", 0, [FileRecord("/a/.wh.x", "whiteout")]).deletions()
+        ({'/a/x'}, set())
+        """
+        deleted: set[str] = set()
+        emptied: set[str] = set()
+        for rec in self.records:
+            if rec.type == "whiteout":
+                parent, base = posixpath.split(rec.path)
+                deleted.add(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
+            elif rec.type == "opaque":
+                emptied.add(posixpath.dirname(rec.path))
+        return deleted, emptied
+
     def by_path(self) -> dict[str, FileRecord]:
         """Records keyed by path (a later entry for the same path wins, as on extraction)."""
         return {r.path: r for r in self.records}
@@ -262,8 +279,16 @@ def index_layer(
     )
 
 
-def _covered(path: str, prefixes: set[str]) -> bool:
-    """Whether ``path`` is one of ``prefixes`` or lies below one of them."""
+#: Record types that are not entries of the filesystem (directories stay, markers delete).
+_NOT_ENTRIES = ("dir", "whiteout", "opaque")
+
+
+def covered(path: str, prefixes: set[str]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or lies below one of them.
+
+    >>> covered("/a/b/c", {"/a/b"}), covered("/a/bc", {"/a/b"})
+    (True, False)
+    """
     while True:
         if path in prefixes:
             return True
@@ -285,20 +310,15 @@ def merge(layers: Iterable[LayerIndex]) -> dict[str, FileRecord]:
     """
     merged: dict[str, FileRecord] = {}
     for layer in layers:
-        deleted: set[str] = set()  # the path and everything below it
-        emptied: set[str] = set()  # everything below it, not the path itself
+        deleted, emptied = layer.deletions()
         for rec in layer.records:
-            if rec.type == "whiteout":
-                parent, base = posixpath.split(rec.path)
-                deleted.add(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
-            elif rec.type == "opaque":
-                emptied.add(posixpath.dirname(rec.path))
-            elif rec.type != "dir" and rec.path in merged and merged[rec.path].type == "dir":
+            below = merged.get(rec.path)
+            if below is not None and below.type == "dir" and rec.type not in _NOT_ENTRIES:
                 emptied.add(rec.path)  # a non-directory replaces a directory and its contents
         if deleted or emptied:
             for path in list(merged):
                 parent = posixpath.dirname(path)
-                if _covered(path, deleted) or (path != "/" and _covered(parent, emptied)):
+                if covered(path, deleted) or (path != "/" and covered(parent, emptied)):
                     del merged[path]
         for rec in layer.records:
             if rec.type not in ("whiteout", "opaque"):

@@ -15,7 +15,6 @@ side's outcome is a value, a failed assertion, or an error. An error (a containe
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -335,13 +334,9 @@ class ParityResult:
 
     def to_json(self, path: str | Path | None = None) -> str | None:
         """The JSON document: returned as text, or written atomically to ``path``."""
-        from .report.json import write_atomic
+        from .report.json import document
 
-        text = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
-        if path is None:
-            return text
-        write_atomic(Path(path), text)
-        return None
+        return document(self.to_dict(), path)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ParityResult:

@@ -26,7 +26,7 @@ import requests
 
 from .engine import connect, engine_error
 from .errors import ArchiveError, ImageNotFoundError, ReprokitError, UsageError
-from .layers import LayerIndex, Tap, TapFor, index_layer
+from .layers import LayerIndex, Tap, TapFor, index_layer, merge
 from .layout import (
     DirStore,
     Located,
@@ -37,6 +37,7 @@ from .layout import (
     locate_oci,
     split_path_ref,
 )
+from .records import FileRecord
 from .streams import CHUNK, TAR_BUFSIZE, ChunkReader, compression_of
 
 TRANSPORTS = ("docker-daemon", "docker-archive", "oci", "oci-archive")
@@ -58,6 +59,14 @@ class Image:
     diff_ids: list[str]
     layers: list[LayerIndex | None] = field(default_factory=list)
     repo_tags: list[str] = field(default_factory=list)
+    _merged: dict[str, FileRecord] | None = field(default=None, repr=False, compare=False)
+
+    def merged(self) -> dict[str, FileRecord]:
+        """The final filesystem (whiteouts applied), computed once; ask only when every layer
+        is in (after a comparison fills the layers it shared with the other image)."""
+        if self._merged is None:
+            self._merged = merge(layer for layer in self.layers if layer is not None)
+        return self._merged
 
     def history(self) -> list[str | None]:
         """``created_by`` for each layer (history entries marked empty_layer are skipped)."""

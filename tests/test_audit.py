@@ -21,6 +21,7 @@ from reprokit.audit.drift import classify
 from reprokit.audit.runtime import written_paths
 from reprokit.audit.secrets import redact_text
 from reprokit.errors import UsageError
+from reprokit.explain.steps import parse_dockerfile
 
 KEY_ID = "AKIA" + uuid.uuid4().hex[:16].upper()
 # 40 characters like an AWS secret key; "/" and "+" only in the middle, where they cannot
@@ -226,7 +227,7 @@ def test_dockerfile_base_pinning(tmp_path: Path, line: str, rule: str | None):
 
 def test_dockerfile_helpers():
     text = "FROM a:1 AS build\nRUN x \\\n  && y\nFROM build\nCOPY --from=build /a /a\n"
-    assert [(i.line, i.keyword) for i in df.instructions(text)] == [
+    assert [(i.line, i.keyword) for i in parse_dockerfile(text)] == [
         (1, "FROM"),
         (2, "RUN"),
         (4, "FROM"),

@@ -1,5 +1,5 @@
-"""Just enough Dockerfile parsing for the audit: instructions with their line numbers, and the
-base image of every FROM (stages named earlier and ``scratch`` are not bases).
+"""The base image of every FROM of a Dockerfile (stages named earlier and ``scratch`` are not
+bases), and how it is pinned; parsing is :func:`reprokit.explain.steps.parse_dockerfile`'s.
 
 >>> text = "ARG V=1\\nFROM --platform=$P busybox:1.36 AS build\\nFROM build\\nFROM alpine\\n"
 >>> [(b.line, b.image, b.stage) for b in bases(text)]
@@ -15,15 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
+from ..explain.steps import parse_dockerfile
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class Instruction:
-    line: int
-    keyword: str
-    args: str
 
 
 @dataclass(frozen=True)
@@ -35,38 +29,14 @@ class Base:
     stage: str | None
 
 
-def instructions(text: str) -> list[Instruction]:
-    """Instructions with continuation lines joined and comments dropped."""
-    out: list[Instruction] = []
-    pending: list[str] = []
-    start = 0
-    for n, raw in enumerate(text.splitlines(), 1):
-        stripped = raw.strip()
-        if not pending and (not stripped or stripped.startswith("#")):
-            continue
-        if pending and stripped.startswith("#"):
-            continue
-        if not pending:
-            start = n
-        if stripped.endswith("\\"):
-            pending.append(stripped[:-1])
-            continue
-        pending.append(stripped)
-        joined = " ".join(p for p in pending if p)
-        pending = []
-        keyword, _, args = joined.partition(" ")
-        out.append(Instruction(start, keyword.upper(), args.strip()))
-    return out
-
-
 def bases(text: str) -> list[Base]:
     """The base image of each FROM, skipping ``scratch`` and earlier stages."""
     stages: set[str] = set()
     out = []
-    for ins in instructions(text):
+    for ins in parse_dockerfile(text):
         if ins.keyword != "FROM":
             continue
-        words = [w for w in ins.args.split() if not w.startswith("--")]
+        words = [w for w in ins.text.split()[1:] if not w.startswith("--")]
         if not words:
             continue
         image = words[0]

@@ -20,7 +20,6 @@ import requests
 
 from ..engine import connect, engine_error
 from ..errors import UsageError
-from ..layers import LayerIndex, merge
 from ..records import FileRecord, differing_fields
 from ..report.text import clean
 from ..sources import DaemonSource
@@ -91,7 +90,7 @@ def drift(container: str, *, base_url: str | None = None) -> AuditResult:
         except (docker.errors.APIError, requests.RequestException) as err:
             raise engine_error(f"{container}: inspecting the container", err) from None
         image = DaemonSource(attrs["Image"], base_url=base_url).read()
-        merged = merge([layer or LayerIndex("", 0) for layer in image.layers])
+        merged = image.merged()
         entries = _paths(client, attrs["Id"], changes, merged)
         entries += _config(attrs, image.config.get("config") or {})
     finally:

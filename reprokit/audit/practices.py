@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..layers import WHITEOUT_PREFIX, LayerIndex, merge
+from ..layers import LayerIndex, covered
 from ..records import FileRecord
 from ..report.text import human_size, short_step
 from ..sources import Image
@@ -71,8 +71,7 @@ class Audited:
 
     @classmethod
     def of(cls, image: Image, dockerfile: str | None = None, path: str | None = None) -> Audited:
-        layers = [layer or LayerIndex("", 0) for layer in image.layers]
-        return cls(image, merge(layers), image.history(), dockerfile, path)
+        return cls(image, image.merged(), image.history(), dockerfile, path)
 
     @property
     def layers(self) -> list[LayerIndex]:
@@ -91,30 +90,29 @@ class Audited:
     def removed_in(self, layer: int, path: str) -> int | None:
         """The first layer after ``layer`` that deletes or replaces ``path``."""
         if not self._changes:
-            for idx in self.layers:
-                gone, opaque = set(), set()
-                for rec in idx.records:
-                    if rec.type == "whiteout":
-                        parent, base = posixpath.split(rec.path)
-                        gone.add(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
-                    elif rec.type == "opaque":
-                        opaque.add(posixpath.dirname(rec.path))
-                self._changes.append((gone, opaque, idx.by_path()))
-        ancestors = []
+            self._changes = [(*idx.deletions(), idx.by_path()) for idx in self.layers]
         parent = posixpath.dirname(path)
-        while True:
-            ancestors.append(parent)
-            if parent == "/":
-                break
-            parent = posixpath.dirname(parent)
         for m in range(layer + 1, len(self._changes)):
             gone, opaque, records = self._changes[m]
-            if path in gone or path in records:
+            if (
+                path in records
+                or covered(path, gone)
+                or covered(parent, opaque)
+                or _replaced(parent, records)
+            ):
                 return m
-            for a in ancestors:
-                if a in gone or a in opaque or (a in records and records[a].type != "dir"):
-                    return m
         return None
+
+
+def _replaced(directory: str, records: dict[str, FileRecord]) -> bool:
+    """Whether a non-directory entry of a layer replaces ``directory`` or one of its parents."""
+    while True:
+        rec = records.get(directory)
+        if rec is not None and rec.type != "dir":
+            return True
+        if directory == "/":
+            return False
+        directory = posixpath.dirname(directory)
 
 
 def root_user(a: Audited) -> Iterator[Hit]:

@@ -119,15 +119,9 @@ class AuditResult:
 
     def to_json(self, path: str | Path | None = None) -> str | None:
         """The JSON report: returned as text, or written to ``path`` atomically and None."""
-        import json
+        from ..report.json import document
 
-        from ..report.json import write_atomic
-
-        text = json.dumps(self.to_dict(), indent=2, default=str) + "\n"
-        if path is None:
-            return text
-        write_atomic(Path(path), text)
-        return None
+        return document(self.to_dict(), path)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditResult:

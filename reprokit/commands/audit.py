@@ -8,7 +8,14 @@ import shlex
 
 from ..audit import audit
 from ..audit.rules import SEVERITIES
-from .common import EXIT_FAILED, EXIT_OK, check_output_path, report_path, say
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    check_output_path,
+    report_option,
+    say,
+    write_outputs,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,14 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--command", help="command for --runtime instead of the image's own")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds --runtime waits (10)")
-    p.add_argument(
-        "--report",
-        action="append",
-        default=[],
-        metavar="PATH",
-        type=report_path,
-        help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
-    )
+    report_option(p)
     p.add_argument("--top", type=int, default=30, help="findings to list (30)")
     p.set_defaults(run=run)
 
@@ -54,9 +54,6 @@ def run(args: argparse.Namespace) -> int:
         command=shlex.split(args.command) if args.command else None,
         timeout=args.timeout,
     )
-    if args.json:
-        result.to_json(args.json)
-    for path in args.report:
-        result.write_report(path)
+    write_outputs(result, args)
     say(result.text(args.top))
     return EXIT_FAILED if result.fails(args.fail_on) else EXIT_OK

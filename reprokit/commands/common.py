@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
 from ..report.files import check_path, write
@@ -30,14 +31,7 @@ def comparison_options(parser: argparse.ArgumentParser) -> None:
         help="verdict needed for exit status 0 (default: equivalent)",
     )
     parser.add_argument("--json", metavar="PATH", help="write the JSON report (reprokit/v1)")
-    parser.add_argument(
-        "--report",
-        action="append",
-        default=[],
-        metavar="PATH",
-        type=report_path,
-        help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
-    )
+    report_option(parser)
     parser.add_argument("--platform", help="os/arch[/variant] to build or pick from an index")
     parser.add_argument("--top", type=int, default=10, help="differing paths to list (10)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the verdict line")
@@ -62,6 +56,26 @@ def check_output_path(option: str, path: str | None) -> None:
         raise UsageError(f"{option} {path}: directory {Path(path).parent} does not exist")
 
 
+def report_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--report PATH`` (repeatable; format and directory checked at parse time)."""
+    parser.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="PATH",
+        type=report_path,
+        help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
+    )
+
+
+def write_outputs(result: Any, args: argparse.Namespace) -> None:
+    """Write the ``--report`` files and the ``--json`` report of ``result``."""
+    for path in getattr(args, "report", None) or []:
+        write(result, path)
+    if args.json:
+        result.to_json(args.json)
+
+
 def report_path(path: str) -> str:
     """An argparse type: a report path whose format and directory are checked at parse time.
 
@@ -79,10 +93,7 @@ def report_path(path: str) -> str:
 
 def finish(result: Result, args: argparse.Namespace) -> int:
     """Write the reports asked for, print the summary, return the exit status."""
-    for path in getattr(args, "report", None) or []:
-        write(result, path)
-    if args.json:
-        result.to_json(args.json)
+    write_outputs(result, args)
     status = EXIT_OK if result.meets(args.require) else EXIT_FAILED
     say(
         result.verdict.upper() + ": " + clean(result.reason)

@@ -6,21 +6,21 @@ from __future__ import annotations
 import argparse
 
 from ..audit import drift
-from .common import EXIT_FAILED, EXIT_OK, check_output_path, report_path, say
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    check_output_path,
+    report_option,
+    say,
+    write_outputs,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("drift", help="what changed in a container since its image")
     p.add_argument("container", help="container name or id (running or stopped)")
     p.add_argument("--json", metavar="PATH", help="write the JSON report (kind: drift)")
-    p.add_argument(
-        "--report",
-        action="append",
-        default=[],
-        metavar="PATH",
-        type=report_path,
-        help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
-    )
+    report_option(p)
     p.add_argument("--top", type=int, default=50, help="drifted paths to list (50)")
     p.set_defaults(run=run)
 
@@ -28,9 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     check_output_path("--json", args.json)
     result = drift(args.container)
-    if args.json:
-        result.to_json(args.json)
-    for path in args.report:
-        result.write_report(path)
+    write_outputs(result, args)
     say(result.text(args.top))
     return EXIT_FAILED if result.fails() else EXIT_OK

@@ -4,10 +4,9 @@ Read-only: it never deletes anything."""
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..audit.images import image_rows
-from ..report.json import write_atomic
+from ..report.json import document
 from ..report.text import clean, human_size
 from .common import EXIT_OK, check_output_path, say
 
@@ -22,10 +21,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_path("--json", args.json)
     rows = image_rows()
     if args.json:
-        from pathlib import Path
-
-        doc = {"schema": "reprokit/v1", "kind": "images", "images": rows}
-        write_atomic(Path(args.json), json.dumps(doc, indent=2) + "\n")
+        document({"schema": "reprokit/v1", "kind": "images", "images": rows}, args.json)
     say(f"{'IMAGE ID':<19} {'SIZE':>9} {'AGE':>8} {'USED':>4} {'DANGLING':<8} TAGS")
     for r in rows:
         tags = ", ".join(r["tags"]) or "<none>"

@@ -4,8 +4,6 @@ read from its filesystem (no container, so shell-less images work too)."""
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from .common import check_output_path, say
 
@@ -21,11 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..inventory import inventory
-    from ..report.json import write_atomic
+    from ..report.json import document
 
     check_output_path("--json", args.json)
     found = inventory(args.image, platform=args.platform)
     if args.json:
-        write_atomic(Path(args.json), json.dumps(found.to_dict(), indent=2, default=str) + "\n")
+        document(found.to_dict(), args.json)
     say(found.text(args.top))
     return 0

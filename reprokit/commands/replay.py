@@ -6,8 +6,6 @@ Exit status: 0 when every fact holds, 1 when one differs, 2 on error.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
 
@@ -22,11 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..capture import replay
-    from ..report.json import write_atomic
+    from ..report.json import document
 
     check_output_path("--json", args.json)
     result = replay(args.image, args.spec)
     if args.json:
-        write_atomic(Path(args.json), json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+        document(result.to_dict(), args.json)
     say(result.text())
     return EXIT_OK if result.holds else EXIT_FAILED

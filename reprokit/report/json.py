@@ -105,6 +105,20 @@ def dumps(result: Result) -> str:
     return "".join(chunks(result))
 
 
+def document(data: Any, path: str | Path | None = None) -> str | None:
+    """A JSON document held whole in memory (audit, parity, inventory, …): returned as text,
+    or written atomically to ``path`` and None.
+
+    >>> document({"kind": "x"})
+    '{\\n  "kind": "x"\\n}\\n'
+    """
+    text = json.dumps(data, indent=2, default=str) + "\n"
+    if path is None:
+        return text
+    write_atomic(Path(path), text)
+    return None
+
+
 def from_dict(data: Any) -> Result:
     """A Result from a report dict; :class:`ReportError` when it is not a reprokit report."""
     from ..result import Result
