@@ -29,9 +29,9 @@ def main() -> int:
     args = parser.parse_args()
 
     import reprokit
-    from reprokit.audit.rules import RULES
-    from reprokit.audit.secrets import SecretTap
-    from reprokit.sources import parse_ref
+    from reprokit.auditing.rules import RULES
+    from reprokit.auditing.secrets import SecretTap
+    from reprokit.sources.refs import parse_ref
 
     source = parse_ref(args.image)
     times: dict[str, list[float]] = {"read": [], "read + secret tap": [], "audit": []}

@@ -70,13 +70,13 @@ def main() -> int:
     result.to_json(report)
     write = time.monotonic() - started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    causes = Counter(d.cause for d in result.file_diffs)
-    with_evidence = sum(1 for d in result.file_diffs if d.evidence)
+    causes = Counter(d.cause for d in result.file_records)
+    with_evidence = sum(1 for d in result.file_records if d.evidence)
     print(f"compare + explain: {wall:.2f} s wall, {cpu:.2f} s CPU; peak RSS {rss:.0f} MiB")
     print(f"causes: {dict(causes.most_common())}; explained: {result.explained}")
-    print(f"evidence on {with_evidence} of {len(result.file_diffs)} per-layer differences")
+    print(f"evidence on {with_evidence} of {len(result.file_records)} per-layer differences")
     size = report.stat().st_size
-    per = size / max(1, len(result.file_diffs) + len(result.merged_diffs))
+    per = size / max(1, len(result.file_records) + len(result.merged_records))
     print(f"JSON report: {size / 1e6:.1f} MB ({per:.0f} B per entry), written in {write:.2f} s")
     return 0
 

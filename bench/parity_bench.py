@@ -34,18 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from reprokit.behaviour.checks import Check, command, file, group, package, run_check, user
+from reprokit.behaviour.runner import host_pair, run_checks
 from reprokit.errors import ReprokitError
-from reprokit.parity import (
-    Check,
-    command,
-    file,
-    group,
-    host_pair,
-    package,
-    run_check,
-    run_checks,
-    user,
-)
 
 SUITE: list[Check] = [
     *(

@@ -50,17 +50,17 @@ def big_result(files: int, layers: int) -> Result:
                 evidence="- 2024-01-01\n+ 2024-01-02" if content else None,
             )
         )
-    layer_diffs = [
+    layer_records = [
         LayerDiff(0, diff_ids[0], diff_ids[0], True, "ADD rootfs.tar /", 0, 10**8, 10**8)
     ]
     for n in range(1, layers + 1):
         count = sum(1 for d in diffs if d.layer == n)
-        layer_diffs.append(
+        layer_records.append(
             LayerDiff(
                 n, diff_ids[n], diff_ids[n] + "x", False, f"RUN step {n}", count, 10**7, 10**7
             )
         )
-    return Result("different", "content differs", (image, image), layer_diffs, [], diffs)
+    return Result("different", "content differs", (image, image), layer_records, [], diffs)
 
 
 def timed(label: str, fn, size=None) -> None:

@@ -8,13 +8,19 @@ Build an image twice from one spec and compare every layer, file and config fiel
 ('equivalent', 'only timestamps differ: 312 file mtime(s) in 1 layer(s), 4 creation time(s)')
 >>> result.steps[["instruction", "causes", "fix"]]                # doctest: +SKIP
 >>> reprokit.compare("docker-archive:a.tar", "oci:layout").files   # doctest: +SKIP
+
+Every public name is imported when first used, so ``import reprokit`` stays light (no docker SDK,
+pandas or matplotlib until a function needs them):
+
+>>> "parity" in dir(reprokit) and "parity" in reprokit.__all__
+True
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .api import check, compare, load
-from .audit import AuditResult, assert_no_findings, audit, drift, images
-from .capture import capture, replay
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ArchiveError,
     BuildError,
@@ -26,39 +32,72 @@ from .errors import (
     SpecError,
     UsageError,
 )
-from .explain import CAUSES, Rule, Settings
-from .inventory import inventory
-from .parity import ParityResult, parity
-from .result import Result
-from .spec import BuildSpec
+from .version import __version__
+
+#: public name → the module that defines it (imported on first use)
+_LAZY = {
+    "check": "reprokit.api",
+    "compare": "reprokit.api",
+    "load": "reprokit.api",
+    "audit": "reprokit.auditing.scan",
+    "drift": "reprokit.auditing.drift",
+    "images": "reprokit.auditing.images",
+    "assert_no_findings": "reprokit.auditing.testing",
+    "AuditResult": "reprokit.auditing.result",
+    "capture": "reprokit.baseline",
+    "replay": "reprokit.baseline",
+    "inventory": "reprokit.packages.reader",
+    "parity": "reprokit.behaviour.runner",
+    "host_pair": "reprokit.behaviour.runner",
+    "ParityResult": "reprokit.behaviour.result",
+    "Result": "reprokit.result",
+    "BuildSpec": "reprokit.spec",
+    "CAUSES": "reprokit.explain.causes",
+    "Rule": "reprokit.explain.rules",
+    "Settings": "reprokit.explain.settings",
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on demand
+    from .api import check, compare, load  # noqa: F401
+    from .auditing.drift import drift  # noqa: F401
+    from .auditing.images import images  # noqa: F401
+    from .auditing.result import AuditResult  # noqa: F401
+    from .auditing.scan import audit  # noqa: F401
+    from .auditing.testing import assert_no_findings  # noqa: F401
+    from .baseline import capture, replay  # noqa: F401
+    from .behaviour.result import ParityResult  # noqa: F401
+    from .behaviour.runner import host_pair, parity  # noqa: F401
+    from .explain.causes import CAUSES  # noqa: F401
+    from .explain.rules import Rule  # noqa: F401
+    from .explain.settings import Settings  # noqa: F401
+    from .packages.reader import inventory  # noqa: F401
+    from .result import Result  # noqa: F401
+    from .spec import BuildSpec  # noqa: F401
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reprokit' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
-    "CAUSES",
     "ArchiveError",
-    "AuditResult",
     "BuildError",
-    "BuildSpec",
     "Cancelled",
     "EngineError",
     "ImageNotFoundError",
-    "ParityResult",
     "ReportError",
     "ReprokitError",
-    "Result",
-    "Rule",
-    "Settings",
     "SpecError",
     "UsageError",
     "__version__",
-    "assert_no_findings",
-    "audit",
-    "capture",
-    "check",
-    "compare",
-    "drift",
-    "images",
-    "inventory",
-    "load",
-    "parity",
-    "replay",
+    *_LAZY,
 ]

@@ -18,25 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from .builders import CHOICES, resolve_builder
-from .compare import compare_config, compare_layers, compare_merged, fill_shared_layers, verdict
+from .diff import compare_config, compare_layers, compare_merged, fill_shared_layers, verdict
 from .errors import Cancelled, UsageError
 from .example import example_context
-from .explain import (
-    Rule,
-    Settings,
-    explain_result,
-    find_settings,
-    layer_pairing,
-    read_settings,
-)
+from .explain.explainer import explain_result, layer_pairing
 from .explain.pairing import LayerPairing
-from .inventory import PACKAGE_DB, package_plan
-from .layout import Platform, parse_platform
+from .explain.rules import Rule
+from .explain.settings import Settings, find_settings, read_settings
 from .model import ImageInfo
+from .packages.diff import package_plan
+from .packages.parsers import PACKAGE_DB
 from .report.json import load as _load
 from .result import Result
 from .runs import Compare, Session, engine_url, find_culprits, run_builds
-from .sources import Image, Source, as_source, config_platform
+from .sources.image import Image, Source, config_platform
+from .sources.layout import Platform, parse_platform
+from .sources.refs import as_source
 from .spec import BuildSpec
 from .suggestions import suggest
 from .variations import Variation, VaryOptions, parse_vary
@@ -128,9 +125,9 @@ def _count_ignores(result: Result, image_a: Image, image_b: Image) -> None:
     result.verdict, reason = verdict(
         image_a,
         image_b,
-        [c for c in result.config_diffs if not c.ignored],
-        [d for d in result.file_diffs if not d.ignored],
-        [d for d in result.merged_diffs if not d.ignored],
+        [c for c in result.config_records if not c.ignored],
+        [d for d in result.file_records if not d.ignored],
+        [d for d in result.merged_records if not d.ignored],
     )
     result.reason = f"{reason} ({ignored} ignored difference(s) not counted)"
 
@@ -165,23 +162,23 @@ def compare(
     source_a, source_b = as_source(a, plat), as_source(b, plat)
     image_a, image_b, first_pass = read_pair(source_a, source_b, settings)
     layers, files = compare_layers(image_a, image_b)
-    config_diffs = compare_config(image_a.config, image_b.config)
+    config_records = compare_config(image_a.config, image_b.config)
     merged = compare_merged(image_a, image_b)
-    outcome, reason = verdict(image_a, image_b, config_diffs, files, merged)
+    outcome, reason = verdict(image_a, image_b, config_records, files, merged)
     result = Result(
         verdict=outcome,
         reason=reason,
         images=(_info(image_a), _info(image_b)),
-        layer_diffs=layers,
-        config_diffs=config_diffs,
-        file_diffs=files,
-        merged_diffs=merged,
+        layer_records=layers,
+        config_records=config_records,
+        file_records=files,
+        merged_records=merged,
     )
     packages = package_plan(image_a, image_b, already=first_pass.kept)
     explain_result(
         result, image_a, image_b, source_a, source_b, settings, text, target, first_pass, packages
     )
-    result.package_diffs = packages.diff() if packages else []
+    result.package_records = packages.diff() if packages else []
     _count_ignores(result, image_a, image_b)
     result.duration_s = time.monotonic() - started
     return result

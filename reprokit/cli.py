@@ -16,11 +16,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import __version__, progress
+from . import progress
 from .commands import COMMANDS
 from .commands.common import EXIT_ERROR, EXIT_INTERRUPTED
 from .errors import BuildError, Cancelled, ReprokitError
-from .report.text import clean
+from .text import clean
+from .version import __version__
 
 
 class _Parser(argparse.ArgumentParser):

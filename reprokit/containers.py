@@ -30,8 +30,11 @@ import requests
 
 from .engine import RUN_LABEL, Run, connect, engine_error
 from .errors import Cancelled, EngineError, ImageNotFoundError
-from .layout import Located, Store
-from .sources import DaemonSource, Source, StoreSource, as_source
+from .sources.daemon import DaemonSource
+from .sources.image import Source
+from .sources.layout import Located, Store
+from .sources.refs import as_source
+from .sources.store import StoreSource
 
 #: The keep-alive command. busybox's sleep lacks ``infinity`` in some builds; 68 years will do.
 KEEPALIVE = ["sleep", "2147483647"]

@@ -17,7 +17,7 @@ import re
 import sys
 from typing import Any, BinaryIO
 
-from .streams import PassThrough
+from .read.streams import PassThrough
 
 _enabled: bool | None = None
 

@@ -81,8 +81,8 @@ def _pair_arguments(config: pytest.Config) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def reprokit_pair(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Both testinfra hosts (``.a``, ``.b``) on hardened containers, for the whole session."""
+    from .behaviour.runner import host_pair
     from .errors import ReprokitError
-    from .parity import host_pair
 
     try:
         with host_pair(**_pair_arguments(request.config)) as pair:
@@ -103,8 +103,8 @@ def assert_parity(pair: Any, check: Callable[[Any], Any], name: str | None = Non
     __tracebackhide__ = True
     from concurrent.futures import ThreadPoolExecutor
 
+    from .behaviour.checks import as_checks, run_check
     from .model import ParityEntry
-    from .parity import as_checks, run_check
     from .report.text import render_parity
 
     (wanted,) = as_checks([(name, check)] if name else [check])

@@ -73,24 +73,24 @@ class Result:
     """A comparison of two images: verdict, reason, both images and all their differences.
 
     ``layers``, ``config``, ``files`` and ``merged`` are pandas DataFrames (columns below);
-    the plain records behind them, which every presenter renders, are ``layer_diffs``,
-    ``config_diffs``, ``file_diffs`` and ``merged_diffs``.
+    the plain records behind them, which every presenter renders, are ``layer_records``,
+    ``config_records``, ``file_records`` and ``merged_records``.
     """
 
     verdict: str
     reason: str
     images: tuple[ImageInfo, ImageInfo]
-    layer_diffs: list[LayerDiff] = field(default_factory=list)
-    config_diffs: list[ConfigDiff] = field(default_factory=list)
-    file_diffs: list[FileDiff] = field(default_factory=list)
-    merged_diffs: list[FileDiff] = field(default_factory=list)
+    layer_records: list[LayerDiff] = field(default_factory=list)
+    config_records: list[ConfigDiff] = field(default_factory=list)
+    file_records: list[FileDiff] = field(default_factory=list)
+    merged_records: list[FileDiff] = field(default_factory=list)
     spec: dict[str, Any] | None = None
     builds: list[BuildInfo] = field(default_factory=list)
     run_id: str | None = None
     duration_s: float | None = None
     kept_images: list[str] = field(default_factory=list)
     #: one entry per differing layer: its Dockerfile step, causes and grouped fix
-    step_explanations: list[StepExplanation] = field(default_factory=list)
+    step_records: list[StepExplanation] = field(default_factory=list)
     #: True when every difference that counts (not ignored) has a cause other than
     #: ``unexplained``; None when the differences were not explained (e.g. an old report)
     explained: bool | None = None
@@ -101,7 +101,7 @@ class Result:
     #: fixing suggestions tied to the builder, each with the exact command
     suggestions: list[str] = field(default_factory=list)
     #: packages added, removed or at another version (dpkg, apk, rpm, python): reprokit.inventory
-    package_diffs: list[PackageDiff] = field(default_factory=list)
+    package_records: list[PackageDiff] = field(default_factory=list)
     #: outcomes of parity checks on containers of both images (reprokit.parity), when run
     parity: list[ParityEntry] = field(default_factory=list)
 
@@ -118,17 +118,19 @@ class Result:
     @property
     def ignored_count(self) -> int:
         """Differences reported as ignored (per-layer files and config fields)."""
-        return sum(d.ignored for d in self.file_diffs) + sum(c.ignored for c in self.config_diffs)
+        return sum(d.ignored for d in self.file_records) + sum(
+            c.ignored for c in self.config_records
+        )
 
     @property
     def summary(self) -> dict[str, int]:
         """Counts: layers, layers_differing, files_differing (per layer), merged_differing."""
         return {
-            "layers": len(self.layer_diffs),
-            "layers_differing": sum(1 for layer in self.layer_diffs if not layer.same),
-            "files_differing": len(self.file_diffs),
-            "merged_differing": len(self.merged_diffs),
-            "config_differing": len(self.config_diffs),
+            "layers": len(self.layer_records),
+            "layers_differing": sum(1 for layer in self.layer_records if not layer.same),
+            "files_differing": len(self.file_records),
+            "merged_differing": len(self.merged_records),
+            "config_differing": len(self.config_records),
         }
 
     @cached_property
@@ -137,7 +139,7 @@ class Result:
         import pandas as pd
 
         rows = [
-            {k: v for k, v in d.to_dict().items() if k in LAYER_COLUMNS} for d in self.layer_diffs
+            {k: v for k, v in d.to_dict().items() if k in LAYER_COLUMNS} for d in self.layer_records
         ]
         return pd.DataFrame(rows, columns=LAYER_COLUMNS)
 
@@ -146,31 +148,31 @@ class Result:
         """One row per differing layer: its step, causes and fix (:data:`STEP_COLUMNS`)."""
         import pandas as pd
 
-        return pd.DataFrame([s.to_dict() for s in self.step_explanations], columns=STEP_COLUMNS)
+        return pd.DataFrame([s.to_dict() for s in self.step_records], columns=STEP_COLUMNS)
 
     @cached_property
     def packages(self) -> pd.DataFrame:
         """One row per differing package: ``manager, name, change, a, b`` (versions)."""
         import pandas as pd
 
-        return pd.DataFrame([p.to_dict() for p in self.package_diffs], columns=PACKAGE_COLUMNS)
+        return pd.DataFrame([p.to_dict() for p in self.package_records], columns=PACKAGE_COLUMNS)
 
     @cached_property
     def config(self) -> pd.DataFrame:
         """One row per differing config field: ``field, change, a, b``."""
         import pandas as pd
 
-        return pd.DataFrame([c.to_dict() for c in self.config_diffs], columns=CONFIG_COLUMNS)
+        return pd.DataFrame([c.to_dict() for c in self.config_records], columns=CONFIG_COLUMNS)
 
     @cached_property
     def files(self) -> pd.DataFrame:
         """One row per per-layer file difference (columns: :data:`FILE_COLUMNS`)."""
-        return _files_frame(self.file_diffs, FILE_COLUMNS)
+        return _files_frame(self.file_records, FILE_COLUMNS)
 
     @cached_property
     def merged(self) -> pd.DataFrame:
         """One row per difference of the final filesystems (:data:`FILE_COLUMNS` minus layer)."""
-        return _files_frame(self.merged_diffs, FILE_COLUMNS[1:])
+        return _files_frame(self.merged_records, FILE_COLUMNS[1:])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (schema ``reprokit/v1``) as a dict."""

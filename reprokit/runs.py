@@ -26,10 +26,12 @@ from .builders import Builder, make_builder
 from .builders.buildx import IGNORED_REWRITE
 from .engine import Run, connect
 from .errors import UsageError
-from .layout import parse_platform
 from .model import VERDICTS, BuildInfo, Culprit, CulpritSearch, FileDiff, RunComparison
 from .result import Result
-from .sources import DaemonSource, Source, as_source
+from .sources.daemon import DaemonSource
+from .sources.image import Source
+from .sources.layout import parse_platform
+from .sources.refs import as_source
 from .spec import BuildSpec
 from .variations import Variation, VaryOptions, prepare
 
@@ -192,9 +194,9 @@ def _file_key(d: FileDiff) -> tuple[Any, ...]:
 
 def _signature(result: Result) -> set[tuple[Any, ...]]:
     """Every difference of ``result`` as a hashable key (values left out)."""
-    keys: set[tuple[Any, ...]] = {("config", c.field) for c in result.config_diffs}
-    keys |= {("layer", d.index) for d in result.layer_diffs if not d.same}
-    keys |= {_file_key(d) for d in (*result.file_diffs, *result.merged_diffs)}
+    keys: set[tuple[Any, ...]] = {("config", c.field) for c in result.config_records}
+    keys |= {("layer", d.index) for d in result.layer_records if not d.same}
+    keys |= {_file_key(d) for d in (*result.file_records, *result.merged_records)}
     return keys
 
 
@@ -209,14 +211,14 @@ def culprit(
 ) -> Culprit:
     """What ``variation`` alone did to the images, compared with the baseline's differences."""
     base = _signature(baseline)
-    diffs = result.merged_diffs or result.file_diffs
+    diffs = result.merged_records or result.file_records
     files = [
         {"path": d.path, "fields": list(d.fields), "cause": d.cause}
         for d in diffs
         if _file_key(d) not in base
     ]
     base_config = {k[1] for k in base if k[0] == "config"}
-    config = sorted({c.field for c in result.config_diffs} - base_config)
+    config = sorted({c.field for c in result.config_records} - base_config)
     breaks = _breaks(result, baseline)
     explanation = ""
     if breaks:

@@ -15,8 +15,10 @@ import tarcraft as tc
 
 import reprokit
 from reprokit.errors import ArchiveError, ImageNotFoundError, ReprokitError, UsageError
-from reprokit.layout import Platform, host_platform
-from reprokit.sources import Image, StoreSource, parse_ref
+from reprokit.sources.image import Image
+from reprokit.sources.layout import Platform, host_platform
+from reprokit.sources.refs import parse_ref
+from reprokit.sources.store import StoreSource
 
 M0 = tc.MTIME
 
@@ -492,8 +494,8 @@ def test_compare_identical_archives(tmp_path):
     assert Path(a.split(":", 1)[1]).read_bytes() == Path(b.split(":", 1)[1]).read_bytes()
     result = reprokit.compare(a, b)
     assert result.verdict == "identical"
-    assert result.file_diffs == [] and result.merged_diffs == [] and result.config_diffs == []
-    assert all(layer.same for layer in result.layer_diffs) and len(result.layer_diffs) == 2
+    assert result.file_records == [] and result.merged_records == [] and result.config_records == []
+    assert all(layer.same for layer in result.layer_records) and len(result.layer_records) == 2
     assert result.images[0].id == result.images[1].id
     assert result.meets("identical")
     assert reprokit.compare(a, a).verdict == "identical"
@@ -518,10 +520,10 @@ def test_compare_only_mtimes_and_created_differ_is_equivalent(tmp_path):
     result = reprokit.compare(a, b)
     assert result.verdict == "equivalent", result.reason
     assert result.reason.startswith("only timestamps differ")
-    assert {d.path for d in result.file_diffs} == {"/app", "/app/main.py", "/app/data.bin"}
-    assert all(d.fields == ["mtime"] and d.layer == 1 for d in result.file_diffs)
-    assert {c.field for c in result.config_diffs} >= {"created", "history[1].created"}
-    assert result.layer_diffs[0].same and not result.layer_diffs[1].same
+    assert {d.path for d in result.file_records} == {"/app", "/app/main.py", "/app/data.bin"}
+    assert all(d.fields == ["mtime"] and d.layer == 1 for d in result.file_records)
+    assert {c.field for c in result.config_records} >= {"created", "history[1].created"}
+    assert result.layer_records[0].same and not result.layer_records[1].same
     assert result.meets("equivalent") and not result.meets("identical")
 
 
@@ -530,14 +532,14 @@ def test_compare_content_change_is_different(tmp_path):
     b = _archive(tmp_path, "b.tar", [base_layer(), app_layer(b"print('b')\n")])
     result = reprokit.compare(a, b)
     assert result.verdict == "different"
-    changed = {d.path: d for d in result.file_diffs}
+    changed = {d.path: d for d in result.file_records}
     assert list(changed) == ["/app/main.py"]
     diff = changed["/app/main.py"]
     assert diff.change == "modified" and diff.layer == 1
     assert "content" in diff.fields
     assert diff.a.sha256 == sha(b"print('a')\n") and diff.b.sha256 == sha(b"print('b')\n")
-    assert [d.path for d in result.merged_diffs] == ["/app/main.py"]
-    assert "content" in result.merged_diffs[0].fields
+    assert [d.path for d in result.merged_records] == ["/app/main.py"]
+    assert "content" in result.merged_records[0].fields
     row = result.files.iloc[0]
     assert row["path"] == "/app/main.py" and "content" in row["fields"]
 
@@ -547,11 +549,11 @@ def test_compare_shared_layer_is_same_and_has_no_file_differences(tmp_path):
     a = _archive(tmp_path, "a.tar", [shared, app_layer(b"a")])
     b = _archive(tmp_path, "b.tar", [shared, app_layer(b"b")])
     result = reprokit.compare(a, b)
-    first, second = result.layer_diffs
+    first, second = result.layer_records
     assert first.same and first.a == first.b == shared.diff_id
     assert first.files_differing == 0
     assert not second.same and second.files_differing == 1
-    assert all(d.layer == 1 for d in result.file_diffs)
+    assert all(d.layer == 1 for d in result.file_records)
     assert first.size_a == first.size_b == len(shared.tar)  # filled in from the other image
     assert result.images[0].size == result.images[1].size
 
@@ -566,7 +568,7 @@ def test_compare_merged_view_applies_whiteouts(tmp_path):
     b = _archive(tmp_path, "b.tar", [lower, upper_b])
     result = reprokit.compare(a, b)
     assert result.verdict == "different"
-    merged = {d.path: d.change for d in result.merged_diffs}
+    merged = {d.path: d.change for d in result.merged_records}
     assert merged == {
         "/etc/passwd": "removed",
         "/bin": "removed",
@@ -574,7 +576,7 @@ def test_compare_merged_view_applies_whiteouts(tmp_path):
         "/bin/sh": "removed",
         "/bin/ls": "removed",
     }
-    per_layer = {d.path: d.change for d in result.file_diffs}
+    per_layer = {d.path: d.change for d in result.file_records}
     assert per_layer == {"/etc/.wh.passwd": "added", "/.wh.bin": "added"}
 
 
@@ -584,7 +586,7 @@ def test_compare_different_layer_count(tmp_path):
     result = reprokit.compare(a, b)
     assert result.verdict == "different"
     assert "layer count differs (1 vs 2)" in result.reason
-    assert result.layer_diffs[1].a is None and result.layer_diffs[1].b == app_layer().diff_id
+    assert result.layer_records[1].a is None and result.layer_records[1].b == app_layer().diff_id
 
 
 def test_compare_config_change_is_different(tmp_path):
@@ -592,8 +594,8 @@ def test_compare_config_change_is_different(tmp_path):
     b = _archive(tmp_path, "b.tar", [base_layer()], env=("PATH=/usr/bin:/bin", "DEBUG=1"))
     result = reprokit.compare(a, b)
     assert result.verdict == "different"
-    assert [c.field for c in result.config_diffs] == ["config.Env[1]"]
-    assert result.config_diffs[0].change == "added"
+    assert [c.field for c in result.config_records] == ["config.Env[1]"]
+    assert result.config_records[0].change == "added"
 
 
 def test_result_json_round_trip(tmp_path):
@@ -610,7 +612,7 @@ def test_result_json_round_trip(tmp_path):
     )
     b = _archive(tmp_path, "b.tar", [lower, b_layer], created="2025-01-01T00:00:00Z")
     result = reprokit.compare(a, b)
-    assert result.file_diffs and result.merged_diffs and result.config_diffs
+    assert result.file_records and result.merged_records and result.config_records
     report = tmp_path / "report.json"
     assert result.to_json(report) is None
     streamed = json.loads(report.read_text())
@@ -620,12 +622,14 @@ def test_result_json_round_trip(tmp_path):
     loaded = reprokit.load(report)
     assert loaded.verdict == result.verdict == "different"
     assert loaded.reason == result.reason
-    assert loaded.file_diffs == result.file_diffs
-    assert loaded.merged_diffs == result.merged_diffs
-    assert [x.to_dict() for x in loaded.layer_diffs] == [x.to_dict() for x in result.layer_diffs]
-    assert loaded.config_diffs == result.config_diffs
+    assert loaded.file_records == result.file_records
+    assert loaded.merged_records == result.merged_records
+    assert [x.to_dict() for x in loaded.layer_records] == [
+        x.to_dict() for x in result.layer_records
+    ]
+    assert loaded.config_records == result.config_records
     assert loaded.images == result.images
-    assert "/app/caf\\xe9" in {d.path for d in loaded.file_diffs}
+    assert "/app/caf\\xe9" in {d.path for d in loaded.file_records}
 
 
 def test_compare_errors_are_reprokit_errors(tmp_path):
@@ -690,8 +694,8 @@ def test_same_files_in_another_tar_order_is_equivalent(tmp_path):
     result = reprokit.compare(f"docker-archive:{a}", f"docker-archive:{b}")
     assert result.verdict == "equivalent"
     assert "tar encoding of layer 0" in result.reason
-    assert result.file_diffs == [] and result.merged_diffs == []
-    assert [c.field for c in result.config_diffs] == ["rootfs.diff_ids[0]"]
+    assert result.file_records == [] and result.merged_records == []
+    assert [c.field for c in result.config_records] == ["rootfs.diff_ids[0]"]
 
 
 def test_hostile_names_cannot_drive_the_terminal(tmp_path):
@@ -708,4 +712,4 @@ def test_hostile_names_cannot_drive_the_terminal(tmp_path):
     assert "\\x1b[2J" in text
     assert not any(line.startswith("forged line") for line in text.splitlines())
     # the record keeps the real name; only its display is escaped
-    assert any("\x1b" in d.path for d in result.file_diffs)
+    assert any("\x1b" in d.path for d in result.file_records)

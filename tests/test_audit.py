@@ -16,10 +16,10 @@ import tarcraft as tc
 from conftest import execute_notebook, run_cli
 
 import reprokit
-from reprokit.audit import dockerfile as df
-from reprokit.audit.drift import classify
-from reprokit.audit.runtime import written_paths
-from reprokit.audit.secrets import redact_text
+from reprokit.auditing import dockerfile as df
+from reprokit.auditing.drift import classify
+from reprokit.auditing.runtime import written_paths
+from reprokit.auditing.secrets import redact_text
 from reprokit.errors import UsageError
 from reprokit.explain.steps import parse_dockerfile
 

@@ -20,6 +20,7 @@ from conftest import execute_notebook, run_cli
 
 import reprokit
 from reprokit.engine import RUN_LABEL
+from reprokit.sources.refs import parse_ref
 
 pytestmark = pytest.mark.engine
 
@@ -224,7 +225,7 @@ def test_drift_of_a_mutated_container(client, busybox, tmp_path: Path):
         assert entries["/usr/local/bin/tool"]["class"] == "software"
         busybox_sha = next(
             r.sha256
-            for layer in reprokit.sources.parse_ref(busybox).read().layers
+            for layer in parse_ref(busybox).read().layers
             if layer
             for r in layer.records
             if r.path == "/bin/busybox"

@@ -26,16 +26,16 @@ def test_reproducible_up_to_timestamps_is_equivalent(busybox, context, no_leftov
     assert result.verdict == "equivalent", result.text()
     assert any("Step 3/" in line for line in result.builds[0].log)
     assert result.meets("equivalent") and not result.meets("identical")
-    layers = {layer.index: layer for layer in result.layer_diffs}
+    layers = {layer.index: layer for layer in result.layer_records}
     # the base image's layers are shared: reported same, their files never compared
     base_layers = len(result.images[0].diff_ids) - 2
     assert all(layers[i].same and layers[i].files_differing == 0 for i in range(base_layers))
     run_layer = layers[base_layers + 1]
     assert not run_layer.same and "mkdir -p /data" in (run_layer.created_by or "")
-    paths = {d.path: d for d in result.file_diffs if d.layer == run_layer.index}
+    paths = {d.path: d for d in result.file_records if d.layer == run_layer.index}
     assert paths["/data/hello.txt"].fields == ["mtime"]
-    assert all(d.fields == ["mtime"] for d in result.file_diffs)
-    assert {c.field for c in result.config_diffs} >= {"created"}
+    assert all(d.fields == ["mtime"] for d in result.file_records)
+    assert {c.field for c in result.config_records} >= {"created"}
     assert "timestamps" in result.reason
     assert len(result.builds) == 2 and result.builds[0].tag != result.builds[1].tag
 
@@ -44,11 +44,11 @@ def test_random_bytes_are_different(busybox, context, no_leftovers):
     ctx = context(f"FROM {busybox}\nRUN head -c 64 /dev/urandom > /random.bin\n")
     result = reprokit.check(ctx)
     assert result.verdict == "different"
-    merged = {d.path: d for d in result.merged_diffs}
+    merged = {d.path: d for d in result.merged_records}
     assert "content" in merged["/random.bin"].fields
     assert merged["/random.bin"].a.sha256 != merged["/random.bin"].b.sha256
-    layer_diff = [d for d in result.file_diffs if d.path == "/random.bin"]
-    assert layer_diff and layer_diff[0].layer == len(result.layer_diffs) - 1
+    layer_diff = [d for d in result.file_records if d.path == "/random.bin"]
+    assert layer_diff and layer_diff[0].layer == len(result.layer_records) - 1
     assert "/random.bin" in result.text()
 
 

@@ -13,7 +13,8 @@ from conftest import run_cli
 
 import reprokit
 from reprokit.errors import UsageError
-from reprokit.explain import CAUSES, Settings
+from reprokit.explain.causes import CAUSES
+from reprokit.explain.settings import Settings
 from reprokit.explain.steps import final_stage, keyword_of, map_layers, parse_dockerfile
 
 M0 = tc.MTIME
@@ -36,7 +37,7 @@ def pair(tmp_path: Path, a_members, b_members, *, config_a=None, config_b=None):
 def explain(tmp_path: Path, a_members, b_members, **kw):
     a, b = pair(tmp_path, a_members, b_members)
     result = reprokit.compare(a, b, **kw)
-    return result, {d.path: d for d in result.file_diffs}
+    return result, {d.path: d for d in result.file_records}
 
 
 def pyc(source_mtime: int, code: bytes, size: int = 120) -> bytes:
@@ -107,7 +108,7 @@ def test_every_cause_on_crafted_layers(tmp_path: Path):
     }
     assert {p: causes[p] for p in expected} == expected
     assert set(causes.values()) <= set(CAUSES)
-    assert all(d.fix for d in result.file_diffs), "every difference gets a fix"
+    assert all(d.fix for d in result.file_records), "every difference gets a fix"
     assert result.explained is False
     # evidence: short and specific
     ev = {p: d.evidence or "" for p, d in by.items()}
@@ -128,10 +129,10 @@ def test_every_cause_on_crafted_layers(tmp_path: Path):
     assert ev["/app/unknown-in-a-only"] == "only in A (file, 1 bytes)"
     assert ev["/app/mtime-only"].endswith("(+7 s)")
     # the merged view is explained the same way
-    merged = {d.path: d.cause for d in result.merged_diffs}
+    merged = {d.path: d.cause for d in result.merged_records}
     assert {p: merged[p] for p in expected} == expected
     # config: image-metadata for times, layer-digest for the differing layer
-    config = {c.field: c.cause for c in result.config_diffs}
+    config = {c.field: c.cause for c in result.config_records}
     assert config["rootfs.diff_ids[1]"] == "layer-digest"
 
 
@@ -146,7 +147,7 @@ def test_config_causes(tmp_path: Path):
     cfg_a["container"], cfg_b["container"] = "aaaa", "bbbb"
     a, b = pair(tmp_path, layer, layer, config_a=cfg_a, config_b=cfg_b)
     result = reprokit.compare(a, b)
-    causes = {c.field: c.cause for c in result.config_diffs}
+    causes = {c.field: c.cause for c in result.config_records}
     assert causes == {
         "config.Env[1]": "embedded-timestamp",
         "config.Env[2]": "unexplained",
@@ -156,7 +157,7 @@ def test_config_causes(tmp_path: Path):
         "history[1].created": "image-metadata",
     }
     assert result.verdict == "different" and result.explained is False
-    env = next(c for c in result.config_diffs if c.field == "config.Env[2]")
+    env = next(c for c in result.config_records if c.field == "config.Env[2]")
     assert env.evidence == "'MODE=fast' → 'MODE=slow'"
 
 
@@ -168,8 +169,8 @@ def test_only_times_is_equivalent_and_explained(tmp_path: Path):
     )
     assert result.verdict == "equivalent"
     assert result.explained is True
-    assert {d.cause for d in result.file_diffs} == {"timestamp"}
-    (step,) = result.step_explanations
+    assert {d.cause for d in result.file_records} == {"timestamp"}
+    (step,) = result.step_records
     assert step.layer == 1 and step.causes == {"timestamp": 2}
     assert "SOURCE_DATE_EPOCH" in step.fix and "rewrite-timestamp=true" in step.fix
 
@@ -210,10 +211,10 @@ def test_evidence_is_bounded(tmp_path: Path):
     many = by["/app/a-many.txt"].evidence or ""
     assert many.count("\n-") == 4 and many.count("\n+") == 4, many
     assert many.endswith("… 392 more changed line(s)")
-    with_evidence = [d for d in result.file_diffs if d.evidence]
+    with_evidence = [d for d in result.file_records if d.evidence]
     assert len(with_evidence) == 20  # the budget
-    assert all(d.cause for d in result.file_diffs)  # causes need no budget
-    assert all(len(d.evidence or "") <= 600 for d in result.file_diffs)
+    assert all(d.cause for d in result.file_records)  # causes need no budget
+    assert all(len(d.evidence or "") <= 600 for d in result.file_records)
 
 
 def test_content_budgets_keep_causes_and_say_what_was_not_kept(tmp_path: Path):
@@ -223,7 +224,7 @@ def test_content_budgets_keep_causes_and_say_what_was_not_kept(tmp_path: Path):
     b.append(tc.file("app/zstamp", b"built 2026-01-02\n"))
     # past the files budget, contents are still read for the causes, not for the evidence
     result, by = explain(tmp_path, a, b, config=Settings(evidence_files=2))
-    evidence = [d.evidence or "" for d in result.file_diffs]
+    evidence = [d.evidence or "" for d in result.file_records]
     assert sum(e.startswith("@@ line 1 @@") for e in evidence) == 2
     assert sum("evidence budget reached" in e for e in evidence) == 4
     assert by["/app/zstamp"].cause == "embedded-timestamp"
@@ -244,7 +245,7 @@ def test_user_rules_from_the_api_and_settings_files(tmp_path: Path):
     assert by["/app/VERSION"].rule == "build-number"
     assert by["/app/VERSION"].fix == "pass BUILD_NUMBER as a build arg"
     assert by["/srv/token"].cause == "unexplained"
-    step = result.step_explanations[0]
+    step = result.step_records[0]
     assert "pass BUILD_NUMBER as a build arg" in step.fix
 
     proj = tmp_path / "proj"
@@ -297,7 +298,7 @@ def test_settings_are_found_in_the_current_directory(tmp_path: Path, monkeypatch
     monkeypatch.chdir(tmp_path)
     (tmp_path / "reprokit.toml").write_text('ignore = ["/app/id"]\n')
     result = reprokit.compare(a, b)
-    assert result.file_diffs[0].ignored and result.verdict == "equivalent"
+    assert result.file_records[0].ignored and result.verdict == "equivalent"
 
 
 def test_explanations_survive_the_json_report(tmp_path: Path):
@@ -311,7 +312,7 @@ def test_explanations_survive_the_json_report(tmp_path: Path):
     result.to_json(path)
     data = json.loads(path.read_text())
     assert data["explained"] is True
-    assert data["steps"] == [s.to_dict() for s in result.step_explanations]
+    assert data["steps"] == [s.to_dict() for s in result.step_records]
     assert set(data["steps"][0]) == {"layer", "instruction", "dockerfile_line", "causes", "fix"}
     for key in ("files", "merged", "config"):
         for entry in data[key]:
@@ -372,7 +373,7 @@ def test_steps_name_dockerfile_lines_when_compare_is_given_the_dockerfile(tmp_pa
     dockerfile.write_text("FROM base\nRUN make > /var/log/x.log\n")
     # tarcraft history says "step 1": not a Dockerfile keyword, so it reads as RUN
     result = reprokit.compare(a, b, dockerfile=dockerfile)
-    (step,) = result.step_explanations
+    (step,) = result.step_records
     assert (step.layer, step.dockerfile_line, step.instruction) == (
         1,
         2,
@@ -405,11 +406,11 @@ def test_a_path_the_images_write_in_different_layers_gets_content_evidence(tmp_p
     pa = tc.write_docker_archive(tmp_path / "a.tar", [base, a1, a2], style="blobs")
     pb = tc.write_docker_archive(tmp_path / "b.tar", [base, b1, b2], style="blobs")
     result = reprokit.compare(f"docker-archive:{pa}", f"docker-archive:{pb}")
-    merged = {d.path: d for d in result.merged_diffs}
+    merged = {d.path: d for d in result.merged_records}
     conf = merged["/app/conf"]
     assert conf.cause == "unexplained"
     assert conf.evidence == "@@ line 1 @@\n-colour = red\n+colour = blue"
-    per_layer = [d for d in result.file_diffs if d.path == "/app/conf"]
+    per_layer = [d for d in result.file_records if d.path == "/app/conf"]
     assert {d.change for d in per_layer} == {"added", "removed"}
 
 

@@ -47,7 +47,7 @@ def causes_context(tmp_path_factory, busybox) -> Path:
 
 def test_a_real_build_shows_each_cause_with_its_step(causes_context, no_leftovers):
     result = reprokit.check(causes_context)
-    merged = {d.path: d for d in result.merged_diffs}
+    merged = {d.path: d for d in result.merged_records}
     expected = {
         "/var/log/build.log": "log-file",
         "/app/stamp.txt": "embedded-timestamp",
@@ -62,14 +62,14 @@ def test_a_real_build_shows_each_cause_with_its_step(causes_context, no_leftover
     assert "-built at 20" in (merged["/app/stamp.txt"].evidence or "")
     assert {d.cause for p, d in merged.items() if p not in expected} <= {"timestamp"}
     assert result.verdict == "different" and result.explained is False
-    steps = {s.dockerfile_line: s for s in result.step_explanations}
+    steps = {s.dockerfile_line: s for s in result.step_records}
     run_step, pyc_step = steps[3], steps[11]
     assert run_step.instruction.startswith("RUN mkdir -p")
-    assert pyc_step.layer == run_step.layer + 1 == len(result.layer_diffs) - 1
-    config = {c.field: c.cause for c in result.config_diffs}
+    assert pyc_step.layer == run_step.layer + 1 == len(result.layer_records) - 1
+    config = {c.field: c.cause for c in result.config_records}
     assert config["created"] == "image-metadata"
     assert config[f"rootfs.diff_ids[{run_step.layer}]"] == "layer-digest"
-    base_layers = [layer for layer in result.layer_diffs if layer.index < run_step.layer - 1]
+    base_layers = [layer for layer in result.layer_records if layer.index < run_step.layer - 1]
     assert base_layers and all(layer.same for layer in base_layers)
     for cause in ("log-file", "embedded-timestamp", "ldconfig-cache", "identity", "unexplained"):
         assert run_step.causes.get(cause), cause
@@ -144,7 +144,7 @@ def test_permissions_ownership_and_dependency_drift_between_two_builds(
         for tag in tags:
             with contextlib.suppress(docker.errors.ImageNotFound):
                 client.images.remove(tag, force=True)
-    merged = {d.path: d for d in result.merged_diffs}
+    merged = {d.path: d for d in result.merged_records}
     assert merged["/app/run.sh"].cause == "permissions"
     assert merged["/app/run.sh"].evidence == "mode 0644 → 0664"
     assert merged["/app/owned.txt"].cause == "ownership"
@@ -152,7 +152,7 @@ def test_permissions_ownership_and_dependency_drift_between_two_builds(
     status = merged["/var/lib/dpkg/status"]
     assert status.cause == "dependency-drift"
     assert status.evidence == "curl 7.88.1-10 → 7.88.1-10+deb12u5"
-    steps = {s.layer: s for s in result.step_explanations}
+    steps = {s.layer: s for s in result.step_records}
     copy_step = next(s for s in steps.values() if s.instruction.startswith("COPY app/"))
     assert copy_step.dockerfile_line == 4 and copy_step.causes.get("permissions") == 1
     assert "COPY --chmod" in copy_step.fix

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import tarcraft as tc
 
-from reprokit.sources import parse_ref
+from reprokit.sources.refs import parse_ref
 
 
 @pytest.mark.parametrize("style", ["blobs", "legacy"])

@@ -12,15 +12,12 @@ import tarcraft as tc
 from conftest import run_cli
 
 import reprokit
-from reprokit.inventory import (
-    Package,
-    diff_packages,
-    inventory,
-    parse_dpkg_status,
-    parse_group,
-    parse_passwd,
-)
-from reprokit.sources import StoreSource, parse_ref
+from reprokit.packages.diff import diff_packages
+from reprokit.packages.model import Package
+from reprokit.packages.parsers import parse_dpkg_status, parse_group, parse_passwd
+from reprokit.packages.reader import inventory
+from reprokit.sources.refs import parse_ref
+from reprokit.sources.store import StoreSource
 
 STATUS = b"""Package: bash
 Status: install ok installed
@@ -138,7 +135,7 @@ def test_package_diff_reads_again_only_when_a_differing_layer_holds_a_database(t
         _counting(_image(tmp_path, [base, app_a], "a")),
         _counting(_image(tmp_path, [base, app_b], "b")),
     )
-    assert result.verdict == "different" and result.package_diffs == []
+    assert result.verdict == "different" and result.package_records == []
     assert CountingSource.reads == 2  # one pass per image: the package diff cost nothing
 
     newer = STATUS.replace(b"5.2.15-2+b2", b"5.2.21-2")
@@ -148,7 +145,7 @@ def test_package_diff_reads_again_only_when_a_differing_layer_holds_a_database(t
         _counting(_image(tmp_path, [base, app_a], "a2")),
         _counting(_image(tmp_path, [base, pkg_b], "b2")),
     )
-    assert [(d.name, d.change, d.a, d.b) for d in result.package_diffs] == [
+    assert [(d.name, d.change, d.a, d.b) for d in result.package_records] == [
         ("bash", "changed", "5.2.15-2+b2", "5.2.21-2")
     ]
     assert CountingSource.reads == 4  # and one more pass per side, for the status files only
@@ -160,11 +157,11 @@ def test_package_diff_reads_again_only_when_a_differing_layer_holds_a_database(t
         _counting(_image(tmp_path, [base, pkg_a], "a3")),
         _counting(_image(tmp_path, [base, pkg_b], "b3")),
     )
-    assert [(d.name, d.a, d.b) for d in result.package_diffs] == [
+    assert [(d.name, d.a, d.b) for d in result.package_records] == [
         ("bash", "5.2.15-2+b2", "5.2.21-2")
     ]
     assert CountingSource.reads == 2  # no pass beyond the comparison's own
-    status = next(d for d in result.merged_diffs if d.path == "/var/lib/dpkg/status")
+    status = next(d for d in result.merged_records if d.path == "/var/lib/dpkg/status")
     assert status.cause == "dependency-drift"
     assert status.evidence == "bash:amd64 5.2.15-2+b2 → 5.2.21-2"
 
@@ -229,7 +226,7 @@ def test_rpm_sqlite_database(tmp_path: Path):
     a = image("a", [("demo-tool", "1.4.2")])
     b = image("b", [("demo-tool", "1.5.0"), ("extra", "0.1")])
     assert inventory(a).packages == [Package("rpm", "demo-tool", "2:1.4.2-3", "noarch")]
-    diffs = reprokit.compare(a, b).package_diffs
+    diffs = reprokit.compare(a, b).package_records
     assert [(d.name, d.change, d.a, d.b) for d in diffs] == [
         ("demo-tool", "changed", "2:1.4.2-3", "2:1.5.0-3"),
         ("extra", "added", None, "2:0.1-3"),

@@ -1,5 +1,5 @@
-"""Unit tests for the streaming layer reader (:func:`reprokit.layers.index_layer`) and
-:func:`reprokit.layers.merge`, on layer tars crafted in memory."""
+"""Unit tests for the streaming layer reader (:func:`reprokit.read.layers.index_layer`) and
+:func:`reprokit.read.layers.merge`, on layer tars crafted in memory."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import tarcraft as tc
 import zstandard
 
 from reprokit.errors import ArchiveError, Cancelled
-from reprokit.layers import LayerIndex, index_layer, merge
+from reprokit.read.layers import LayerIndex, index_layer, merge
+from reprokit.read.streams import compression_of
 from reprokit.records import FileRecord
-from reprokit.streams import compression_of
 
 
 def read(blob: bytes, where: str = "test layer") -> LayerIndex:

@@ -14,10 +14,11 @@ import pytest
 from conftest import run_cli
 
 import reprokit
+from reprokit.behaviour.checks import command, file, package, user
+from reprokit.behaviour.runner import host_pair, run_checks
 from reprokit.containers import ContainerError, Hardening, container_pair
 from reprokit.engine import RUN_LABEL
 from reprokit.errors import Cancelled
-from reprokit.parity import command, file, host_pair, package, run_checks, user
 
 pytestmark = pytest.mark.engine
 
@@ -128,7 +129,7 @@ def test_parity_shows_which_check_differs(debian_pair, tmp_path: Path, no_leftov
 
 def test_package_diff_in_compare(debian_pair, tmp_path: Path):
     result = reprokit.compare(debian_pair["a"], debian_pair["b"])
-    rows = {(r.manager, r.name): r for r in result.package_diffs}
+    rows = {(r.manager, r.name): r for r in result.package_records}
     assert set(rows) == {("dpkg", "gpgv"), ("python", "demo")}
     assert rows["dpkg", "gpgv"].change == "removed" and rows["dpkg", "gpgv"].b is None
     assert (rows["python", "demo"].a, rows["python", "demo"].b) == ("1.2", "1.3")
@@ -139,7 +140,7 @@ def test_package_diff_in_compare(debian_pair, tmp_path: Path):
     assert json.loads(path.read_text())["packages"][0]["name"] in ("gpgv", "demo")
     assert reprokit.load(path).text() == result.text()
     same = reprokit.compare(debian_pair["a"], debian_pair["a2"])
-    assert same.package_diffs == [] and same.verdict != "identical"
+    assert same.package_records == [] and same.verdict != "identical"
 
 
 def test_capture_on_a_and_replay_on_b(debian_pair, tmp_path: Path):

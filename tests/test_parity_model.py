@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 import reprokit
+from reprokit.behaviour.checks import as_checks, plain
+from reprokit.behaviour.result import ParityResult, load
 from reprokit.errors import ReportError, UsageError
 from reprokit.model import ImageInfo, Outcome, PackageDiff, ParityEntry
 from reprokit.model import outcomes_agree as same
-from reprokit.parity import ParityResult, as_checks, load, plain
 from reprokit.result import Result
 
 
@@ -84,7 +85,7 @@ def test_result_carries_packages_and_parity_through_json(tmp_path: Path):
         "different",
         "x",
         (img, img),
-        package_diffs=[PackageDiff("dpkg", "curl", "changed", "7.88", "8.5")],
+        package_records=[PackageDiff("dpkg", "curl", "changed", "7.88", "8.5")],
         parity=[ParityEntry("t", Outcome("passed"), Outcome("failed", message="boom"))],
     )
     text = result.text()

@@ -84,7 +84,7 @@ import sys
 def test_nothing_heavy_imported():
     # `import reprokit` itself loads the docker SDK (its API module); the plugin adds nothing:
     # no testinfra host, no pandas, no engine connection
-    heavy = [m for m in ("pandas", "testinfra.backend.docker", "reprokit.suite")
+    heavy = [m for m in ("pandas", "testinfra.backend.docker", "reprokit.behaviour.suite")
              if m in sys.modules]
     assert heavy == []
     assert "reprokit.pytest_plugin" in sys.modules

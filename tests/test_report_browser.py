@@ -79,7 +79,7 @@ def test_report_renders_in_chromium(results, tmp_path, verdict):  # noqa: F811
     near = np.all(np.abs(pixels * 255 - np.array(colour)) < 8, axis=-1)
     assert near.sum() > 10_000, f"banner colour not found in {shot}"
     # the embedded plots decoded and were painted: bars in the colour of the main cause
-    cause = Counter(d.cause or "unexplained" for d in result.file_diffs).most_common(1)[0][0]
+    cause = Counter(d.cause or "unexplained" for d in result.file_records).most_common(1)[0][0]
     rgb = tuple(int(CAUSE_COLOURS[cause][i : i + 2], 16) for i in (1, 3, 5))
     everything = imread(shot)[:, :, :3] * 255
     bars = np.all(np.abs(everything - np.array(rgb)) < 8, axis=-1)

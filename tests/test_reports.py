@@ -82,16 +82,16 @@ def results(tmp_path_factory) -> dict[str, Result]:
 
 def explain(result: Result) -> None:
     """Set causes the way reprokit.explain would (what is tested is their rendering)."""
-    for d in [*result.file_diffs, *result.merged_diffs]:
+    for d in [*result.file_records, *result.merged_records]:
         if "content" in d.fields:
             d.cause, d.rule = "unexplained", "fallback"
             d.fix = "make the step write the same bytes"
             d.evidence = f"- 1\n+ 2 {HOSTILE}"
         else:
             d.cause, d.fix = "timestamp", "set SOURCE_DATE_EPOCH and clamp mtimes"
-    for c in result.config_diffs:
+    for c in result.config_records:
         c.cause, c.fix = "image-metadata", "set SOURCE_DATE_EPOCH"
-    result.step_explanations = [
+    result.step_records = [
         StepExplanation(
             layer=1,
             instruction=f"RUN echo {HOSTILE} > /app/x",
@@ -125,10 +125,10 @@ def test_rich_display_per_verdict(results, verdict):
         assert html_report.esc(image.ref) in out and image.id[:19] in out
     # one layer-table row per layer, each saying same or differs
     assert out.count('<span class="rk-same">same</span>') == sum(
-        1 for layer in result.layer_diffs if layer.same
+        1 for layer in result.layer_records if layer.same
     )
     assert out.count('<span class="rk-differs">differs</span>') == sum(
-        1 for layer in result.layer_diffs if not layer.same
+        1 for layer in result.layer_records if not layer.same
     )
     assert_inert_html(out)  # the hostile name is in a layer's history
     assert "<img" not in out  # the rich display stays light: plots are in to_html
@@ -164,7 +164,7 @@ def unexplained(result: Result) -> Result:
 
 def test_unexplained_result_degrades(results):
     result = unexplained(results["different"])
-    assert all(d.cause is None for d in result.file_diffs) and result.explained is None
+    assert all(d.cause is None for d in result.file_records) and result.explained is None
     out = result._repr_html_()
     assert "<h3>Fixes</h3>" not in out and "some differences" not in out
     assert "<td>—</td>" in out  # cause shown as a dash
@@ -180,7 +180,7 @@ def test_markdown_per_verdict(results, verdict):
     assert lines[0] == f"## reprokit: {verdict.upper()}"
     assert "| # | instruction |  | files differing | causes |" in lines
     layer_rows = [line for line in lines if re.match(r"^\| \d+ \| ", line)]
-    assert len(layer_rows) == len(result.layer_diffs)
+    assert len(layer_rows) == len(result.layer_records)
     assert "<script" not in md and "&lt;script&gt;" in md
     assert "![" not in md  # no images unless asked
     if verdict == "different":
@@ -191,7 +191,7 @@ def test_markdown_per_verdict(results, verdict):
 
 def test_hostile_path_in_every_format(results, tmp_path):
     result = results["different"]
-    assert any(HOSTILE in d.path for d in result.file_diffs)
+    assert any(HOSTILE in d.path for d in result.file_records)
     page = result.to_html()
     assert_inert_html(page)
     md = result.to_markdown()
@@ -235,7 +235,7 @@ def test_plots(results):
     assert labels == ["timestamp", "unexplained"]
     heights = {c.get_label(): [bar.get_height() for bar in c.patches] for c in files_ax.containers}
     counted = {"timestamp": 0, "unexplained": 0}
-    for d in result.file_diffs:
+    for d in result.file_records:
         counted[d.cause] += 1  # type: ignore[index]
     assert {k: sum(v) for k, v in heights.items()} == counted
     assert sum(b.get_height() for c in bytes_ax.containers for b in c.patches) > 0
@@ -247,7 +247,9 @@ def test_plots(results):
     ]
     sizes = result.plot("sizes")
     bars = [b.get_height() for c in sizes.axes[0].containers for b in c.patches]
-    assert bars == [x.size_a for x in result.layer_diffs] + [x.size_b for x in result.layer_diffs]
+    assert bars == [x.size_a for x in result.layer_records] + [
+        x.size_b for x in result.layer_records
+    ]
     assert fig._repr_png_().startswith(b"\x89PNG")  # shows itself in Jupyter
     with pytest.raises(UsageError):
         result.plot("pie")
@@ -400,7 +402,7 @@ def test_progress_bars_when_on_and_silence_when_off(results, capsys):
     finally:
         progress.configure(None)
     assert shown.verdict == quiet.verdict == "different"
-    assert len(shown.file_diffs) == len(quiet.file_diffs)
+    assert len(shown.file_records) == len(quiet.file_records)
 
 
 # --- documentation ------------------------------------------------------------------------------

@@ -53,14 +53,14 @@ def plain(tmp_path_factory) -> Result:
     d = tmp_path_factory.mktemp("sections")
     result = reprokit.compare(archive(d / "a.tar", b"1\n"), archive(d / "b.tar", b"2\n"))
     assert result.verdict == "different"
-    assert not (result.package_diffs or result.parity or result.builds or result.runs)
+    assert not (result.package_records or result.parity or result.builds or result.runs)
     return result
 
 
 def with_sections(result: Result) -> Result:
     """``result`` (copied) with a package diff, parity outcomes, builds, runs, culprits."""
     out = copy.deepcopy(result)
-    out.package_diffs = [
+    out.package_records = [
         PackageDiff("dpkg", "libc6", "changed", "2.36-9", "2.36-9+deb12u4"),
         PackageDiff("dpkg", HOSTILE, "added", None, "1.0|`2`"),
         PackageDiff("python", "requests", "removed", "2.31.0", None),
@@ -335,7 +335,7 @@ def test_plain_builds_stay_compact(plain):
 def test_truncation_with_hidden_counts(plain):
     result = copy.deepcopy(plain)
     n_packages, n_parity, n_runs = LIMITS["packages"] + 70, LIMITS["parity"] + 30, 65
-    result.package_diffs = [
+    result.package_records = [
         PackageDiff("dpkg", f"pkg{i:03d}", "changed", "1", "2") for i in range(n_packages)
     ]
     # the agreeing checks come first here: the table must still show every differing one

@@ -36,7 +36,7 @@ def test_docker_archive_and_oci_archive_of_a_save_match_the_daemon(busybox, save
         result = reprokit.compare(busybox, ref)
         assert result.verdict == "identical", (ref, result.reason)
         assert result.images[0].id == result.images[1].id
-        assert all(layer.same for layer in result.layer_diffs)
+        assert all(layer.same for layer in result.layer_records)
     proc = run_cli("diff", f"docker-archive:{saved}", busybox, "--require", "identical")
     assert proc.returncode == 0, proc.stderr
 
@@ -45,10 +45,10 @@ def test_layers_shared_by_diff_id_are_read_once(busybox, context, client, no_lef
     ctx = context(f"FROM {busybox}\nRUN sleep 1 && echo upper > /upper\n")
     result = reprokit.check(ctx)
     base = client.images.get(busybox).attrs["RootFS"]["Layers"]
-    assert [layer.same for layer in result.layer_diffs] == [True] * len(base) + [False]
-    assert {d.layer for d in result.file_diffs} == {len(base)}
+    assert [layer.same for layer in result.layer_records] == [True] * len(base) + [False]
+    assert {d.layer for d in result.file_records} == {len(base)}
     # sizes of the shared layers are known for both images although read once
-    assert all(layer.size_a == layer.size_b for layer in result.layer_diffs[: len(base)])
+    assert all(layer.size_a == layer.size_b for layer in result.layer_records[: len(base)])
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_apt_install_is_explained_and_its_fix_makes_it_equivalent(debian, contex
     ctx = context(f"FROM {debian}\n{run}\n")
     result = reprokit.check(ctx, network="host")
     assert result.verdict == "different", result.reason
-    differing = {d.path: d for d in result.merged_diffs}
+    differing = {d.path: d for d in result.merged_records}
     content = {p for p, d in differing.items() if "content" in d.fields or d.change != "modified"}
     assert "/usr/bin/hello" not in content, "the package itself is reproducible"
     assert differing["/var/log/dpkg.log"].cause == "log-file"
@@ -120,10 +120,10 @@ def test_apt_install_is_explained_and_its_fix_makes_it_equivalent(debian, contex
     assert differing["/var/cache/apt/pkgcache.bin"].cause == "package-manager-cache"
     assert "above the" in (differing["/var/cache/apt/pkgcache.bin"].evidence or "")
     assert result.explained is True
-    last = result.layer_diffs[-1]
+    last = result.layer_records[-1]
     assert not last.same and "apt-get install" in (last.created_by or "")
-    assert result.layer_diffs[0].same  # the debootstrap base layer is shared
-    (step,) = result.step_explanations
+    assert result.layer_records[0].same  # the debootstrap base layer is shared
+    (step,) = result.step_records
     assert step.dockerfile_line == 2 and step.causes["log-file"] >= 3
     cleanup = re.search(r"`(rm -rf [^`]*)`", step.fix)
     assert cleanup and "/var/log/*" in cleanup.group(1)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from ..audit import audit
-from ..audit.rules import SEVERITIES
+from ..auditing.rules import SEVERITIES
+from ..auditing.scan import audit
 from .common import (
     EXIT_FAILED,
     EXIT_OK,

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..capture import capture, write_spec
+    from ..baseline import capture, write_spec
 
     check_output_path("spec", args.spec)
     spec = capture(args.image, files=args.file)

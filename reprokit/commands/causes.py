@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..api import settings_for
-from ..explain import CAUSES
+from ..explain.causes import CAUSES
 from .common import say
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from ..errors import UsageError
 from ..report.files import check_path, write
-from ..report.text import clean
 from ..result import Result
+from ..text import clean
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..audit import drift
+from ..auditing.drift import drift
 from .common import (
     EXIT_FAILED,
     EXIT_OK,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..audit.images import image_rows
+from ..auditing.images import image_rows
 from ..report.json import document
-from ..report.text import clean, human_size
+from ..text import clean, human_size
 from .common import EXIT_OK, check_output_path, say
 
 

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..inventory import inventory
+    from ..packages.reader import inventory
     from ..report.json import document
 
     check_output_path("--json", args.json)

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..suite import parity_tests
+    from ..behaviour.suite import parity_tests
 
     check_output_path("--json", args.json)
     result = parity_tests(

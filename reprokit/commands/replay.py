@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..capture import replay
+    from ..baseline import replay
     from ..report.json import document
 
     check_output_path("--json", args.json)

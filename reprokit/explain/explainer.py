@@ -23,16 +23,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..inventory import read_layers
-from ..layers import LayerIndex, TapFor, combine_taps
+from ..globs import matches_any
 from ..model import ConfigDiff, FileDiff, StepExplanation
+from ..packages.reader import read_layers
+from ..read.layers import LayerIndex, TapFor, combine_taps
 from ..records import FileRecord
 from ..result import Result
-from ..sources import Image, Source
+from ..sources.image import Image, Source
 from . import content as c
 from .causes import CAUSES
 from .facts import ContentFacts, is_package_db
-from .globs import matches_any
 from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing
 from .rules import Rule, Subject
 from .settings import Settings
@@ -122,16 +122,16 @@ def _facts_and_leftovers(
     def diff_id(image: Image, i: int | None) -> str | None:
         return image.diff_ids[i] if i is not None and i < len(image.diff_ids) else None
 
-    for d in result.file_diffs:
+    for d in result.file_records:
         if not _wants_content(d, settings) or d.layer is None:
             continue
         if (facts := first.get((d.layer, d.path))) is not None:
             found[id(d)] = facts
         else:
             leftovers.append((d, diff_id(image_a, d.layer), diff_id(image_b, d.layer)))
-    per_layer = {(d.path, id(d.a), id(d.b)) for d in result.file_diffs}
+    per_layer = {(d.path, id(d.a), id(d.b)) for d in result.file_records}
     providers_a, providers_b = _Providers(image_a), _Providers(image_b)
-    for d in result.merged_diffs:
+    for d in result.merged_records:
         if not _wants_content(d, settings) or (d.path, id(d.a), id(d.b)) in per_layer:
             continue
         assert d.a is not None and d.b is not None
@@ -217,10 +217,10 @@ def explain_result(
     pending: list[_Pending] = []
     by_key: dict[tuple[str, int, int], FileDiff] = {}
     copies: list[tuple[FileDiff, FileDiff]] = []
-    for d in result.file_diffs:
+    for d in result.file_records:
         pending.append(_explain_file(d, file_rules, settings, by_diff.get(id(d))))
         by_key[(d.path, id(d.a), id(d.b))] = d
-    for d in result.merged_diffs:
+    for d in result.merged_records:
         same = by_key.get((d.path, id(d.a), id(d.b)))
         if same is not None:  # the very records of a per-layer difference: same explanation
             copies.append((d, same))
@@ -236,20 +236,20 @@ def explain_result(
         d.cause, d.fix, d.evidence, d.rule = same.cause, same.fix, same.evidence, same.rule
         d.ignored = same.ignored
     config_rules = settings.config_rules()
-    for cd in result.config_diffs:
+    for cd in result.config_records:
         _explain_config(cd, config_rules, settings)
     counted = _counted(result)
     result.explained = all(x.cause != "unexplained" for x in counted)
-    result.step_explanations = _steps(result, file_rules, dockerfile, target)
+    result.step_records = _steps(result, file_rules, dockerfile, target)
     return result
 
 
 def _counted(result: Result) -> list[FileDiff | ConfigDiff]:
     """The differences that count: not ignored."""
     items: Iterable[FileDiff | ConfigDiff] = [
-        *result.file_diffs,
-        *result.merged_diffs,
-        *result.config_diffs,
+        *result.file_records,
+        *result.merged_records,
+        *result.config_records,
     ]
     return [x for x in items if not x.ignored]
 
@@ -348,17 +348,17 @@ def _content_evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
 def _steps(
     result: Result, rules: list[Rule], dockerfile: str | None, target: str | None
 ) -> list[StepExplanation]:
-    created = [layer.created_by for layer in result.layer_diffs]
+    created = [layer.created_by for layer in result.layer_records]
     matched: list[Instruction | None] = [None] * len(created)
     if dockerfile:
         matched = map_layers(created, final_stage(parse_dockerfile(dockerfile), target))
     rule_by_id = {r.id: r for r in rules}
     per_layer: dict[int, list[FileDiff]] = defaultdict(list)
-    for d in result.file_diffs:
+    for d in result.file_records:
         if d.layer is not None and not d.ignored:
             per_layer[d.layer].append(d)
     out = []
-    for layer in result.layer_diffs:
+    for layer in result.layer_records:
         if layer.same:
             continue
         diffs = per_layer.get(layer.index, [])

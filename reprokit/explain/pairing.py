@@ -18,8 +18,8 @@ import re
 import threading
 from collections.abc import Callable, Collection, Hashable, Iterable
 
-from ..layers import Tap, TapFor
 from ..model import FileDiff
+from ..read.layers import Tap, TapFor
 from .facts import ContentFacts, content_facts, is_package_db
 
 #: Package databases may be larger than the evidence limit by this factor.

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
+from ..globs import matches_any
 from ..records import FileRecord
 from . import content as c
 from .causes import CAUSES
 from .facts import ContentFacts
-from .globs import matches_any
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from ..report.text import short_step
+from ..text import short_step
 from .causes import CAUSES, TIME_ONLY
 
 KEYWORDS = {

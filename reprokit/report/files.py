@@ -41,7 +41,7 @@ def check_path(path: str | Path) -> None:
 
 def write(result: Result, path: str | Path) -> None:
     """Write ``result`` to ``path`` in the format its extension names, atomically."""
-    from ..audit.result import AuditResult
+    from ..auditing.result import AuditResult
     from .json import chunks, write_atomic
 
     if isinstance(result, AuditResult):  # an audit or drift report (reprokit.load reads both)

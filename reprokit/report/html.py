@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from .text import clean
+from ..text import clean
 from .view import NONE, BuildsView, FileRow, View, build
 
 if TYPE_CHECKING:

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..errors import ReportError, ReprokitError
 from ..model import (
     BuildInfo,
@@ -32,6 +31,7 @@ from ..model import (
     RunComparison,
     StepExplanation,
 )
+from ..version import __version__
 
 if TYPE_CHECKING:
     from ..result import Result
@@ -51,8 +51,8 @@ def _header(result: Result) -> dict[str, Any]:
         "verdict": result.verdict,
         "reason": result.reason,
         "images": [image.to_dict() for image in result.images],
-        "layers": [layer.to_dict() for layer in result.layer_diffs],
-        "config": [c.to_dict() for c in result.config_diffs],
+        "layers": [layer.to_dict() for layer in result.layer_records],
+        "config": [c.to_dict() for c in result.config_records],
         "files": [],
         "merged": [],
         "summary": result.summary,
@@ -62,11 +62,11 @@ def _header(result: Result) -> dict[str, Any]:
         "duration_s": None if result.duration_s is None else round(result.duration_s, 3),
         "kept_images": list(result.kept_images),
         "explained": result.explained,
-        "steps": [s.to_dict() for s in result.step_explanations],
+        "steps": [s.to_dict() for s in result.step_records],
         "runs": [r.to_dict() for r in result.runs],
         "culprits": result.culprits.to_dict() if result.culprits else None,
         "suggestions": list(result.suggestions),
-        "packages": [p.to_dict() for p in result.package_diffs],
+        "packages": [p.to_dict() for p in result.package_records],
         "parity": [e.to_dict() for e in result.parity],
     }
 
@@ -74,8 +74,8 @@ def _header(result: Result) -> dict[str, Any]:
 def to_dict(result: Result) -> dict[str, Any]:
     """The report as plain JSON-ready data, all in memory (files are written from chunks())."""
     data = _header(result)
-    data["files"] = [d.to_dict() for d in result.file_diffs]
-    data["merged"] = [d.to_dict() for d in result.merged_diffs]
+    data["files"] = [d.to_dict() for d in result.file_records]
+    data["merged"] = [d.to_dict() for d in result.merged_records]
     return data
 
 
@@ -87,7 +87,7 @@ def chunks(result: Result) -> Iterator[str]:
     for n, (key, value) in enumerate(header.items()):
         yield ("\n" if n == 0 else ",\n") + f"  {json.dumps(key)}: "
         if key in _STREAMED:
-            diffs = result.file_diffs if key == "files" else result.merged_diffs
+            diffs = result.file_records if key == "files" else result.merged_records
             if not diffs:
                 yield "[]"
                 continue
@@ -124,7 +124,7 @@ def from_dict(data: Any) -> Result:
     from ..result import Result
 
     if isinstance(data, dict) and data.get("kind") in ("audit", "drift"):
-        from ..audit.result import AuditResult  # see docs/audit.md
+        from ..auditing.result import AuditResult
 
         return AuditResult.from_dict(data)  # type: ignore[return-value]
     if isinstance(data, dict) and data.get("kind") == "parity":
@@ -140,21 +140,21 @@ def from_dict(data: Any) -> Result:
             verdict=data["verdict"],
             reason=data.get("reason", ""),
             images=(a, b),
-            layer_diffs=[LayerDiff.from_dict(x) for x in data.get("layers") or []],
-            config_diffs=[ConfigDiff.from_dict(x) for x in data.get("config") or []],
-            file_diffs=[FileDiff.from_dict(x) for x in data.get("files") or []],
-            merged_diffs=[FileDiff.from_dict(x) for x in data.get("merged") or []],
+            layer_records=[LayerDiff.from_dict(x) for x in data.get("layers") or []],
+            config_records=[ConfigDiff.from_dict(x) for x in data.get("config") or []],
+            file_records=[FileDiff.from_dict(x) for x in data.get("files") or []],
+            merged_records=[FileDiff.from_dict(x) for x in data.get("merged") or []],
             spec=data.get("spec"),
             builds=[BuildInfo.from_dict(x) for x in data.get("builds") or []],
             run_id=data.get("run_id"),
             duration_s=data.get("duration_s"),
             kept_images=list(data.get("kept_images") or []),
-            step_explanations=[StepExplanation.from_dict(x) for x in data.get("steps") or []],
+            step_records=[StepExplanation.from_dict(x) for x in data.get("steps") or []],
             explained=data.get("explained"),
             runs=[RunComparison.from_dict(x) for x in data.get("runs") or []],
             culprits=CulpritSearch.from_dict(data["culprits"]) if data.get("culprits") else None,
             suggestions=list(data.get("suggestions") or []),
-            package_diffs=[PackageDiff.from_dict(x) for x in data.get("packages") or []],
+            package_records=[PackageDiff.from_dict(x) for x in data.get("packages") or []],
             parity=[ParityEntry.from_dict(x) for x in data.get("parity") or []],
         )
     except (KeyError, TypeError, ValueError) as err:

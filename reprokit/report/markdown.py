@@ -18,7 +18,7 @@ import html
 import re
 from typing import TYPE_CHECKING
 
-from .text import clean
+from ..text import clean
 from .view import NONE, BuildsView, FileRow, View, build
 
 if TYPE_CHECKING:

@@ -80,21 +80,21 @@ def build(result: Result, json_name: str) -> NotebookNode:
     cells.append(v4.new_markdown_cell("## Layers"))
     count += 1
     code("result.layers", _frame_output(count, result.layers))
-    if result.step_explanations:
+    if result.step_records:
         cells.append(v4.new_markdown_cell("## Steps: causes and fixes per Dockerfile step"))
         count += 1
         code("result.steps", _frame_output(count, result.steps))
     cells.append(v4.new_markdown_cell("## Differing files"))
-    frame_name = "files" if result.file_diffs or not result.merged_diffs else "merged"
+    frame_name = "files" if result.file_records or not result.merged_records else "merged"
     frame = getattr(result, frame_name)
     count += 1
     code(f"result.{frame_name}.head({HEAD_ROWS})", _frame_output(count, frame.head(HEAD_ROWS)))
-    if result.config_diffs:
+    if result.config_records:
         cells.append(v4.new_markdown_cell("## Config fields that differ"))
         count += 1
         code("result.config", _frame_output(count, result.config))
-    if result.package_diffs:
-        total = len(result.package_diffs)
+    if result.package_records:
+        total = len(result.package_records)
         counts = md_esc(view.package_counts)
         cells.append(v4.new_markdown_cell(f"## Packages\n\n{total} differ: {counts}"))
         count += 1

@@ -63,7 +63,7 @@ def _colour(cause: str, spare: dict[str, str]) -> str:
 
 
 def _labels(result: Result) -> list[str]:
-    return [f"#{layer.index}" for layer in result.layer_diffs]
+    return [f"#{layer.index}" for layer in result.layer_records]
 
 
 def _layers(result: Result) -> Figure:
@@ -73,13 +73,13 @@ def _layers(result: Result) -> Figure:
     ax_files, ax_bytes = fig.subplots(1, 2)
     files: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     sizes: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for d in result.file_diffs:
+    for d in result.file_records:
         if d.layer is None:
             continue
         cause = d.cause or "unexplained"
         files[cause][d.layer] += 1
         sizes[cause][d.layer] += max(d.a.size if d.a else 0, d.b.size if d.b else 0)
-    indexes = [layer.index for layer in result.layer_diffs]
+    indexes = [layer.index for layer in result.layer_records]
     spare: dict[str, str] = {}
     for ax, data, title in (
         (ax_files, files, "differing files"),
@@ -128,18 +128,18 @@ def _causes(result: Result) -> Figure:
 def _sizes(result: Result) -> Figure:
     fig = _figure()
     ax = fig.subplots()
-    xs = list(range(len(result.layer_diffs)))
+    xs = list(range(len(result.layer_records)))
     width = 0.4
     ax.bar(
         [x - width / 2 for x in xs],
-        [layer.size_a or 0 for layer in result.layer_diffs],
+        [layer.size_a or 0 for layer in result.layer_records],
         width,
         label="A",
         color="#4c72b0",
     )
     ax.bar(
         [x + width / 2 for x in xs],
-        [layer.size_b or 0 for layer in result.layer_diffs],
+        [layer.size_b or 0 for layer in result.layer_records],
         width,
         label="B",
         color="#dd8452",

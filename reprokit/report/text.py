@@ -1,10 +1,7 @@
 """The short human summary printed by the CLI (and ``Result.text()``).
 
-Paths and commands come from images and are untrusted: control characters are escaped so a
-hostile file name cannot rewrite the terminal.
-
->>> clean("a\\x1b[2Jb")
-'a\\\\x1b[2Jb'
+Paths and commands come from images and are untrusted: every string goes through
+:func:`reprokit.text.clean`.
 """
 
 from __future__ import annotations
@@ -14,50 +11,13 @@ import textwrap
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
+from ..text import clean, human_size, one_line, short_step
+
 if TYPE_CHECKING:
     from ..model import FileDiff, Outcome, ParityEntry
     from ..result import Result
 
 WIDTH = 72
-
-
-def clean(text: object, limit: int | None = None) -> str:
-    """One printable line: control characters shown as escapes, optionally shortened."""
-    out = "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text)
-    )
-    if limit is not None and len(out) > limit:
-        out = out[: limit - 1] + "…"
-    return out
-
-
-def human_size(n: int | None) -> str:
-    """``1536`` → ``1.5 KB``."""
-    if n is None:
-        return "?"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
-
-
-def short_step(created_by: str | None) -> str:
-    """A Dockerfile-like rendering of a history ``created_by``."""
-    if not created_by:
-        return "(no history)"
-    text = created_by.strip()
-    if text.startswith("/bin/sh -c #(nop) "):
-        return text[len("/bin/sh -c #(nop) ") :].strip()
-    if text.startswith("/bin/sh -c "):
-        return "RUN " + text[len("/bin/sh -c ") :]
-    return text
-
-
-def one_line(text: str | None, limit: int = 70) -> str:
-    """Evidence on one terminal line: newlines shown as ``⏎``, control characters escaped."""
-    return clean((text or "").replace("\n", " ⏎ "), limit)
 
 
 def _rank(d: FileDiff) -> tuple[int, str]:
@@ -85,10 +45,10 @@ def render(result: Result, top: int = 10) -> str:
             f"  {name}  {clean(image.ref, 48)}  {image.id[:19]}  "
             f"{len(image.diff_ids)} layer(s)  {human_size(image.size)}"
         )
-    counted = [d for d in (*result.file_diffs, *result.merged_diffs) if not d.ignored]
+    counted = [d for d in (*result.file_records, *result.merged_records) if not d.ignored]
     if result.explained is not None:
         unexplained = {d.path for d in counted if d.cause == "unexplained"}
-        unexplained |= {c.field for c in result.config_diffs if c.cause == "unexplained"}
+        unexplained |= {c.field for c in result.config_records if c.cause == "unexplained"}
         lines.append(
             "explained: every difference has a known cause"
             if result.explained
@@ -98,11 +58,11 @@ def render(result: Result, top: int = 10) -> str:
     if ignored:
         lines.append(f"ignored: {ignored} difference(s), reported but not counted")
     lines.append(f"layers: {s['layers']}, differing: {s['layers_differing']}")
-    steps = {st.layer: st for st in result.step_explanations}
+    steps = {st.layer: st for st in result.step_records}
     causes_by_layer: dict[int | None, Counter[str]] = defaultdict(Counter)
-    for d in result.file_diffs:
+    for d in result.file_records:
         causes_by_layer[d.layer].update([d.cause] if d.cause else d.fields)
-    for layer in result.layer_diffs:
+    for layer in result.layer_records:
         state = "same   " if layer.same else "DIFFERS"
         step = steps.get(layer.index)
         name = step.instruction if step else short_step(layer.created_by)
@@ -111,20 +71,20 @@ def render(result: Result, top: int = 10) -> str:
         counts = causes_by_layer[layer.index]
         detail = f" [{_counts(counts)}]" if counts else ""
         lines.append(f"  #{layer.index:<2} {state} {clean(name, 52)}{line}{count}{detail}")
-    if result.config_diffs:
-        by_cause = Counter(c.cause for c in result.config_diffs if c.cause)
-        names = [c.field for c in result.config_diffs]
+    if result.config_records:
+        by_cause = Counter(c.cause for c in result.config_records if c.cause)
+        names = [c.field for c in result.config_records]
         if by_cause:
             shown = _counts(by_cause)
         else:
             shown = ", ".join(names[:6]) + (f", … (+{len(names) - 6})" if len(names) > 6 else "")
         lines.append(f"config: {len(names)} field(s) differ: {clean(shown)}")
-        for c in result.config_diffs:
+        for c in result.config_records:
             if c.cause == "unexplained" and not c.ignored:
                 lines.append(f"  {clean(c.field, 40)}: {one_line(c.evidence)}")
-    diffs = result.merged_diffs or result.file_diffs
+    diffs = result.merged_records or result.file_records
     if diffs:
-        label = "merged view" if result.merged_diffs else "layers"
+        label = "merged view" if result.merged_records else "layers"
         lines.append(f"top differing paths ({label}, {len(diffs)} in all):")
         for d in sorted(diffs, key=_rank)[:top]:
             what = d.cause or (", ".join(d.fields) if d.fields else d.change)
@@ -136,9 +96,9 @@ def render(result: Result, top: int = 10) -> str:
                 lines.append(f"           {one_line(d.evidence)}")
         if len(diffs) > top:
             lines.append(f"  … and {len(diffs) - top} more (see the JSON report)")
-    if result.step_explanations:
+    if result.step_records:
         lines.append("fixes, by step:")
-        for st in result.step_explanations:
+        for st in result.step_records:
             line = f" (Dockerfile line {st.dockerfile_line})" if st.dockerfile_line else ""
             lines.append(f"  #{st.layer}{line} {clean(st.instruction, 60)}")
             if st.causes:
@@ -216,17 +176,17 @@ def render_builds(result: Result) -> list[str]:
 def packages_and_parity(result: Result, top: int = 10) -> list[str]:
     """The package diff and the parity outcomes, when the result has them."""
     lines = []
-    if result.package_diffs:
-        changes = Counter(p.change for p in result.package_diffs)
+    if result.package_records:
+        changes = Counter(p.change for p in result.package_records)
         counts = ", ".join(f"{n} {c}" for c, n in sorted(changes.items()))
-        lines.append(f"packages: {len(result.package_diffs)} differ ({counts})")
-        for p in result.package_diffs[:top]:
+        lines.append(f"packages: {len(result.package_records)} differ ({counts})")
+        for p in result.package_records[:top]:
             versions = f"{p.a or '-'} → {p.b or '-'}"
             lines.append(
                 f"  {p.change:<8} {p.manager:<6} {clean(p.name, 40)}  {clean(versions, 60)}"
             )
-        if len(result.package_diffs) > top:
-            lines.append(f"  … and {len(result.package_diffs) - top} more (see the JSON report)")
+        if len(result.package_records) > top:
+            lines.append(f"  … and {len(result.package_records) - top} more (see the JSON report)")
     if result.parity:
         agree = sum(1 for e in result.parity if e.good)
         lines.append(f"parity: {agree}/{len(result.parity)} checks agree")

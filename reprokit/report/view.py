@@ -7,8 +7,8 @@ escapes text: each presenter escapes for its own format.
 >>> from reprokit.result import Result
 >>> img = ImageInfo("a", "sha256:1", ["sha256:x"])
 >>> r = Result("different", "content differs", (img, img),
-...     layer_diffs=[LayerDiff(0, "sha256:x", "sha256:y", False, "RUN make", 1)],
-...     file_diffs=[FileDiff("/app/x", "modified", ["content"], layer=0, cause="timestamp")])
+...     layer_records=[LayerDiff(0, "sha256:x", "sha256:y", False, "RUN make", 1)],
+...     file_records=[FileDiff("/app/x", "modified", ["content"], layer=0, cause="timestamp")])
 >>> v = build(r)
 >>> v.layers[0].causes, v.top[0].path, v.hidden_files
 ('timestamp 1', '/app/x', 0)
@@ -23,7 +23,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .text import human_size, parity_cells, ranked_parity, short_step
+from ..text import human_size, short_step
+from .text import parity_cells, ranked_parity
 
 if TYPE_CHECKING:
     from ..model import BuildInfo, ConfigDiff, Culprit, FileDiff, PackageDiff, ParityEntry
@@ -227,9 +228,9 @@ def cause_counts(result: Result) -> Counter[str]:
     """How many differences (files, or merged paths when there are no per-layer ones, and
     config fields) each cause explains; ``unexplained`` for those without a cause."""
     counts: Counter[str] = Counter()
-    for d in result.file_diffs or result.merged_diffs:
+    for d in result.file_records or result.merged_records:
         counts[d.cause or "unexplained"] += 1
-    for c in result.config_diffs:
+    for c in result.config_records:
         counts[c.cause or "unexplained"] += 1
     return counts
 
@@ -320,12 +321,12 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         for name, image in (("A", a), ("B", b))
     ]
     per_layer: dict[int | None, Counter[str]] = defaultdict(Counter)
-    for d in result.file_diffs:
+    for d in result.file_records:
         if d.cause:
             per_layer[d.layer][d.cause] += 1
-    steps = {s.layer: s for s in result.step_explanations}
+    steps = {s.layer: s for s in result.step_records}
     layers = []
-    for layer in result.layer_diffs[: lim["layers"]]:
+    for layer in result.layer_records[: lim["layers"]]:
         step = steps.get(layer.index)
         causes = step.causes if step and step.causes else per_layer.get(layer.index, Counter())
         layers.append(
@@ -341,26 +342,26 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         )
     config = [
         (c.field, _text(c.a), _text(c.b), _text(c.cause))
-        for c in result.config_diffs[: lim["config"]]
+        for c in result.config_records[: lim["config"]]
     ]
-    diffs = result.file_diffs or result.merged_diffs
+    diffs = result.file_records or result.merged_records
     shown = heapq.nsmallest(lim["top"] + lim["details"], diffs, key=_rank)
     top, details = shown[: lim["top"]], shown[lim["top"] :]
     fixes: dict[str, FixRow] = {}
-    for s in result.step_explanations:
+    for s in result.step_records:
         if s.fix:
             row = fixes.setdefault(s.fix, FixRow(s.fix, _counts(s.causes), 0))
             row.count += sum(s.causes.values()) or 1
     if not fixes:
         fix_causes: dict[str, Counter[str]] = defaultdict(Counter)
-        explained: list[FileDiff | ConfigDiff] = [*diffs, *result.config_diffs]
+        explained: list[FileDiff | ConfigDiff] = [*diffs, *result.config_records]
         for e in explained:
             if e.fix and not e.ignored:
                 fix_causes[e.fix][e.cause or "unexplained"] += 1
         for fix, counter in fix_causes.items():
             fixes[fix] = FixRow(fix, _counts(counter), sum(counter.values()))
     fix_rows = sorted(fixes.values(), key=lambda f: (-f.count, f.fix))[: lim["fixes"]]
-    changes = Counter(p.change for p in result.package_diffs)
+    changes = Counter(p.change for p in result.package_records)
     parity = ranked_parity(result.parity)[: lim["parity"]]
     return View(
         verdict=result.verdict,
@@ -370,18 +371,18 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         images=images,
         summary=result.summary,
         layers=layers,
-        hidden_layers=max(0, len(result.layer_diffs) - lim["layers"]),
+        hidden_layers=max(0, len(result.layer_records) - lim["layers"]),
         config=config,
-        hidden_config=max(0, len(result.config_diffs) - lim["config"]),
+        hidden_config=max(0, len(result.config_records) - lim["config"]),
         top=[_row(d) for d in top],
         details=[_row(d) for d in details],
         hidden_files=max(0, len(diffs) - len(shown)),
-        files_label="per-layer" if result.file_diffs else "merged view",
+        files_label="per-layer" if result.file_records else "merged view",
         fixes=fix_rows,
         causes=sorted(cause_counts(result).items(), key=lambda kv: (-kv[1], kv[0])),
         spec=result.spec,
-        packages=[_package(p) for p in result.package_diffs[: lim["packages"]]],
-        hidden_packages=max(0, len(result.package_diffs) - lim["packages"]),
+        packages=[_package(p) for p in result.package_records[: lim["packages"]]],
+        hidden_packages=max(0, len(result.package_records) - lim["packages"]),
         package_counts=", ".join(f"{n} {c}" for c, n in sorted(changes.items())),
         parity=[_parity(e) for e in parity],
         hidden_parity=max(0, len(result.parity) - lim["parity"]),

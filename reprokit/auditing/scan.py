@@ -12,8 +12,10 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from ..errors import UsageError
-from ..report.text import clean
-from ..sources import DaemonSource, Source, config_platform, parse_ref
+from ..sources.daemon import DaemonSource
+from ..sources.image import Source, config_platform
+from ..sources.refs import parse_ref
+from ..text import clean
 from . import dockerfile as df
 from .model import WHERE, Finding, Hit
 from .practices import Audited, build_args, efficiency_summary, history

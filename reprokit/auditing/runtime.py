@@ -22,9 +22,9 @@ import docker.errors
 import requests
 
 from ..engine import RUN_LABEL, connect, engine_error
-from ..layers import index_layer
+from ..read.layers import index_layer
+from ..read.streams import CHUNK, ChunkReader
 from ..records import FileRecord
-from ..streams import CHUNK, ChunkReader
 
 _PATH = re.compile(r"(?<![\w.~-])(/[^\s:'\"`,;()\[\]]+)")
 HARDENED: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """Capture the facts of an image as a spec file, and replay that spec against another image.
 
-The facts are the image's :class:`~reprokit.inventory.Inventory` (OS, packages, users,
+The facts are the image's :class:`~reprokit.packages.model.Inventory` (OS, packages, users,
 groups, environment, entrypoint, cmd, ports, labels) plus the type, mode, owner and digest of
 chosen files, all read from the filesystem (no container). The spec is JSON, or TOML when the
 file name ends in ``.toml``: a documented, reviewable record that two environments are
@@ -25,12 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .errors import ReportError, UsageError
-from .inventory import Inventory, inventory_of, read_image
+from .packages.model import Inventory
+from .packages.reader import inventory_of, read_image
 from .records import FileRecord
-from .report.text import clean
-from .sources import Source, as_source
+from .sources.image import Source
+from .sources.refs import as_source
+from .text import clean
+from .version import __version__
 
 SPEC_SCHEMA = "reprokit/facts-v1"
 

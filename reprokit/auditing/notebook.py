@@ -5,8 +5,8 @@ Like the comparison notebooks (:mod:`reprokit.report.notebook`) it reloads its d
 Docker Engine, and its code cells come with their outputs already filled in. Everything in it
 comes from the result's records, whose evidence is redacted when found: no secret gets in.
 
->>> from reprokit.audit.model import Finding
->>> from reprokit.audit.result import AuditResult
+>>> from reprokit.auditing.model import Finding
+>>> from reprokit.auditing.result import AuditResult
 >>> r = AuditResult("audit", "img:1", [Finding("root-user", "medium", "config", None,
 ...     "config.User", "the image runs as root", "add USER")])
 >>> nb = build(r, "audit.json")
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..report.notebook import HEAD_ROWS, KERNELSPEC
-from ..report.text import human_size
+from ..text import human_size
 from .model import DRIFT_CLASSES
 from .result import md_escape as esc
 from .rules import RULES, SEVERITIES

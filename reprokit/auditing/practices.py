@@ -1,11 +1,11 @@
 """Practice checks over an image as read: user, base pinning, labels, permissions, waste.
 
-Each check takes the :class:`Audited` image and yields :class:`~reprokit.audit.model.Hit`
+Each check takes the :class:`Audited` image and yields :class:`~reprokit.auditing.model.Hit`
 records; the rule table (rules.py) gives them their id, severity and fix.
 
 >>> from reprokit.records import FileRecord
->>> from reprokit.layers import LayerIndex
->>> from reprokit.sources import Image
+>>> from reprokit.read.layers import LayerIndex
+>>> from reprokit.sources.image import Image
 >>> lower = LayerIndex("l0", 0, [FileRecord("/big", "file", 0o644, size=300_000)], 300_000)
 >>> upper = LayerIndex("l1", 0, [FileRecord("/.wh.big", "whiteout")])
 >>> img = Image("x", "sha256:1", {"config": {"User": ""}}, ["l0", "l1"], [lower, upper])
@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..layers import LayerIndex, covered
+from ..read.layers import LayerIndex, covered
 from ..records import FileRecord
-from ..report.text import human_size, short_step
-from ..sources import Image
+from ..sources.image import Image
+from ..text import human_size, short_step
 from . import dockerfile as df
 from .model import Hit, redact
 

@@ -53,7 +53,7 @@ def scan(data: bytes, rules: list[Rule], path: str | None = None) -> list[tuple[
 
 
 class SecretTap:
-    """A :class:`~reprokit.layers.Tap` for every layer: scans each file up to
+    """A :class:`~reprokit.read.layers.Tap` for every layer: scans each file up to
     :data:`SCAN_LIMIT` bytes and keeps, per ``(path, sha256)``, the redacted hits."""
 
     def __init__(self, rules: Mapping[str, Rule]):

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import zstandard
 
-from .errors import Cancelled
+from ..errors import Cancelled
 
 CHUNK = 1 << 20
 #: tarfile's stream mode copies the rest of its buffer on every read (each 512-byte header),

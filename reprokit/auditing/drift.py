@@ -21,8 +21,8 @@ import requests
 from ..engine import connect, engine_error
 from ..errors import UsageError
 from ..records import FileRecord, differing_fields
-from ..report.text import clean
-from ..sources import DaemonSource
+from ..sources.daemon import DaemonSource
+from ..text import clean
 from .model import DriftEntry
 from .result import AuditResult
 from .runtime import archive_records

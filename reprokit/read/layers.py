@@ -27,9 +27,9 @@ from typing import BinaryIO, Protocol, Self
 
 import zstandard
 
-from . import progress
-from .errors import ArchiveError, Cancelled
-from .records import FileRecord, normalize_path
+from .. import progress
+from ..errors import ArchiveError, Cancelled
+from ..records import FileRecord, normalize_path
 from .streams import CHUNK, TAR_BUFSIZE, HashingReader, decompressed
 
 WHITEOUT_PREFIX = ".wh."

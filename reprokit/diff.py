@@ -15,10 +15,10 @@ import re
 from collections import Counter
 from typing import Any
 
-from .layers import LayerIndex
 from .model import ConfigDiff, FileDiff, LayerDiff
+from .read.layers import LayerIndex
 from .records import FileRecord, differing_fields
-from .sources import Image
+from .sources.image import Image
 
 #: Config fields whose differences still allow the verdict ``equivalent``: creation times, the
 #: legacy builder's per-build container id/hostname and parent-image ids, and the layer digests
@@ -106,7 +106,7 @@ def fill_shared_layers(a: Image, b: Image) -> None:
 def compare_layers(a: Image, b: Image) -> tuple[list[LayerDiff], list[FileDiff]]:
     """Pair layers by index; compare the files of each pair whose diff_ids differ."""
     history_a, history_b = a.history(), b.history()
-    layer_diffs, file_diffs = [], []
+    layer_records, file_records = [], []
     for i in range(max(len(a.diff_ids), len(b.diff_ids))):
         la = a.layers[i] if i < len(a.layers) else None
         lb = b.layers[i] if i < len(b.layers) else None
@@ -116,10 +116,10 @@ def compare_layers(a: Image, b: Image) -> tuple[list[LayerDiff], list[FileDiff]]
         diffs: list[FileDiff] = []
         if not same:
             diffs = compare_records(_paths(la), _paths(lb), layer=i)
-        file_diffs.extend(diffs)
+        file_records.extend(diffs)
         created_a = history_a[i] if i < len(history_a) else None
         created_b = history_b[i] if i < len(history_b) else None
-        layer_diffs.append(
+        layer_records.append(
             LayerDiff(
                 index=i,
                 a=da,
@@ -132,7 +132,7 @@ def compare_layers(a: Image, b: Image) -> tuple[list[LayerDiff], list[FileDiff]]
                 created_by_b=created_b,
             )
         )
-    return layer_diffs, file_diffs
+    return layer_records, file_records
 
 
 def _paths(layer: LayerIndex | None) -> dict[str, FileRecord]:

@@ -3,7 +3,7 @@
 reprokit starts a hardened container of each image, then runs one pytest process per image,
 both at the same time. In each, testinfra's own plugin is off and ``host`` is a testinfra host
 on that image's container (tests get the id ``a`` or ``b``). Each test's outcome on A and on B
-(passed, failed, skipped, error) lands in a :class:`~reprokit.parity.ParityResult`. A test
+(passed, failed, skipped, error) lands in a :class:`~reprokit.behaviour.result.ParityResult`. A test
 that hits a dead container or a ``docker exec`` failure is an ``error``, never a pass.
 
 This module is also the pytest plugin of those worker processes (``-p reprokit.suite``); it
@@ -28,11 +28,13 @@ from typing import Any
 
 import pytest
 
-from .containers import Container, ContainerError, Hardening
-from .errors import Cancelled, UsageError
-from .model import Outcome, ParityEntry
-from .parity import ParityResult, host_pair, testinfra_host
-from .sources import Source
+from ..containers import Container, ContainerError, Hardening
+from ..errors import Cancelled, UsageError
+from ..model import Outcome, ParityEntry
+from ..sources.image import Source
+from .backend import testinfra_host
+from .result import ParityResult
+from .runner import host_pair
 
 SIDES = ("a", "b")
 #: pytest exit statuses that mean the tests ran (all passed, some failed, none collected).
@@ -162,7 +164,7 @@ def _worker_command(
         "pytest",
         *tests,
         "-p",
-        "reprokit.suite",
+        "reprokit.behaviour.suite",
         "-p",
         "no:pytest11.testinfra",
         "-p",

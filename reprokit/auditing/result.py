@@ -3,7 +3,7 @@
 JSON is the ``reprokit/v1`` schema with ``kind: "audit"`` (or ``"drift"``) and ``findings``
 (and ``drift``); :func:`reprokit.load` reads it back into an :class:`AuditResult`.
 
->>> from reprokit.audit.model import Finding
+>>> from reprokit.auditing.model import Finding
 >>> r = AuditResult("audit", "busybox:1", [Finding("root-user", "medium", "config", None,
 ...     "config.User", "the image runs as root", "add USER")])
 >>> r.fails("high"), r.fails("medium"), list(r.findings.columns)[:3]
@@ -23,9 +23,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..errors import ReportError, UsageError
-from ..report.text import clean
+from ..text import clean
+from ..version import __version__
 from .model import DriftEntry, Finding
 from .rules import RULES, SEVERITIES, at_least
 

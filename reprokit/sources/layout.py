@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import ArchiveError, ImageNotFoundError, UsageError
+from ..errors import ArchiveError, ImageNotFoundError, UsageError
 
 INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",

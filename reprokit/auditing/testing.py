@@ -1,6 +1,6 @@
 """A pytest helper: fail a test when an image has findings of a given severity or graver.
 
->>> from reprokit.audit.testing import assert_no_findings
+>>> from reprokit.auditing.testing import assert_no_findings
 >>> assert_no_findings("myapp:1.2", severity="medium")  # doctest: +SKIP
 """
 

@@ -1,0 +1,1 @@
+"""Reading: layer tar streams → file records, whiteouts and the merged view, taps."""

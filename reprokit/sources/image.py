@@ -1,0 +1,140 @@
+"""An image as read: its config, diff_ids and the records of every layer; and the protocol every
+transport implements (:class:`Source`).
+
+>>> config_platform({"os": "linux", "architecture": "amd64"})
+'linux/amd64'
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ArchiveError
+from ..read.layers import LayerIndex, Tap, TapFor, merge
+from ..records import FileRecord
+
+_BLOB = re.compile(r"^blobs/sha256/([0-9a-f]{64})$")
+
+
+@dataclass
+class Image:
+    """An image as read: its config, diff_ids and, per layer, the records of its files.
+
+    A layer is ``None`` when it was not read from this image because the other image of a
+    comparison has a layer with the same diff_id (it is filled in from there).
+    """
+
+    ref: str
+    id: str
+    config: dict[str, Any]
+    diff_ids: list[str]
+    layers: list[LayerIndex | None] = field(default_factory=list)
+    repo_tags: list[str] = field(default_factory=list)
+    _merged: dict[str, FileRecord] | None = field(default=None, repr=False, compare=False)
+
+    def merged(self) -> dict[str, FileRecord]:
+        """The final filesystem (whiteouts applied), computed once; ask only when every layer
+        is in (after a comparison fills the layers it shared with the other image)."""
+        if self._merged is None:
+            self._merged = merge(layer for layer in self.layers if layer is not None)
+        return self._merged
+
+    def history(self) -> list[str | None]:
+        """``created_by`` for each layer (history entries marked empty_layer are skipped)."""
+        steps = [h for h in self.config.get("history") or [] if not h.get("empty_layer")]
+        out: list[str | None] = [h.get("created_by") for h in steps][: len(self.diff_ids)]
+        return out + [None] * (len(self.diff_ids) - len(out))
+
+    def size(self) -> int:
+        """Bytes of the uncompressed layer tars (layers not read here count as 0)."""
+        return sum(layer.size for layer in self.layers if layer is not None)
+
+
+class Source(ABC):
+    """Where an image comes from. :meth:`read` makes one pass over its layers."""
+
+    transport: str
+    ref: str
+
+    def __str__(self) -> str:
+        return f"{self.transport}:{self.ref}"
+
+    def diff_ids(self) -> list[str] | None:
+        """The layer diff_ids when they can be had without reading layers, else None."""
+        return None
+
+    @abstractmethod
+    def read(
+        self,
+        skip: Collection[str] = (),
+        cancel: threading.Event | None = None,
+        tap_for: TapFor | None = None,
+    ) -> Image:
+        """Read the image; layers whose diff_id is in ``skip`` are not read (left as None).
+
+        ``tap_for(diff_id)`` may give a :class:`~reprokit.read.layers.Tap` receiving the content of
+        chosen files of that layer as it streams past.
+        """
+
+    def fetch(
+        self,
+        wanted: Mapping[str, Collection[str]],
+        limit: int,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, dict[str, bytes]]:
+        """The content of chosen files, ``{diff_id: {path: bytes}}``, for files up to ``limit``
+        bytes, in one more pass that reads only the layers named in ``wanted``.
+
+        >>> src.fetch({"sha256:…": ["/etc/os-release"]}, 1 << 20)  # doctest: +SKIP
+        {'sha256:…': {'/etc/os-release': b'PRETTY_NAME=...'}}
+        """
+        every = set().union(*wanted.values()) if wanted else set()
+        found: dict[str, dict[str, bytes]] = {}
+
+        def tap_for(diff_id: str | None) -> Tap | None:
+            paths = every if diff_id is None else set(wanted.get(diff_id, ()))
+            return Collect(paths, limit, found.setdefault(diff_id or "", {})) if paths else None
+
+        ids = self.diff_ids() or []
+        self.read([d for d in ids if d not in wanted], cancel, tap_for)
+        if "" in found:  # layers the source could not name before reading them
+            for diff_id in wanted:
+                found.setdefault(diff_id, {}).update(found[""])
+            del found[""]
+        return found
+
+
+class Collect:
+    """A tap keeping the content of the given paths (up to ``limit`` bytes each)."""
+
+    def __init__(self, paths: Collection[str], limit: int, into: dict[str, bytes]):
+        self.paths, self.limit, self.into = paths, limit, into
+
+    def wants(self, path: str, size: int) -> bool:
+        return size <= self.limit and path in self.paths
+
+    def take(self, path: str, data: bytes) -> None:
+        self.into[path] = data
+
+
+def _check_diff_ids(where: str, layers: list[LayerIndex | None], diff_ids: list[str]) -> None:
+    if len(layers) != len(diff_ids):
+        raise ArchiveError(
+            where, f"manifest lists {len(layers)} layers but the config {len(diff_ids)}"
+        )
+    for i, (layer, want) in enumerate(zip(layers, diff_ids, strict=True)):
+        if layer is not None and layer.diff_id != want:
+            raise ArchiveError(
+                where, f"layer {i} does not match its diff_id {want[:19]}… (corrupt archive)"
+            )
+
+
+def config_platform(config: dict[str, Any]) -> str:
+    """``os/arch[/variant]`` of an image config, e.g. ``linux/amd64``; empty when unknown."""
+    parts = (config.get("os"), config.get("architecture"), config.get("variant"))
+    return "/".join(str(p) for p in parts if p)
