@@ -452,7 +452,7 @@ def run_startup(reprokit: str, repeat: int) -> list[Sample]:
 
 PROFILE_CODE = """
 import cProfile, pstats, sys, time
-from reprokit.sources import parse_ref
+from reprokit.sources.refs import parse_ref
 source = parse_ref(sys.argv[1])
 profile = cProfile.Profile()
 started = time.perf_counter()

@@ -147,8 +147,8 @@ def compare(
     and explain every difference.
 
     ``ignore``: path (or config field) patterns reported as ignored and not counted against the
-    verdict; ``rules``: extra rules (:class:`reprokit.explain.Rule` or dicts as in
-    reprokit.toml); ``config``: a settings file or :class:`~reprokit.explain.Settings` (default:
+    verdict; ``rules``: extra rules (:class:`reprokit.Rule` or dicts as in
+    reprokit.toml); ``config``: a settings file or :class:`~reprokit.Settings` (default:
     ``reprokit.toml`` or ``[tool.reprokit]`` in the current directory); ``dockerfile``: maps
     layers to its lines (``target``: the stage built).
 

@@ -16,7 +16,6 @@ True
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import tomllib
 from collections.abc import Iterable
@@ -26,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ReportError, UsageError
+from .globs import matches
 from .packages.model import Inventory
 from .packages.reader import inventory_of, read_image
-from .records import FileRecord
+from .records import FileRecord, with_linkname
 from .sources.image import Source
 from .sources.refs import as_source
 from .text import clean
@@ -65,13 +65,17 @@ def _read(image: str | Source) -> tuple[Inventory, dict[str, FileRecord]]:
     return inventory_of(read, by_sha), read.merged()
 
 
+def _is_pattern(path: str) -> bool:
+    return "*" in path or "?" in path
+
+
 def _select(merged: dict[str, FileRecord], patterns: Iterable[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for pattern in patterns:
         if not pattern.startswith("/"):
             raise UsageError(f"file {pattern!r}: give an absolute path or pattern")
-        if any(ch in pattern for ch in "*?["):
-            for path in sorted(p for p in merged if fnmatch.fnmatchcase(p, pattern)):
+        if _is_pattern(pattern):
+            for path in sorted(p for p in merged if matches(pattern, p)):
                 out[path] = file_facts(merged[path])
         else:
             out[pattern] = file_facts(merged.get(pattern))
@@ -82,7 +86,8 @@ def capture(image: str | Source, files: Iterable[str] = ()) -> dict[str, Any]:
     """The facts of ``image`` as a spec document (a dict; see :func:`write_spec`).
 
     ``files`` are absolute paths (recorded even when absent, so a replay checks absence too)
-    or shell patterns matched against every path (``*`` also crosses ``/``).
+    or patterns matched against every path (:mod:`reprokit.globs`: ``*`` stays within one
+    path segment, ``**`` crosses ``/``).
     """
     inv, merged = _read(image)
     facts = inv.to_dict()
@@ -96,7 +101,7 @@ def capture(image: str | Source, files: Iterable[str] = ()) -> dict[str, Any]:
             "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
         "facts": facts,
-        "file_patterns": [f for f in files if any(ch in f for ch in "*?[")],
+        "file_patterns": [f for f in files if _is_pattern(f)],
         "files": _select(merged, files),
     }
 
@@ -230,7 +235,7 @@ def replay(image: str | Source, spec: str | Path | dict[str, Any]) -> ReplayResu
     ]
     scalars = ("entrypoint", "cmd", "user", "workdir", "exposed_ports", "platform")
     checks.append(("config", {k: want.get(k) for k in scalars}, {k: facts.get(k) for k in scalars}))
-    wanted_files = data.get("files") or {}
+    wanted_files = {p: with_linkname(f) for p, f in (data.get("files") or {}).items()}
     actual_files = {p: file_facts(merged.get(p)) for p in wanted_files}
     actual_files.update(_select(merged, data.get("file_patterns") or []))  # new matches count
     checks.append(("file", wanted_files, actual_files))

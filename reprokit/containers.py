@@ -24,11 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker
 import docker.errors
 import requests
 
-from .engine import RUN_LABEL, Run, connect, engine_error
+from .engine import Run, engine_error, open_client
 from .errors import Cancelled, EngineError, ImageNotFoundError
 from .sources.daemon import DaemonSource
 from .sources.image import Source
@@ -101,7 +100,7 @@ class Container:
     def _api(self) -> Any:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = connect(self.base_url)
+            client = self._local.client = open_client(self.base_url, "exec")
             with self._lock:
                 self._clients.append(client)
         return client.api
@@ -287,7 +286,7 @@ def container_pair(
     ...     ca.exec("cat /etc/os-release").stdout[:20]
     """
     hardening = hardening or Hardening()
-    client = connect(base_url)
+    client = open_client(base_url, "exec")
     run = run or Run(client)
     containers: list[Container] = []
     try:
@@ -306,9 +305,3 @@ def container_pair(
             container.close()
         run.cleanup()
         client.close()
-
-
-def leftover_containers(client: docker.DockerClient, run_id: str) -> list[str]:
-    """Ids of containers labelled with ``run_id`` (for tests and diagnostics)."""
-    found = client.api.containers(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})
-    return [c["Id"] for c in found]

@@ -1,11 +1,17 @@
 """The Docker Engine as a resource: connecting, labelling what a run creates, removing it.
 
+Every engine client reprokit uses comes from :func:`open_client`, with a timeout chosen by
+what the client is for (:data:`TIMEOUTS`). The docker SDK is imported only when a client is
+made, so ``import reprokit.engine`` stays light.
+
 Every image or container reprokit makes carries ``io.reprokit.run=<run id>`` and is removed
 when its :class:`Run` ends (unless kept), on errors and on Ctrl-C too. It never removes what it
 did not record as its own.
 
 >>> run = Run(client=None, keep=True)
 >>> run.labels == {RUN_LABEL: run.id}
+True
+>>> TIMEOUTS["inspect"] < TIMEOUTS["build"]
 True
 """
 
@@ -15,23 +21,41 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
-
-import docker
-import docker.errors
-import requests
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import EngineError
+
+if TYPE_CHECKING:
+    import docker
 
 RUN_LABEL = "io.reprokit.run"
 log = logging.getLogger("reprokit")
 
+Purpose = Literal["inspect", "export", "exec", "build"]
 
-def connect(base_url: str | None = None, timeout: int = 600) -> docker.DockerClient:
-    """A client for the engine at ``base_url`` (default: ``DOCKER_HOST`` or the local socket).
+#: Seconds an engine call may take, by what the client is for: ``inspect`` (image and
+#: container metadata, listings), ``export`` (streaming an image or a container's files),
+#: ``exec`` (starting containers, loading images into the engine, commands in containers),
+#: ``build`` (builds, which may run long steps without output).
+TIMEOUTS: dict[str, int] = {"inspect": 120, "export": 1800, "exec": 600, "build": 3600}
+
+
+def open_client(base_url: str | None = None, purpose: Purpose = "inspect") -> docker.DockerClient:
+    """A client for the engine at ``base_url`` (default: ``DOCKER_HOST`` or the local socket),
+    with the timeout of ``purpose``; the caller closes it. One client per thread where calls
+    run concurrently (docker-py's client is not safe for concurrent execs).
 
     Raises :class:`EngineError` with the reason when no engine answers.
+
+    >>> open_client("tcp://127.0.0.1:9", "inspect")  # doctest: +SKIP
+    Traceback (most recent call last):
+    reprokit.errors.EngineError: cannot reach the Docker Engine at tcp://127.0.0.1:9: …
     """
+    import docker
+    import docker.errors
+    import requests
+
+    timeout = TIMEOUTS[purpose]
     try:
         if base_url:
             client = docker.DockerClient(base_url=base_url, timeout=timeout)
@@ -86,6 +110,9 @@ class Run:
 
     def remove_containers(self) -> list[str]:
         """Force-remove the containers this run started; returns those that could not be."""
+        import docker.errors
+        import requests
+
         failed = []
         for cid in reversed(self.containers):
             try:
@@ -124,6 +151,9 @@ class Run:
         return failed
 
     def _remove_image(self, ref: str, settle_s: float) -> bool:
+        import docker.errors
+        import requests
+
         deadline, forced = time.monotonic() + settle_s, False
         while True:
             try:
@@ -150,6 +180,9 @@ class Run:
 
     def _remove_build_containers(self, ref: str) -> None:
         """Remove containers made from image ``ref`` (a build step's, left by a cancelled build)."""
+        import docker.errors
+        import requests
+
         try:
             image_id = self.client.api.inspect_image(ref)["Id"]
             for container in self.client.api.containers(all=True):

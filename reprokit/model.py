@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .records import FileRecord
+from .records import FileRecord, with_linkname
 
 VERDICTS = ("identical", "equivalent", "different")
 CHANGES = ("added", "removed", "modified")
@@ -274,7 +274,10 @@ class ParityEntry:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ParityEntry:
         def side(s: str) -> Outcome:
-            return Outcome(data[s], data.get(f"value_{s}"), data.get(f"message_{s}"))
+            value = data.get(f"value_{s}")
+            if data["test"].startswith("file "):  # reports before ``linkname`` said ``target``
+                value = with_linkname(value)
+            return Outcome(data[s], value, data.get(f"message_{s}"))
 
         return cls(data["test"], side("a"), side("b"))
 

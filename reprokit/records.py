@@ -10,7 +10,7 @@ True
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 #: Field names a file difference can list, in the order they are reported.
@@ -90,10 +90,22 @@ class FileRecord:
             size=int(data.get("size", 0)),
             mtime=data.get("mtime", 0),
             sha256=data.get("sha256"),
-            linkname=data.get("linkname"),
+            linkname=data.get("linkname", data.get("target")),
             xattrs=tuple(sorted((data.get("xattrs") or {}).items())),
             device=(int(device[0]), int(device[1])) if device else None,
         )
+
+
+def with_linkname(facts: Any) -> Any:
+    """File facts with the link target under its one name, ``linkname`` (files written before
+    it had that name everywhere said ``target``); anything else is returned as is.
+
+    >>> with_linkname({"type": "symlink", "target": "/bin/busybox"})
+    {'type': 'symlink', 'linkname': '/bin/busybox'}
+    """
+    if not isinstance(facts, dict) or "target" not in facts or "linkname" in facts:
+        return facts
+    return {("linkname" if k == "target" else k): v for k, v in facts.items()}
 
 
 #: Each reported field and the record attribute it compares (content is the sha256).
@@ -122,6 +134,3 @@ def normalize_path(name: str) -> str:
     text = raw.decode("utf-8", "backslashreplace")
     path = posixpath.normpath("/" + text.lstrip("/"))
     return "/" if path in ("/", "//") else path
-
-
-RECORD_FIELDS = tuple(f.name for f in fields(FileRecord))

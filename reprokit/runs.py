@@ -24,7 +24,7 @@ from typing import Any
 
 from .builders import Builder, make_builder
 from .builders.buildx import IGNORED_REWRITE
-from .engine import Run, connect
+from .engine import Run, open_client
 from .errors import UsageError
 from .model import VERDICTS, BuildInfo, Culprit, CulpritSearch, FileDiff, RunComparison
 from .result import Result
@@ -95,7 +95,7 @@ class Session:
         if url not in self._engines:
             client = None  # buildah builds outside any Docker engine
             if self.builder != "buildah":
-                client = connect(url, timeout=3600)
+                client = open_client(url, "build")
                 self.stack.callback(client.close)
             main = self._engines.get(self.base_url)
             run = Run(client, keep=self.keep)

@@ -9,6 +9,8 @@ hostile file name cannot rewrite the terminal.
 
 from __future__ import annotations
 
+from .history import display
+
 
 def clean(text: object, limit: int | None = None) -> str:
     """One printable line: control characters shown as escapes, optionally shortened."""
@@ -33,15 +35,9 @@ def human_size(n: int | None) -> str:
 
 
 def short_step(created_by: str | None) -> str:
-    """A Dockerfile-like rendering of a history ``created_by``."""
-    if not created_by:
-        return "(no history)"
-    text = created_by.strip()
-    if text.startswith("/bin/sh -c #(nop) "):
-        return text[len("/bin/sh -c #(nop) ") :].strip()
-    if text.startswith("/bin/sh -c "):
-        return "RUN " + text[len("/bin/sh -c ") :]
-    return text
+    """A Dockerfile-like rendering of a history ``created_by`` (:func:`reprokit.history.display`;
+    a :class:`reprokit.history.Step` carries it as ``text``)."""
+    return display(created_by)
 
 
 def one_line(text: str | None, limit: int = 70) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import docker.errors
 import requests
 
-from ..engine import connect, engine_error
+from ..engine import engine_error, open_client
 from ..errors import UsageError
 from ..records import FileRecord, differing_fields
 from ..sources.daemon import DaemonSource
@@ -80,7 +80,7 @@ def drift(container: str, *, base_url: str | None = None) -> AuditResult:
     >>> reprokit.drift("web-1").drift  # doctest: +SKIP
     """
     started = time.monotonic()
-    client = connect(base_url)
+    client = open_client(base_url, "export")
     try:
         try:
             attrs = client.api.inspect_container(container)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import docker.errors
 import requests
 
-from ..engine import connect, engine_error
+from ..engine import engine_error, open_client
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +33,7 @@ IMAGE_COLUMNS = [
 
 def image_rows(base_url: str | None = None) -> list[dict[str, Any]]:
     """One dict per image (columns: :data:`IMAGE_COLUMNS`), newest first."""
-    client = connect(base_url)
+    client = open_client(base_url, "inspect")
     try:
         images = client.api.images(all=False)
         containers = client.api.containers(all=True)

@@ -23,12 +23,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..history import Step, steps
 from ..read.layers import LayerIndex, covered
 from ..records import FileRecord
 from ..sources.image import Image
-from ..text import human_size, short_step
+from ..text import human_size
 from . import dockerfile as df
 from .model import Hit, redact
+from .secrets import PATTERNS, redact_text
 
 #: Files overwritten or deleted later, of at least this size, are listed one by one.
 WASTE_MIN = 64 << 10
@@ -58,7 +60,7 @@ class Audited:
 
     image: Image
     merged: dict[str, FileRecord]
-    steps: list[str | None]
+    steps: list[Step | None]
     dockerfile: str | None = None
     dockerfile_path: str | None = None
     runtime: Any = None
@@ -71,7 +73,7 @@ class Audited:
 
     @classmethod
     def of(cls, image: Image, dockerfile: str | None = None, path: str | None = None) -> Audited:
-        return cls(image, image.merged(), image.history(), dockerfile, path)
+        return cls(image, image.merged(), image.steps(), dockerfile, path)
 
     @property
     def layers(self) -> list[LayerIndex]:
@@ -85,7 +87,8 @@ class Audited:
         """The layer's Dockerfile-like step, for messages (callers redact it)."""
         if layer is None or layer >= len(self.steps):
             return "?"
-        return short_step(self.steps[layer])
+        step = self.steps[layer]
+        return step.text if step else "(no history)"
 
     def removed_in(self, layer: int, path: str) -> int | None:
         """The first layer after ``layer`` that deletes or replaces ``path``."""
@@ -264,53 +267,14 @@ def runtime_writes(a: Audited) -> Iterator[Hit]:
 
 def secret_build_args(a: Audited) -> Iterator[Hit]:
     """RUN steps whose history shows ``|N NAME=value …`` with a secret-named NAME."""
-    from .rules import RULES
-    from .secrets import redact_text
-
-    pattern = RULES["secret-assignment"].matcher
-    for i, entry in enumerate(history(a)):
-        layer, created_by = entry
-        args = build_args(created_by)
-        for name, value in args.items():
+    pattern = PATTERNS["secret-assignment"]
+    for step in steps(a.image.config):
+        for name, value in step.build_args:
             if value and pattern.find(f"{name}={value}".encode()):
                 yield Hit(
                     "history",
-                    f"history[{i}]",
-                    f"build arg {name} is recorded in the history of "
-                    f"{redact_text(short_step(created_by))[:80]}",
+                    f"history[{step.index}]",
+                    f"build arg {name} is recorded in the history of {redact_text(step.text)[:80]}",
                     f"{name}={redact(value)}",
-                    layer,
+                    step.layer,
                 )
-
-
-def history(a: Audited) -> list[tuple[int | None, str]]:
-    """``(layer index or None, created_by)`` for every history entry."""
-    out: list[tuple[int | None, str]] = []
-    n = 0
-    for h in a.image.config.get("history") or []:
-        empty = bool(h.get("empty_layer"))
-        out.append((None if empty else n, h.get("created_by") or ""))
-        n += 0 if empty else 1
-    return out
-
-
-def build_args(created_by: str) -> dict[str, str]:
-    """The build args a RUN step's history records (``|2 A=1 B=2 /bin/sh -c …``).
-
-    >>> build_args("|2 TOKEN=abc V=1 /bin/sh -c make")
-    {'TOKEN': 'abc', 'V': '1'}
-    >>> build_args("RUN |1 X=y /bin/sh -c true"), build_args("/bin/sh -c true")
-    ({'X': 'y'}, {})
-    """
-    text = created_by.strip().removeprefix("RUN ").lstrip()
-    if not text.startswith("|"):
-        return {}
-    count, _, rest = text[1:].partition(" ")
-    if not count.isdigit():
-        return {}
-    out = {}
-    words = rest.split(" ")
-    for word in words[: int(count)]:
-        name, _, value = word.partition("=")
-        out[name] = value
-    return out

@@ -13,13 +13,13 @@ KeyError: 'root-user'
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from . import practices as p
+from .secrets import PATTERNS, SCAN_EXCLUDE, SecretPattern  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from .model import Hit
@@ -34,47 +34,6 @@ def at_least(severity: str, threshold: str) -> bool:
     (True, False)
     """
     return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
-
-
-@dataclass(frozen=True)
-class SecretPattern:
-    """Finds secrets in text: ``regex`` has one group, the secret itself.
-
-    ``files`` (globs on the path or its basename) restrict it to such files when scanning a
-    filesystem; other places (env, labels, history, Dockerfile) are always scanned. When
-    ``markers`` are given, a file holding none of them is skipped without running the regex.
-    ``unless`` drops a match when that expression is found in the same text; a ``generic``
-    pattern's match is dropped when a specific pattern finds the same secret.
-    """
-
-    kind: str
-    regex: re.Pattern[bytes]
-    files: tuple[str, ...] = ()
-    markers: tuple[bytes, ...] = ()
-    unless: re.Pattern[bytes] | None = None
-    #: a catch-all (secret-named variables): dropped where a specific pattern finds the secret
-    generic: bool = False
-
-    def applies_to(self, path: str) -> bool:
-        """Whether a file at ``path`` is scanned with this pattern.
-
-        >>> RULES["secret-npmrc"].matcher.applies_to("/root/.npmrc")
-        True
-        """
-        if not self.files:
-            return True
-        base = path.rsplit("/", 1)[-1]
-        return any(fnmatch(base, g) or fnmatch(path, g) for g in self.files)
-
-    def find(self, data: bytes, every: bool = False) -> list[bytes]:
-        """The secrets in ``data`` (each match's group 1); ``every`` ignores ``unless`` (for
-        redaction, which hides whatever looks like a secret)."""
-        if self.markers and not any(m in data for m in self.markers):
-            return []
-        found = [m.group(1) for m in self.regex.finditer(data) if m.group(1)]
-        if found and not every and self.unless is not None and self.unless.search(data):
-            return []
-        return found
 
 
 #: A practice check: given the audited image, its hits (path, layer, message, evidence…).
@@ -93,34 +52,6 @@ class Rule:
     family: str = "practice"
 
 
-#: Files under these directories are not scanned for secrets (documentation, locales, time
-#: zones: large, numerous and never where credentials live).
-SCAN_EXCLUDE = (
-    "/usr/share/doc/",
-    "/usr/share/man/",
-    "/usr/share/info/",
-    "/usr/share/locale/",
-    "/usr/share/i18n/",
-    "/usr/share/zoneinfo/",
-    "/usr/lib/locale/",
-)
-
-
-def _re(pattern: str) -> re.Pattern[bytes]:
-    return re.compile(pattern.encode())
-
-
-_SECRET_NAME = (
-    r"[A-Za-z0-9_.-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY"
-    r"|CREDENTIALS?)(?![A-Za-z0-9_]*(?:_FILE|_PATH|_DIR)\b)[A-Za-z0-9_.-]*"
-)
-_AWS_SECRET = (
-    r"(?i:aws_?secret_?access_?key|secretaccesskey)[\"']?\s*[=:]\s*[\"']?"
-    r"([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
-)
-_BLOCK = r"(?: BLOCK)?-----"
-_VALUE = r"[\"']?(?!\$|/|true\b|false\b|null\b|none\b|changeme\b)([^\s\"']{4,})"
-
 _SECRET_FIX = (
     "remove the secret from every layer, not only the last: pass it at build time with "
     "RUN --mount=type=secret (BuildKit) or at run time (env file, secret store), rebuild, and "
@@ -133,11 +64,7 @@ SECRET_RULES = [
         "high",
         "private key (PEM or OpenSSH) in the image",
         _SECRET_FIX,
-        SecretPattern(
-            "private key",
-            _re(r"-----BEGIN ((?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY)" + _BLOCK),
-            markers=(b"PRIVATE KEY",),
-        ),
+        PATTERNS["secret-private-key"],
         "secret",
     ),
     Rule(
@@ -145,16 +72,7 @@ SECRET_RULES = [
         "high",
         "AWS secret access key",
         _SECRET_FIX,
-        SecretPattern(
-            "AWS secret access key",
-            _re(_AWS_SECRET),
-            markers=(
-                b"ecret_access_key",
-                b"ECRET_ACCESS_KEY",
-                b"ecretAccessKey",
-                b"ecretaccesskey",
-            ),
-        ),
+        PATTERNS["secret-aws-key"],
         "secret",
     ),
     Rule(
@@ -162,12 +80,7 @@ SECRET_RULES = [
         "medium",
         "AWS access key id (no secret key beside it)",
         _SECRET_FIX,
-        SecretPattern(
-            "AWS access key id",
-            _re(r"(?<![A-Z0-9])((?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Z0-9])"),
-            markers=(b"AKIA", b"ASIA"),
-            unless=_re(_AWS_SECRET),
-        ),
+        PATTERNS["secret-aws-key-id"],
         "secret",
     ),
     Rule(
@@ -175,24 +88,7 @@ SECRET_RULES = [
         "high",
         "API token (GitHub, GitLab, Slack, npm)",
         _SECRET_FIX,
-        SecretPattern(
-            "API token",
-            _re(
-                r"(?<![A-Za-z0-9_])((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,}"
-                r"|glpat-[A-Za-z0-9_-]{20,}|xox[baprs]-[A-Za-z0-9-]{10,}|npm_[A-Za-z0-9]{36})"
-            ),
-            markers=(
-                b"ghp_",
-                b"gho_",
-                b"ghu_",
-                b"ghs_",
-                b"ghr_",
-                b"github_pat_",
-                b"glpat-",
-                b"xox",
-                b"npm_",
-            ),
-        ),
+        PATTERNS["secret-api-token"],
         "secret",
     ),
     Rule(
@@ -200,9 +96,7 @@ SECRET_RULES = [
         "high",
         "npm registry credentials (.npmrc)",
         _SECRET_FIX,
-        SecretPattern(
-            "npm auth token", _re(r"(?:_authToken|_auth|_password)\s*=\s*" + _VALUE), (".npmrc",)
-        ),
+        PATTERNS["secret-npmrc"],
         "secret",
     ),
     Rule(
@@ -210,9 +104,7 @@ SECRET_RULES = [
         "high",
         "PyPI credentials (.pypirc)",
         _SECRET_FIX,
-        SecretPattern(
-            "PyPI password", _re(r"(?m)^[ \t]*password[ \t]*[=:][ \t]*" + _VALUE), (".pypirc",)
-        ),
+        PATTERNS["secret-pypirc"],
         "secret",
     ),
     Rule(
@@ -220,11 +112,7 @@ SECRET_RULES = [
         "high",
         "credentials in a URL (.git-credentials, clone URLs)",
         _SECRET_FIX,
-        SecretPattern(
-            "URL password",
-            _re(r"[a-z][a-z0-9+.-]*://[^:/@\s\"']+:([^@\s\"'$/]{3,})@[^\s\"']"),
-            (".git-credentials",),
-        ),
+        PATTERNS["secret-git-credentials"],
         "secret",
     ),
     Rule(
@@ -232,11 +120,7 @@ SECRET_RULES = [
         "high",
         "registry credentials (.docker/config.json)",
         _SECRET_FIX,
-        SecretPattern(
-            "registry auth",
-            _re(r"\"(?:auth|identitytoken|password)\"\s*:\s*\"([^\"]{8,})\""),
-            ("*/.docker/config.json", "config.json"),
-        ),
+        PATTERNS["secret-docker-config"],
         "secret",
     ),
     Rule(
@@ -244,11 +128,7 @@ SECRET_RULES = [
         "high",
         "Kubernetes credentials (kubeconfig)",
         _SECRET_FIX,
-        SecretPattern(
-            "kubeconfig credential",
-            _re(r"(?m)^[ \t-]*(?:client-key-data|token|password)[ \t]*:[ \t]*" + _VALUE),
-            ("*/.kube/config", "*kubeconfig*"),
-        ),
+        PATTERNS["secret-kubeconfig"],
         "secret",
     ),
     Rule(
@@ -256,12 +136,7 @@ SECRET_RULES = [
         "high",
         "a secret-named variable with a value (.env files, ENV, build args)",
         _SECRET_FIX,
-        SecretPattern(
-            "secret variable",
-            _re(r"(?m)(?:^|[\s;&|])(?:export[ \t]+)?" + _SECRET_NAME + r"[ \t]*=[ \t]*" + _VALUE),
-            (".env", ".env.*", "*.env"),
-            generic=True,
-        ),
+        PATTERNS["secret-assignment"],
         "secret",
     ),
 ]
@@ -278,8 +153,6 @@ def rules_enabled(disable: Collection[str] = ()) -> dict[str, Rule]:
 
 
 def _practice_rules() -> list[Rule]:
-    from . import practices as p
-
     return [
         Rule(
             "secret-build-arg",

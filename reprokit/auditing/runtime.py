@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, cast
 import docker.errors
 import requests
 
-from ..engine import RUN_LABEL, connect, engine_error
+from ..engine import RUN_LABEL, engine_error, open_client
 from ..read.layers import index_layer
 from ..read.streams import CHUNK, ChunkReader
 from ..records import FileRecord
@@ -73,7 +73,7 @@ def readonly_check(
     >>> readonly_check("myapp:1.2", timeout=5).paths  # doctest: +SKIP
     ['/var/lib/myapp']
     """
-    client = connect(base_url)
+    client = open_client(base_url, "exec")
     run_id = uuid.uuid4().hex[:12]
     container = None
     try:

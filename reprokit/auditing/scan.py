@@ -12,16 +12,17 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from ..errors import UsageError
+from ..history import steps
 from ..sources.daemon import DaemonSource
 from ..sources.image import Source, config_platform
 from ..sources.refs import parse_ref
 from ..text import clean
 from . import dockerfile as df
 from .model import WHERE, Finding, Hit
-from .practices import Audited, build_args, efficiency_summary, history
+from .practices import Audited, efficiency_summary
 from .result import AuditResult
-from .rules import SEVERITIES, Rule, SecretPattern, rules_enabled
-from .secrets import SecretTap, redact_text, scan_text
+from .rules import SEVERITIES, Rule, rules_enabled
+from .secrets import SecretPattern, SecretTap, redact_text, scan_text
 
 
 def audit(
@@ -177,14 +178,14 @@ def _text_secrets(a: Audited, rules: dict[str, Rule]) -> list[Finding]:
         if value:
             words = " ".join(str(w) for w in value) if isinstance(value, list) else str(value)
             add("config", words, lambda s, k=key: f"config.{k}")
-    for n, (layer, created_by) in enumerate(history(a)):
+    for step in steps(a.image.config):
+        created_by = step.created_by or ""
         if "#(nop)" in created_by or created_by.startswith(("ENV ", "LABEL ", "ARG ")):
             continue  # ENV and LABEL land in the config, checked above
-        args = build_args(created_by)
         text = created_by
-        for name, value in args.items():  # build args are the secret-build-arg rule's
+        for name, value in step.build_args:  # build args are the secret-build-arg rule's
             text = text.replace(f"{name}={value}", "", 1)
-        add("history", text, lambda s, n=n: f"history[{n}]", layer)
+        add("history", text, lambda s, n=step.index: f"history[{n}]", step.layer)
     if a.dockerfile is not None:
         lines = a.dockerfile.splitlines()
         name = a.dockerfile_path or "Dockerfile"

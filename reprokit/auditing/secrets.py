@@ -1,6 +1,7 @@
 """Secret scanning: a layer tap that scans files as they stream past, and text scanning for the
 config, history and Dockerfile. Only redacted evidence is kept, never content.
 
+>>> from reprokit.auditing.rules import rules_enabled
 >>> tap = SecretTap(rules_enabled())
 >>> tap.wants("/app/.env", 40)
 True
@@ -15,16 +16,164 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from ..globs import matches_any
 from .model import redact
-from .rules import RULES, SCAN_EXCLUDE, Rule, SecretPattern, rules_enabled  # noqa: F401 (doctest)
+
+if TYPE_CHECKING:
+    from .rules import Rule
 
 #: Files larger than this are not scanned (keys, tokens and credentials files are small).
 SCAN_LIMIT = 1 << 20
 
 #: Long runs of token-like characters: redacted from step text shown in a report.
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+
+
+@dataclass(frozen=True)
+class SecretPattern:
+    """Finds secrets in text: ``regex`` has one group, the secret itself.
+
+    ``files`` (:mod:`reprokit.globs` patterns: one without ``/`` matches the basename, one with
+    ``/`` the whole path) restrict it to such files when scanning a filesystem; other places
+    (env, labels, history, Dockerfile) are always scanned. When ``markers`` are given, a file
+    holding none of them is skipped without running the regex.
+    ``unless`` drops a match when that expression is found in the same text; a ``generic``
+    pattern's match is dropped when a specific pattern finds the same secret.
+    """
+
+    kind: str
+    regex: re.Pattern[bytes]
+    files: tuple[str, ...] = ()
+    markers: tuple[bytes, ...] = ()
+    unless: re.Pattern[bytes] | None = None
+    #: a catch-all (secret-named variables): dropped where a specific pattern finds the secret
+    generic: bool = False
+
+    def applies_to(self, path: str) -> bool:
+        """Whether a file at ``path`` is scanned with this pattern.
+
+        >>> PATTERNS["secret-npmrc"].applies_to("/root/.npmrc")
+        True
+        >>> PATTERNS["secret-docker-config"].applies_to("/home/me/.docker/config.json")
+        True
+        """
+        if not self.files:
+            return True
+        base = path.rsplit("/", 1)[-1]
+        return matches_any(self.files, base) or matches_any(self.files, path)
+
+    def find(self, data: bytes, every: bool = False) -> list[bytes]:
+        """The secrets in ``data`` (each match's group 1); ``every`` ignores ``unless`` (for
+        redaction, which hides whatever looks like a secret)."""
+        if self.markers and not any(m in data for m in self.markers):
+            return []
+        found = [m.group(1) for m in self.regex.finditer(data) if m.group(1)]
+        if found and not every and self.unless is not None and self.unless.search(data):
+            return []
+        return found
+
+
+#: Files under these directories are not scanned for secrets (documentation, locales, time
+#: zones: large, numerous and never where credentials live).
+SCAN_EXCLUDE = (
+    "/usr/share/doc/",
+    "/usr/share/man/",
+    "/usr/share/info/",
+    "/usr/share/locale/",
+    "/usr/share/i18n/",
+    "/usr/share/zoneinfo/",
+    "/usr/lib/locale/",
+)
+
+
+def _re(pattern: str) -> re.Pattern[bytes]:
+    return re.compile(pattern.encode())
+
+
+_SECRET_NAME = (
+    r"[A-Za-z0-9_.-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY"
+    r"|CREDENTIALS?)(?![A-Za-z0-9_]*(?:_FILE|_PATH|_DIR)\b)[A-Za-z0-9_.-]*"
+)
+_AWS_SECRET = (
+    r"(?i:aws_?secret_?access_?key|secretaccesskey)[\"']?\s*[=:]\s*[\"']?"
+    r"([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+)
+_BLOCK = r"(?: BLOCK)?-----"
+_VALUE = r"[\"']?(?!\$|/|true\b|false\b|null\b|none\b|changeme\b)([^\s\"']{4,})"
+
+#: The secret patterns, by the id of the audit rule using each (rules.py).
+PATTERNS: dict[str, SecretPattern] = {
+    "secret-private-key": SecretPattern(
+        "private key",
+        _re(r"-----BEGIN ((?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY)" + _BLOCK),
+        markers=(b"PRIVATE KEY",),
+    ),
+    "secret-aws-key": SecretPattern(
+        "AWS secret access key",
+        _re(_AWS_SECRET),
+        markers=(
+            b"ecret_access_key",
+            b"ECRET_ACCESS_KEY",
+            b"ecretAccessKey",
+            b"ecretaccesskey",
+        ),
+    ),
+    "secret-aws-key-id": SecretPattern(
+        "AWS access key id",
+        _re(r"(?<![A-Z0-9])((?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Z0-9])"),
+        markers=(b"AKIA", b"ASIA"),
+        unless=_re(_AWS_SECRET),
+    ),
+    "secret-api-token": SecretPattern(
+        "API token",
+        _re(
+            r"(?<![A-Za-z0-9_])((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,}"
+            r"|glpat-[A-Za-z0-9_-]{20,}|xox[baprs]-[A-Za-z0-9-]{10,}|npm_[A-Za-z0-9]{36})"
+        ),
+        markers=(
+            b"ghp_",
+            b"gho_",
+            b"ghu_",
+            b"ghs_",
+            b"ghr_",
+            b"github_pat_",
+            b"glpat-",
+            b"xox",
+            b"npm_",
+        ),
+    ),
+    "secret-npmrc": SecretPattern(
+        "npm auth token", _re(r"(?:_authToken|_auth|_password)\s*=\s*" + _VALUE), (".npmrc",)
+    ),
+    "secret-pypirc": SecretPattern(
+        "PyPI password", _re(r"(?m)^[ \t]*password[ \t]*[=:][ \t]*" + _VALUE), (".pypirc",)
+    ),
+    "secret-git-credentials": SecretPattern(
+        "URL password",
+        _re(r"[a-z][a-z0-9+.-]*://[^:/@\s\"']+:([^@\s\"'$/]{3,})@[^\s\"']"),
+        (".git-credentials",),
+    ),
+    "secret-docker-config": SecretPattern(
+        "registry auth",
+        _re(r"\"(?:auth|identitytoken|password)\"\s*:\s*\"([^\"]{8,})\""),
+        ("**/.docker/config.json", "config.json"),
+    ),
+    "secret-kubeconfig": SecretPattern(
+        "kubeconfig credential",
+        _re(r"(?m)^[ \t-]*(?:client-key-data|token|password)[ \t]*:[ \t]*" + _VALUE),
+        ("**/.kube/config", "*kubeconfig*"),
+    ),
+    "secret-assignment": SecretPattern(
+        "secret variable",
+        _re(r"(?m)(?:^|[\s;&|])(?:export[ \t]+)?" + _SECRET_NAME + r"[ \t]*=[ \t]*" + _VALUE),
+        (".env", ".env.*", "*.env"),
+        generic=True,
+    ),
+}
 
 
 def secret_rules(rules: Mapping[str, Rule]) -> list[Rule]:
@@ -94,8 +243,11 @@ def redact_text(text: str, rules: Mapping[str, Rule] | None = None) -> str:
     'aws_access_key_id=AKIA…(20 chars)'
     """
     data = text.encode("utf-8", "surrogateescape")
-    for rule in secret_rules(RULES if rules is None else rules):
-        for secret in rule.matcher.find(data, every=True):
+    patterns: Iterable[SecretPattern] = (
+        PATTERNS.values() if rules is None else [r.matcher for r in secret_rules(rules)]
+    )
+    for pattern in patterns:
+        for secret in pattern.find(data, every=True):
             value = secret.decode("utf-8", "surrogateescape")
             text = text.replace(value, redact(value))
     return _LONG_TOKEN.sub(lambda m: redact(m.group(0)), text)

@@ -58,7 +58,7 @@ def as_checks(checks: Mapping[str, Callable[[Any], Any]] | Iterable[Any]) -> lis
 
 def file(path: str) -> Check:
     """Whether ``path`` exists and, if so, its type, mode, owner, group and sha256 (a regular
-    file) or target (a symlink, not followed), all in one command.
+    file) or linkname (a symlink's target, not followed), all in one command.
 
     >>> file("/etc/passwd").name
     'file /etc/passwd'
@@ -74,7 +74,7 @@ def file(path: str) -> Check:
         if out["type"] == "file" and len(lines) > 1:
             out["sha256"] = lines[1].split()[0]
         if out["type"] == "symlink" and len(lines) > 1:
-            out["target"] = lines[1]
+            out["linkname"] = lines[1]
         return out
 
     return Check(f"file {path}", facts)

@@ -86,9 +86,9 @@ def host_pair(
     >>> with host_pair("app:1", "app:2") as pair:  # doctest: +SKIP
     ...     pair.a.file("/etc/passwd").exists, pair.b.user("app").uid
     """
-    from ..engine import Run, connect
+    from ..engine import Run, open_client
 
-    client = connect(base_url, timeout=3600)
+    client = open_client(base_url, "build")
     run = Run(client)
     try:
         if build is not None:

@@ -6,8 +6,8 @@ on that image's container (tests get the id ``a`` or ``b``). Each test's outcome
 (passed, failed, skipped, error) lands in a :class:`~reprokit.behaviour.result.ParityResult`. A test
 that hits a dead container or a ``docker exec`` failure is an ``error``, never a pass.
 
-This module is also the pytest plugin of those worker processes (``-p reprokit.suite``); it
-does nothing unless given ``--reprokit-worker``.
+This module is also the pytest plugin of those worker processes
+(``-p reprokit.behaviour.suite``); it does nothing unless given ``--reprokit-worker``.
 
 >>> base_id("test_x.py::test_a[a]", "a"), base_id("t.py::test[b-1]", "b")
 ('test_x.py::test_a', 't.py::test[1]')

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from ..model import PackageDiff
@@ -18,10 +17,9 @@ from ..records import FileRecord
 from ..sources.image import Collect
 
 if TYPE_CHECKING:
-    from ..sources.image import Image, Source
+    from ..sources.image import Image
 from .model import Package
 from .parsers import FILE_LIMIT, PACKAGE_DB, packages_of
-from .reader import read_layers
 
 
 def diff_packages(a: Iterable[Package], b: Iterable[Package]) -> list[PackageDiff]:
@@ -156,25 +154,3 @@ def package_plan(
                 if not paths:
                     del wanted[side][diff_id]
     return plan
-
-
-def package_diff(
-    source_a: Source, source_b: Source, image_a: Image, image_b: Image
-) -> list[PackageDiff]:
-    """The package-level difference of two read images.
-
-    Costs nothing when no differing layer holds a package database; otherwise reads only the
-    database files whose content differs, in one pass per side over only the layers giving
-    them. (:func:`reprokit.compare` shares that pass with the explanations' evidence.)
-    """
-    plan = package_plan(image_a, image_b)
-    if plan is None:
-        return []
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reprokit-packages") as pool:
-        futures = [
-            pool.submit(read_layers, source, plan.wanted(side), plan.tap_for(side))
-            for side, source in (("a", source_a), ("b", source_b))
-        ]
-        for future in futures:
-            future.result()
-    return plan.diff()

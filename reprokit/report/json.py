@@ -129,7 +129,7 @@ def from_dict(data: Any) -> Result:
         return AuditResult.from_dict(data)  # type: ignore[return-value]
     if isinstance(data, dict) and data.get("kind") == "parity":
         raise ReportError(
-            "a parity report (reprokit parity --json): read it with reprokit.parity.load"
+            "a parity report (reprokit parity --json): read it with reprokit.behaviour.result.load"
         )
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, cast
 import docker.errors
 import requests
 
-from ..engine import connect, engine_error
+from ..engine import engine_error, open_client
 from ..errors import ArchiveError, ImageNotFoundError, ReprokitError
 from ..read.layers import LayerIndex, TapFor, index_layer
 from ..read.streams import CHUNK, TAR_BUFSIZE, ChunkReader, compression_of
@@ -40,7 +40,7 @@ class DaemonSource(Source):
 
     def _inspect(self) -> dict[str, Any]:
         if self._attrs is None:
-            client = connect(self.base_url)
+            client = open_client(self.base_url, "inspect")
             try:
                 attrs = client.api.inspect_image(self.ref)
             except docker.errors.NotFound:
@@ -78,7 +78,7 @@ class DaemonSource(Source):
         tap_for: TapFor | None = None,
     ) -> Image:
         attrs = self._inspect()
-        client = connect(self.base_url)
+        client = open_client(self.base_url, "export")
         try:
             chunks = client.api.get_image(attrs["Id"], chunk_size=CHUNK)
             stream = ChunkReader(chunks, cancel)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArchiveError
-from ..read.layers import LayerIndex, Tap, TapFor, merge
+from ..history import Step, layer_steps
+from ..read.layers import LayerIndex, TapFor, merge
 from ..records import FileRecord
 
 _BLOB = re.compile(r"^blobs/sha256/([0-9a-f]{64})$")
@@ -44,11 +45,13 @@ class Image:
             self._merged = merge(layer for layer in self.layers if layer is not None)
         return self._merged
 
+    def steps(self) -> list[Step | None]:
+        """The history step of each layer (:func:`reprokit.history.layer_steps`)."""
+        return layer_steps(self.config, len(self.diff_ids))
+
     def history(self) -> list[str | None]:
         """``created_by`` for each layer (history entries marked empty_layer are skipped)."""
-        steps = [h for h in self.config.get("history") or [] if not h.get("empty_layer")]
-        out: list[str | None] = [h.get("created_by") for h in steps][: len(self.diff_ids)]
-        return out + [None] * (len(self.diff_ids) - len(out))
+        return [s.created_by if s else None for s in self.steps()]
 
     def size(self) -> int:
         """Bytes of the uncompressed layer tars (layers not read here count as 0)."""
@@ -80,33 +83,6 @@ class Source(ABC):
         ``tap_for(diff_id)`` may give a :class:`~reprokit.read.layers.Tap` receiving the content of
         chosen files of that layer as it streams past.
         """
-
-    def fetch(
-        self,
-        wanted: Mapping[str, Collection[str]],
-        limit: int,
-        cancel: threading.Event | None = None,
-    ) -> dict[str, dict[str, bytes]]:
-        """The content of chosen files, ``{diff_id: {path: bytes}}``, for files up to ``limit``
-        bytes, in one more pass that reads only the layers named in ``wanted``.
-
-        >>> src.fetch({"sha256:…": ["/etc/os-release"]}, 1 << 20)  # doctest: +SKIP
-        {'sha256:…': {'/etc/os-release': b'PRETTY_NAME=...'}}
-        """
-        every = set().union(*wanted.values()) if wanted else set()
-        found: dict[str, dict[str, bytes]] = {}
-
-        def tap_for(diff_id: str | None) -> Tap | None:
-            paths = every if diff_id is None else set(wanted.get(diff_id, ()))
-            return Collect(paths, limit, found.setdefault(diff_id or "", {})) if paths else None
-
-        ids = self.diff_ids() or []
-        self.read([d for d in ids if d not in wanted], cancel, tap_for)
-        if "" in found:  # layers the source could not name before reading them
-            for diff_id in wanted:
-                found.setdefault(diff_id, {}).update(found[""])
-            del found[""]
-        return found
 
 
 class Collect:
