@@ -7,13 +7,59 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, TypeVar
 
 from .records import FileRecord, with_linkname
 
 VERDICTS = ("identical", "equivalent", "different")
 CHANGES = ("added", "removed", "modified")
+
+T = TypeVar("T")
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        return type(value)(value)
+    return value
+
+
+def flat_to_dict(record: Any, rename: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The JSON dict of a flat dataclass: every field in order (``rename`` gives other keys),
+    lists and dicts copied.
+
+    >>> flat_to_dict(PackageDiff("dpkg", "curl", "changed", "7", "8"))
+    {'manager': 'dpkg', 'name': 'curl', 'change': 'changed', 'a': '7', 'b': '8'}
+    """
+    names = rename or {}
+    return {names.get(f.name, f.name): _copied(getattr(record, f.name)) for f in fields(record)}
+
+
+def flat_from_dict(
+    cls: type[T],
+    data: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
+    rename: Mapping[str, str] | None = None,
+) -> T:
+    """Inverse of :func:`flat_to_dict`: a missing or null key takes ``defaults`` or the field's
+    own default; a required field without either must be in ``data``.
+
+    >>> flat_from_dict(PackageDiff, {"manager": "apk", "name": "musl", "change": "added"}).b
+    """
+    names, fallback, kwargs = rename or {}, defaults or {}, {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        value = data.get(names.get(f.name, f.name))
+        if value is None and f.name in fallback:
+            value = fallback[f.name]
+        elif value is None and f.default is not MISSING:
+            value = f.default
+        elif value is None and f.default_factory is not MISSING:
+            value = f.default_factory()
+        elif value is None:
+            value = data[names.get(f.name, f.name)]
+        kwargs[f.name] = _copied(value)
+    return cls(**kwargs)
 
 
 @dataclass(slots=True)
@@ -197,17 +243,11 @@ class PackageDiff:
     b: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "manager": self.manager,
-            "name": self.name,
-            "change": self.change,
-            "a": self.a,
-            "b": self.b,
-        }
+        return flat_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PackageDiff:
-        return cls(data["manager"], data["name"], data["change"], data.get("a"), data.get("b"))
+        return flat_from_dict(cls, data)
 
 
 #: Parity outcome statuses: a value check gives ``ok``; a test gives passed/failed/skipped;
@@ -295,27 +335,11 @@ class ImageInfo:
     repo_tags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "id": self.id,
-            "diff_ids": list(self.diff_ids),
-            "size": self.size,
-            "created": self.created,
-            "platform": self.platform,
-            "repo_tags": list(self.repo_tags),
-        }
+        return flat_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageInfo:
-        return cls(
-            ref=data["ref"],
-            id=data["id"],
-            diff_ids=list(data.get("diff_ids") or []),
-            size=data.get("size"),
-            created=data.get("created"),
-            platform=data.get("platform"),
-            repo_tags=list(data.get("repo_tags") or []),
-        )
+        return flat_from_dict(cls, data, {"diff_ids": []})
 
 
 @dataclass
@@ -392,27 +416,11 @@ class RunComparison:
     role: str = "run"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "a": self.a,
-            "b": self.b,
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "variations": list(self.variations),
-            "summary": dict(self.summary),
-            "role": self.role,
-        }
+        return flat_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunComparison:
-        return cls(
-            a=data["a"],
-            b=data["b"],
-            verdict=data["verdict"],
-            reason=data.get("reason", ""),
-            variations=list(data.get("variations") or []),
-            summary=dict(data.get("summary") or {}),
-            role=data.get("role", "run"),
-        )
+        return flat_from_dict(cls, data, {"reason": ""})
 
 
 @dataclass

@@ -146,6 +146,7 @@ def test_no_import_cycles():
 # --- documented names ---------------------------------------------------------------------------
 
 _NAME = re.compile(r"(?<![\w.\-/])reprokit(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
+_FROM_IMPORT = re.compile(r"from (reprokit(?:\.\w+)*) import \(?([\w, ]+)")
 #: Dotted names that are files, not Python names.
 FILE_NAMES = {"reprokit.toml"}
 
@@ -176,7 +177,11 @@ def documented_names() -> dict[str, set[str]]:
         texts[str(path.relative_to(ROOT))] = "\n".join(_string_constants(path))
     names: dict[str, set[str]] = {}
     for where, text in texts.items():
-        for name in set(_NAME.findall(text)) - FILE_NAMES:
+        found = set(_NAME.findall(text)) - FILE_NAMES
+        for module, imported in _FROM_IMPORT.findall(text):  # from reprokit.x import a, b
+            parts = [n.split(" as ")[0].strip() for n in imported.split(",")]
+            found.update(f"{module}.{n}" for n in parts if n)
+        for name in found - {""}:
             names.setdefault(name, set()).add(where)
     return names
 
@@ -211,6 +216,9 @@ def resolve(name: str) -> Any:
 def test_the_name_finder_skips_labels_and_file_names():
     text = "io.reprokit.run=1 .reprokit.toml see reprokit.load(path) and `reprokit.globs`."
     assert _NAME.findall(text) == ["reprokit.load", "reprokit.globs"]
+    assert _FROM_IMPORT.findall("from reprokit.behaviour.checks import file, user\n") == [
+        ("reprokit.behaviour.checks", "file, user")
+    ]
 
 
 def test_every_documented_name_resolves():

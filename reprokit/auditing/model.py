@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..model import flat_from_dict, flat_to_dict
+
 #: Where a finding was found: the final filesystem, a lower layer only (still extractable),
 #: the image config, the history, the Dockerfile, or a container started from the image.
 WHERE = ("final", "buried", "config", "history", "dockerfile", "runtime")
@@ -66,17 +68,8 @@ class Finding:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
-        return cls(
-            rule=data["rule"],
-            severity=data["severity"],
-            where=data.get("where", "final"),
-            layer=data.get("layer"),
-            path=data.get("path"),
-            message=data.get("message", ""),
-            fix=data.get("fix", ""),
-            evidence=data.get("evidence", ""),
-            removed_in=data.get("removed_in"),
-        )
+        defaults = {"where": "final", "layer": None, "path": None, "message": "", "fix": ""}
+        return flat_from_dict(cls, data, defaults)
 
 
 @dataclass(slots=True)
@@ -100,22 +93,8 @@ class DriftEntry:
         return self.cls != "runtime-state" and self.fields != ["mtime"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "change": self.change,
-            "class": self.cls,
-            "fields": list(self.fields),
-            "sha256": self.sha256,
-            "detail": self.detail,
-        }
+        return flat_to_dict(self, {"cls": "class"})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DriftEntry:
-        return cls(
-            path=data["path"],
-            change=data["change"],
-            cls=data.get("class", "data"),
-            fields=list(data.get("fields") or []),
-            sha256=data.get("sha256"),
-            detail=data.get("detail", ""),
-        )
+        return flat_from_dict(cls, data, {"cls": "data"}, {"cls": "class"})
