@@ -270,7 +270,7 @@ def test_drift_of_runtime_state_only_passes(client, stateful: str):
         entries = {d.path: d for d in result.drift_records}
         assert entries["/tmp/state"].cls == "runtime-state"
         assert entries["/etc/passwd"].fields == ["mtime"]  # touched: same content
-        assert not result.fails(), result.text()
+        assert result.ok, result.text()
         assert run_cli("drift", container.id).returncode == 0
     finally:
         container.remove(force=True)
@@ -280,7 +280,9 @@ def test_drift_of_runtime_state_only_passes(client, stateful: str):
 
 def test_images_overview_is_read_only(client, clean: str, tmp_path: Path):
     before = {i["Id"] for i in client.api.images(all=True)}
-    frame = reprokit.images()
+    listing = reprokit.images()
+    assert listing.kind == "images" and listing.ok
+    frame = listing.images
     row = frame[frame["tags"].apply(lambda tags: clean in tags)].iloc[0]
     assert row["size"] > 0 and not row["dangling"] and row["containers"] == 0
     out = tmp_path / "images.json"
