@@ -115,7 +115,8 @@ def test_secret_written_then_deleted_is_buried_and_redacted_everywhere(
     assert "<table>" in html and "secret-aws-key" in html
     nb = nbformat.read(notebook, as_version=4)
     nbformat.validate(nb)
-    assert "| high | secret-aws-key | buried |" in nb.cells[2].source
+    findings = next(c.source for c in nb.cells if c.source.startswith("## Findings"))
+    assert "| high | secret-aws-key | buried |" in findings
     written = [p.read_text() for p in (out, notebook, notebook.with_suffix(".json"))]
     for secret in (KEY_ID, SECRET):
         for text in (*written, proc.stdout, proc.stderr, html, result.text(100)):
@@ -246,8 +247,8 @@ def test_drift_of_a_mutated_container(client, busybox, tmp_path: Path):
     markdown = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells)
     name = container.name.replace("_", "\\_")  # Markdown-escaped, like every untrusted text
     assert markdown.startswith(f"# reprokit drift: container {name}\n")
-    assert "| /etc/app.conf | added | configuration |  | yes |" in markdown
-    assert "| /tmp/ready | added | runtime-state |  | no |" in markdown
+    assert "| /etc/app.conf | added | configuration | — | yes |" in markdown
+    assert "| /tmp/ready | added | runtime-state | — | no |" in markdown
     executed = execute_notebook(notebook)
     sources = [c.source for c in executed.cells if c.cell_type == "code"]
     assert sources[1:] == ["result.drift"]  # no findings: no findings table
