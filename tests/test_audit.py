@@ -352,22 +352,24 @@ def test_audit_notebook_is_escaped_redacted_and_reruns_without_an_engine(tmp_pat
     assert markdown.startswith("# reprokit audit: docker-archive:")
     summary = result.summary
     assert f"| high | {summary['high']} |" in markdown and summary["high"] >= 1
-    assert f"| **all** | {summary['findings']} |" in markdown
-    rows = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert f"| all | {summary['findings']} |" in markdown
+    findings = markdown.split("## Findings", 1)[1].split("## Fixes per rule", 1)[0]
+    rows = [line for line in findings.splitlines() if line.startswith("| ")]
     assert "| high | secret-aws-key | buried | 0→1 | /root/.aws/credentials |" in "\n".join(rows)
     [hostile] = [row for row in rows if "world-writable" in row]
     assert "<img" not in markdown and "&lt;img src=x" in hostile and "\x1b" not in markdown
     assert r"\|\`x\`\[a\](b)\\x1b\[2J" in hostile  # no cell break, code, link, escape
-    for rule in {f.rule for f in result.finding_records}:
-        assert f"- **{rule}** (" in markdown  # one fix per rule
-    assert markdown.count("  - fix: ") == len({f.rule for f in result.finding_records})
+    fixes = markdown.split("## Fixes per rule", 1)[1].splitlines()
+    fix_rows = [line for line in fixes if line.startswith("| ") and "| rule |" not in line]
+    rules = {f.rule for f in result.finding_records}
+    assert sorted(row.split(" | ")[0][2:] for row in fix_rows) == sorted(rules)  # one a rule
     sources = [c.source for c in nb.cells if c.cell_type == "code"]
     assert sources == [
         f"import reprokit\nresult = reprokit.load({json_path.name!r})\nresult",
         "result.findings",
     ]
     prefilled = [o.data["text/html"] for o in code_outputs(nb)]
-    assert "class='reprokit-audit'" in prefilled[0] and "dataframe" in prefilled[1]
+    assert 'class="reprokit-report rk-audit"' in prefilled[0] and "dataframe" in prefilled[1]
 
     started = time.monotonic()
     executed = execute_notebook(notebook)
@@ -375,7 +377,7 @@ def test_audit_notebook_is_escaped_redacted_and_reruns_without_an_engine(tmp_pat
     outputs = code_outputs(executed)
     assert not [o for o in outputs if o.output_type == "error"]
     htmls = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
-    assert len(htmls) == 2 and "class='reprokit-audit'" in htmls[0]
+    assert len(htmls) == 2 and 'class="reprokit-report rk-audit"' in htmls[0]
     table = htmls[1]  # the findings DataFrame, from the JSON alone
     assert "<table" in table and "dataframe" in table
     for f in result.finding_records:
