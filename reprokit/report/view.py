@@ -671,10 +671,7 @@ def _parity_document(result: ParityResult) -> Document:
     if result.duration_s is not None:
         facts.append(f"took {result.duration_s:.1f} s")
     name = "test" if result.what == "tests" else "check"
-    rows = [
-        [*parity_cells(e)[:1], e.name, *parity_cells(e)[1:]]
-        for e in ranked_parity(result.parity_records)
-    ]
+    rows = [[r.mark, r.name, r.a, r.b] for r in map(_parity, ranked_parity(result.parity_records))]
     table = _table(
         "Parity", ["", name, "A", "B"], rows, "parity", f"{result.what}", "No checks ran."
     )
