@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .builders import CHOICES, resolve_builder
 from .diff import compare_config, compare_layers, compare_merged, fill_shared_layers, verdict
@@ -28,7 +28,6 @@ from .explain.settings import Settings, find_settings, read_settings
 from .model import ImageInfo
 from .packages.diff import package_plan
 from .packages.parsers import PACKAGE_DB
-from .report.json import load as _load
 from .result import Result
 from .runs import Compare, Session, engine_url, find_culprits, run_builds
 from .sources.image import Image, Source, config_platform
@@ -37,6 +36,9 @@ from .sources.refs import as_source
 from .spec import BuildSpec
 from .suggestions import suggest
 from .variations import Variation, VaryOptions, parse_vary
+
+if TYPE_CHECKING:
+    from .kinds import AnyResult
 
 
 def _platform(platform: str | Platform | None) -> Platform | None:
@@ -344,6 +346,14 @@ def _build_and_compare(session: Session, spec: BuildSpec, plan: _Plan, compare: 
     return run_builds(session, spec, plan.variations, plan.runs, compare)
 
 
-def load(path: str | Path) -> Result:
-    """Load a JSON report (from ``--json`` or :meth:`Result.to_json`) back into a Result."""
-    return _load(path)
+def load(path: str | Path) -> AnyResult:
+    """Load a JSON report of any kind (from ``--json``, ``--report x.json``, ``to_json`` or
+    ``write``) back into its result: a :class:`Result` for a comparison, a
+    :class:`~reprokit.behaviour.result.ParityResult`, an
+    :class:`~reprokit.auditing.result.AuditResult` (audit, drift), an
+    :class:`~reprokit.packages.model.Inventory`, a :class:`~reprokit.baseline.ReplayResult`
+    or an :class:`~reprokit.auditing.images.ImagesResult`. Reports written before kinds
+    existed load too."""
+    from .kinds import load as load_any
+
+    return load_any(path)

@@ -21,20 +21,25 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ReportError, UsageError
 from .globs import matches
 from .packages.model import Inventory
 from .packages.reader import inventory_of, read_image
+from .protocol import Reported
 from .records import FileRecord, with_linkname
 from .sources.image import Source
 from .sources.refs import as_source
-from .text import clean
 from .version import __version__
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 SPEC_SCHEMA = "reprokit/facts-v1"
+MISMATCH_COLUMNS = ["fact", "expected", "actual"]
 
 
 def strip_none(value: Any) -> Any:
@@ -90,7 +95,7 @@ def capture(image: str | Source, files: Iterable[str] = ()) -> dict[str, Any]:
     path segment, ``**`` crosses ``/``).
     """
     inv, merged = _read(image)
-    facts = inv.to_dict()
+    facts = inv.facts()
     ref, image_id = facts.pop("ref"), facts.pop("id")
     return {
         "schema": SPEC_SCHEMA,
@@ -149,21 +154,33 @@ class Mismatch:
         return {"fact": self.fact, "expected": self.expected, "actual": self.actual}
 
 
-@dataclass
-class ReplayResult:
-    """A spec replayed against an image: every fact checked and those that differ."""
+@dataclass(frozen=True, repr=False)
+class ReplayResult(Reported):
+    """A spec replayed against an image: how many facts were checked and those that differ.
+    Records: ``mismatch_records``; DataFrame: :attr:`mismatches`. ``ok`` when none differs."""
 
+    kind: ClassVar[str] = "replay"
     image: str
     image_id: str
     spec_image: str
     checked: int = 0
-    mismatches: list[Mismatch] = field(default_factory=list)
+    mismatch_records: list[Mismatch] = field(default_factory=list)
 
     @property
-    def holds(self) -> bool:
-        return not self.mismatches
+    def ok(self) -> bool:
+        """True when every fact of the spec holds on the image."""
+        return not self.mismatch_records
+
+    @cached_property
+    def mismatches(self) -> pd.DataFrame:
+        """One row per fact that differs: ``fact, expected, actual``."""
+        import pandas as pd
+
+        rows = [m.to_dict() for m in self.mismatch_records]
+        return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
 
     def to_dict(self) -> dict[str, Any]:
+        """A ``reprokit/v1`` document of kind ``replay``."""
         return {
             "schema": "reprokit/v1",
             "kind": "replay",
@@ -171,31 +188,30 @@ class ReplayResult:
             "image": self.image,
             "id": self.image_id,
             "spec_image": self.spec_image,
-            "holds": self.holds,
+            "holds": self.ok,
+            "ok": self.ok,
             "checked": self.checked,
-            "mismatches": [m.to_dict() for m in self.mismatches],
+            "mismatches": [m.to_dict() for m in self.mismatch_records],
         }
 
-    def text(self, top: int = 30) -> str:
-        state = "MATCHES" if self.holds else "DIFFERS"
-        lines = [
-            f"replay: {state} — {self.checked - len(self.mismatches)}/{self.checked} facts "
-            f"of {clean(self.spec_image, 50)} hold on {clean(self.image, 50)}"
-        ]
-        for m in self.mismatches[:top]:
-            lines.append(
-                f"  {clean(m.fact, 40):<40} expected {clean(_shown(m.expected), 40):<40} "
-                f"found {clean(_shown(m.actual), 40)}"
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReplayResult:
+        """Rebuild from a replay document (:class:`ReportError` when it is not one)."""
+        if not isinstance(data, dict) or data.get("kind") != "replay":
+            raise ReportError("not a reprokit replay report")
+        try:
+            return cls(
+                image=data.get("image", ""),
+                image_id=data.get("id", ""),
+                spec_image=data.get("spec_image", ""),
+                checked=int(data.get("checked") or 0),
+                mismatch_records=[
+                    Mismatch(m["fact"], m.get("expected"), m.get("actual"))
+                    for m in data.get("mismatches") or []
+                ],
             )
-        if len(self.mismatches) > top:
-            lines.append(f"  … and {len(self.mismatches) - top} more (see --json)")
-        return "\n".join(lines)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "(absent)"
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ReportError(f"malformed replay report: {type(err).__name__} {err}") from None
 
 
 def _by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -223,7 +239,7 @@ def replay(image: str | Source, spec: str | Path | dict[str, Any]) -> ReplayResu
     """Check ``image`` against a captured spec (a path or the dict :func:`capture` returned)."""
     data = read_spec(spec) if isinstance(spec, str | Path) else spec
     inv, merged = _read(image)
-    facts = strip_none(inv.to_dict())
+    facts = strip_none(inv.facts())
     want = strip_none(data.get("facts") or {})
     checks: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         ("os", want.get("os") or {}, facts.get("os") or {}),
@@ -239,10 +255,14 @@ def replay(image: str | Source, spec: str | Path | dict[str, Any]) -> ReplayResu
     actual_files = {p: file_facts(merged.get(p)) for p in wanted_files}
     actual_files.update(_select(merged, data.get("file_patterns") or []))  # new matches count
     checks.append(("file", wanted_files, actual_files))
-    result = ReplayResult(
-        image=inv.ref, image_id=inv.id, spec_image=str((data.get("captured") or {}).get("image"))
-    )
+    checked, mismatches = 0, []
     for prefix, expected, actual in checks:
-        result.checked += len(expected.keys() | actual.keys())
-        result.mismatches.extend(_compare(prefix, expected, actual))
-    return result
+        checked += len(expected.keys() | actual.keys())
+        mismatches.extend(_compare(prefix, expected, actual))
+    return ReplayResult(
+        image=inv.ref,
+        image_id=inv.id,
+        spec_image=str((data.get("captured") or {}).get("image")),
+        checked=checked,
+        mismatch_records=mismatches,
+    )

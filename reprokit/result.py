@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .errors import UsageError
+from .errors import ReportError, UsageError
 from .model import (
     VERDICTS,
     BuildInfo,
@@ -28,6 +28,7 @@ from .model import (
     RunComparison,
     StepExplanation,
 )
+from .protocol import Reported
 
 if TYPE_CHECKING:  # pandas is imported when a DataFrame is first asked for (CLI start-up)
     import pandas as pd
@@ -66,17 +67,22 @@ LAYER_COLUMNS = [
 CONFIG_COLUMNS = ["field", "change", "a", "b", "cause", "ignored", "fix", "evidence"]
 STEP_COLUMNS = ["layer", "instruction", "dockerfile_line", "causes", "fix"]
 PACKAGE_COLUMNS = ["manager", "name", "change", "a", "b"]
+PARITY_COLUMNS = ["test", "a", "b", "same", "status_a", "status_b"]
+SCHEMA = "reprokit/v1"
 
 
 @dataclass
-class Result:
+class Result(Reported):
     """A comparison of two images: verdict, reason, both images and all their differences.
 
-    ``layers``, ``config``, ``files`` and ``merged`` are pandas DataFrames (columns below);
-    the plain records behind them, which every presenter renders, are ``layer_records``,
-    ``config_records``, ``file_records`` and ``merged_records``.
+    ``layers``, ``config``, ``files``, ``merged``, ``steps``, ``packages`` and ``parity`` are
+    pandas DataFrames (columns below); the plain records behind them, which every presenter
+    renders, are ``layer_records``, ``config_records``, ``file_records``, ``merged_records``,
+    ``step_records``, ``package_records`` and ``parity_records``. ``ok`` is whether the
+    verdict meets ``require``.
     """
 
+    kind: ClassVar[str] = "comparison"
     verdict: str
     reason: str
     images: tuple[ImageInfo, ImageInfo]
@@ -103,7 +109,9 @@ class Result:
     #: packages added, removed or at another version (dpkg, apk, rpm, python): reprokit.inventory
     package_records: list[PackageDiff] = field(default_factory=list)
     #: outcomes of parity checks on containers of both images (reprokit.parity), when run
-    parity: list[ParityEntry] = field(default_factory=list)
+    parity_records: list[ParityEntry] = field(default_factory=list)
+    #: the verdict ``ok`` asks for: ``identical`` or ``equivalent`` (the CLI's --require)
+    require: str = "equivalent"
 
     def meets(self, require: str) -> bool:
         """Whether the verdict is at least as good as ``require`` (identical > equivalent).
@@ -158,6 +166,11 @@ class Result:
         return pd.DataFrame([p.to_dict() for p in self.package_records], columns=PACKAGE_COLUMNS)
 
     @cached_property
+    def parity(self) -> pd.DataFrame:
+        """One row per parity check run on both images (columns: :data:`PARITY_COLUMNS`)."""
+        return parity_frame(self.parity_records)
+
+    @cached_property
     def config(self) -> pd.DataFrame:
         """One row per differing config field: ``field, change, a, b``."""
         import pandas as pd
@@ -174,8 +187,17 @@ class Result:
         """One row per difference of the final filesystems (:data:`FILE_COLUMNS` minus layer)."""
         return _files_frame(self.merged_records, FILE_COLUMNS[1:])
 
+    @property
+    def ok(self) -> bool:
+        """Whether the verdict meets :attr:`require` (what ``--require`` asks for).
+
+        >>> Result("equivalent", "", (None, None)).ok
+        True
+        """
+        return self.meets(self.require)
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report (schema ``reprokit/v1``) as a dict."""
+        """The JSON report (schema ``reprokit/v1``, kind ``comparison``) as a dict."""
         from .report.json import to_dict
 
         return to_dict(self)
@@ -191,51 +213,41 @@ class Result:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
-        """Rebuild a Result from a JSON report dict (see :func:`reprokit.load`)."""
-        from .report.json import from_dict
-
-        return from_dict(data)
-
-    def text(self, top: int = 10) -> str:
-        """The human summary the CLI prints."""
-        from .report.text import render
-
-        return render(self, top=top)
-
-    def _repr_html_(self) -> str:
-        """The rich display in Jupyter: verdict banner, images, layers, top files, fixes."""
-        from .report.html import fragment
-
-        return fragment(self)
-
-    def to_html(self, path: str | Path | None = None, *, plots: bool = True) -> str | None:
-        """A standalone HTML page (plots embedded): returned, or written to ``path``."""
-        from .report.html import page
-        from .report.json import write_atomic
-
-        text = page(self, plots=plots)
-        if path is None:
-            return text
-        write_atomic(Path(path), text)
-        return None
-
-    def to_markdown(self, path: str | Path | None = None, *, images: bool = False) -> str:
-        """Markdown for pull requests and docs (tables; plots only with ``images``).
-        Written to ``path`` too when given."""
-        from .report.json import write_atomic
-        from .report.markdown import render
-
-        text = render(self, images=images)
-        if path is not None:
-            write_atomic(Path(path), text + "\n")
-        return text
-
-    def to_notebook(self, path: str | Path) -> Path:
-        """Write a Jupyter notebook to ``path`` and its JSON report beside it (same name,
-        ``.json``), from which the notebook reloads its data; returns the JSON path."""
-        from .report.notebook import write
-
-        return write(self, Path(path))
+        """Rebuild a Result from a JSON report dict (see :func:`reprokit.load`); a report
+        without ``kind`` (written before kinds existed) is a comparison."""
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+            raise ReportError(f"not a {SCHEMA} report (schema: {found!r})")
+        if data.get("kind", "comparison") != "comparison":
+            raise ReportError(f"a {data.get('kind')} report, not a comparison")
+        try:
+            a, b = (ImageInfo.from_dict(i) for i in data["images"])
+            return cls(
+                verdict=data["verdict"],
+                reason=data.get("reason", ""),
+                images=(a, b),
+                layer_records=[LayerDiff.from_dict(x) for x in data.get("layers") or []],
+                config_records=[ConfigDiff.from_dict(x) for x in data.get("config") or []],
+                file_records=[FileDiff.from_dict(x) for x in data.get("files") or []],
+                merged_records=[FileDiff.from_dict(x) for x in data.get("merged") or []],
+                spec=data.get("spec"),
+                builds=[BuildInfo.from_dict(x) for x in data.get("builds") or []],
+                run_id=data.get("run_id"),
+                duration_s=data.get("duration_s"),
+                kept_images=list(data.get("kept_images") or []),
+                step_records=[StepExplanation.from_dict(x) for x in data.get("steps") or []],
+                explained=data.get("explained"),
+                runs=[RunComparison.from_dict(x) for x in data.get("runs") or []],
+                culprits=(
+                    CulpritSearch.from_dict(data["culprits"]) if data.get("culprits") else None
+                ),
+                suggestions=list(data.get("suggestions") or []),
+                package_records=[PackageDiff.from_dict(x) for x in data.get("packages") or []],
+                parity_records=[ParityEntry.from_dict(x) for x in data.get("parity") or []],
+                require=data.get("require") or "equivalent",
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ReportError(f"malformed {SCHEMA} report: {type(err).__name__} {err}") from None
 
     def plot(self, kind: str = "layers") -> Figure:
         """A matplotlib Figure: ``layers`` (differing files and bytes per layer, stacked by
@@ -244,14 +256,7 @@ class Result:
 
         return plot(self, kind)
 
-    def __repr__(self) -> str:
-        a, b = self.images
-        return (
-            f"<reprokit.Result {self.verdict}: {self.reason}; "
-            f"{a.ref if a else '?'} vs {b.ref if b else '?'}; "
-            f"{self.summary['layers_differing']}/{self.summary['layers']} layers differ, "
-            f"{self.summary['files_differing']} file differences>"
-        )
+    __repr__ = Reported.__repr__
 
 
 def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
@@ -277,3 +282,24 @@ def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
             row[f"sha256_{side}"] = rec.sha256 if rec else None
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
+
+
+def parity_frame(entries: list[ParityEntry]) -> pd.DataFrame:
+    """One row per parity entry: ``test, a, b, same, status_a, status_b`` (a side's value when
+    it ran, else its status and message), as the JSON's ``parity`` entries name them."""
+    import pandas as pd
+
+    from .report.view import outcome_text
+
+    rows = [
+        {
+            "test": e.name,
+            "a": e.a.value if e.a.status == "ok" else outcome_text(e.a),
+            "b": e.b.value if e.b.status == "ok" else outcome_text(e.b),
+            "same": e.same,
+            "status_a": e.a.status,
+            "status_b": e.b.status,
+        }
+        for e in entries
+    ]
+    return pd.DataFrame(rows, columns=PARITY_COLUMNS)

@@ -115,7 +115,8 @@ def test_secret_written_then_deleted_is_buried_and_redacted_everywhere(
     assert "<table>" in html and "secret-aws-key" in html
     nb = nbformat.read(notebook, as_version=4)
     nbformat.validate(nb)
-    assert "| high | secret-aws-key | buried |" in nb.cells[2].source
+    findings = next(c.source for c in nb.cells if c.source.startswith("## Findings"))
+    assert "| high | secret-aws-key | buried |" in findings
     written = [p.read_text() for p in (out, notebook, notebook.with_suffix(".json"))]
     for secret in (KEY_ID, SECRET):
         for text in (*written, proc.stdout, proc.stderr, html, result.text(100)):
@@ -246,8 +247,8 @@ def test_drift_of_a_mutated_container(client, busybox, tmp_path: Path):
     markdown = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells)
     name = container.name.replace("_", "\\_")  # Markdown-escaped, like every untrusted text
     assert markdown.startswith(f"# reprokit drift: container {name}\n")
-    assert "| /etc/app.conf | added | configuration |  | yes |" in markdown
-    assert "| /tmp/ready | added | runtime-state |  | no |" in markdown
+    assert "| /etc/app.conf | added | configuration | — | yes |" in markdown
+    assert "| /tmp/ready | added | runtime-state | — | no |" in markdown
     executed = execute_notebook(notebook)
     sources = [c.source for c in executed.cells if c.cell_type == "code"]
     assert sources[1:] == ["result.drift"]  # no findings: no findings table
@@ -270,7 +271,7 @@ def test_drift_of_runtime_state_only_passes(client, stateful: str):
         entries = {d.path: d for d in result.drift_records}
         assert entries["/tmp/state"].cls == "runtime-state"
         assert entries["/etc/passwd"].fields == ["mtime"]  # touched: same content
-        assert not result.fails(), result.text()
+        assert result.ok, result.text()
         assert run_cli("drift", container.id).returncode == 0
     finally:
         container.remove(force=True)
@@ -280,7 +281,9 @@ def test_drift_of_runtime_state_only_passes(client, stateful: str):
 
 def test_images_overview_is_read_only(client, clean: str, tmp_path: Path):
     before = {i["Id"] for i in client.api.images(all=True)}
-    frame = reprokit.images()
+    listing = reprokit.images()
+    assert listing.kind == "images" and listing.ok
+    frame = listing.images
     row = frame[frame["tags"].apply(lambda tags: clean in tags)].iloc[0]
     assert row["size"] > 0 and not row["dangling"] and row["containers"] == 0
     out = tmp_path / "images.json"

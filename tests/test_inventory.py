@@ -92,14 +92,14 @@ def test_final_filesystem_decides_with_whiteouts_and_symlinks(tmp_path: Path):
     )
     inv = inventory(_image(tmp_path, [lower, upper], "img", config))
     assert inv.os["PRETTY_NAME"] == "Debian 12"
-    assert [(p.manager, p.name, p.version) for p in inv.packages] == [
+    assert [(p.manager, p.name, p.version) for p in inv.package_records] == [
         ("apk", "musl", "1.2.4-r2"),
         ("dpkg", "bash", "5.2.15-2+b2"),
         ("dpkg", "tzdata", "2024a"),
         ("dpkg", "zlib1g", "1:1.2.13"),
         ("python", "Demo_Pkg", "1.1"),  # the upper layer's METADATA; old-2.0 was whited out
     ]
-    assert [u["name"] for u in inv.users] == ["root"]
+    assert [u["name"] for u in inv.user_records] == ["root"]
     assert (inv.entrypoint, inv.exposed_ports, inv.labels) == (
         ["/app"],
         ["8080/tcp"],
@@ -170,10 +170,10 @@ def test_package_diff_reads_again_only_when_a_differing_layer_holds_a_database(t
 def test_inventory_of_debian_and_busybox(debian: str, busybox: str, tmp_path: Path):
     inv = reprokit.inventory(debian)
     assert inv.os["ID"] == "debian" and inv.os["VERSION_ID"] == "12"
-    names = {p.name: p for p in inv.packages if p.manager == "dpkg"}
+    names = {p.name: p for p in inv.package_records if p.manager == "dpkg"}
     assert {"bash", "dpkg", "coreutils", "libc6"} <= names.keys()
     assert names["bash"].version and names["bash"].arch == "amd64"
-    assert {"root", "daemon", "nobody"} <= {u["name"] for u in inv.users}
+    assert {"root", "daemon", "nobody"} <= {u["name"] for u in inv.user_records}
     assert inv.cmd == ["bash"] and "PATH" in inv.env
 
     out = tmp_path / "inv.json"
@@ -225,7 +225,7 @@ def test_rpm_sqlite_database(tmp_path: Path):
 
     a = image("a", [("demo-tool", "1.4.2")])
     b = image("b", [("demo-tool", "1.5.0"), ("extra", "0.1")])
-    assert inventory(a).packages == [Package("rpm", "demo-tool", "2:1.4.2-3", "noarch")]
+    assert inventory(a).package_records == [Package("rpm", "demo-tool", "2:1.4.2-3", "noarch")]
     diffs = reprokit.compare(a, b).package_records
     assert [(d.name, d.change, d.a, d.b) for d in diffs] == [
         ("demo-tool", "changed", "2:1.4.2-3", "2:1.5.0-3"),

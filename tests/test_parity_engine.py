@@ -86,22 +86,21 @@ CHECKS = [
 
 def test_parity_holds_on_a_pair_that_agrees(debian_pair, no_leftovers):
     result = reprokit.parity(debian_pair["a"], debian_pair["a2"], CHECKS)
-    assert result.holds, result.text()
-    assert result.exit_status() == 0
-    frame = result.frame
+    assert result.ok, result.text()
+    frame = result.parity
     assert list(frame["same"]) == [True] * len(CHECKS)
-    app = frame.set_index("check").loc["user app"]
+    app = frame.set_index("test").loc["user app"]
     assert app["a"]["uid"] == 1000 and app["a"] == app["b"]
     assert result.image_ids[0] != result.image_ids[1]  # two builds, one behaviour
 
 
 def test_parity_shows_which_check_differs(debian_pair, tmp_path: Path, no_leftovers):
     result = reprokit.parity(debian_pair["a"], debian_pair["b"], CHECKS)
-    differing = {e.name for e in result.entries if not e.same}
+    differing = {e.name for e in result.parity_records if not e.same}
     assert differing == {"user app", "package gpgv", "run id -u app", "file /etc/passwd"}
-    entry = {e.name: e for e in result.entries}["package gpgv"]
+    entry = {e.name: e for e in result.parity_records}["package gpgv"]
     assert entry.a.value["installed"] is True and entry.b.value == {"installed": False}
-    assert result.exit_status() == 1
+    assert not result.ok and not result.errors
     text = result.text()
     assert "DIFF user app" in text and "same package bash" in text
 
@@ -212,7 +211,7 @@ def test_shell_less_image_fails_with_a_clear_message(client, context, no_leftove
         assert done.stderr.count("\n") == 1 and "the image has no `sleep`" in done.stderr
         assert "Traceback" not in done.stderr
         inv = reprokit.inventory(tags[1])  # the filesystem is still readable without a shell
-        assert inv.packages == [] and inv.users == []
+        assert inv.package_records == [] and inv.user_records == []
     finally:
         for tag in tags:
             client.images.remove(tag, force=True)
@@ -245,7 +244,7 @@ def test_images_from_archives_are_loaded_for_the_run_and_removed(
     archive = tc.tar_directory(layout, tmp_path / "oci.tar")
     checks = [command("cat /etc/passwd"), file("/bin/busybox"), file("/etc/passwd")]
     result = reprokit.parity(f"docker-archive:{saved}", f"oci-archive:{archive}", checks)
-    assert result.holds, result.text()
+    assert result.ok, result.text()
     assert result.image_ids[1] == tc.sha256_digest(tc.config_bytes(tc.image_config([layer])))
     assert not client.api.images(name="reprokit-parity")
 

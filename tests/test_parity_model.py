@@ -9,8 +9,8 @@ import pytest
 
 import reprokit
 from reprokit.behaviour.checks import as_checks, plain
-from reprokit.behaviour.result import ParityResult, load
-from reprokit.errors import ReportError, UsageError
+from reprokit.behaviour.result import ParityResult
+from reprokit.errors import UsageError
 from reprokit.model import ImageInfo, Outcome, PackageDiff, ParityEntry
 from reprokit.model import outcomes_agree as same
 from reprokit.result import Result
@@ -47,14 +47,14 @@ def test_values_become_plain_json():
 def test_parity_report_round_trip_and_exit_status(tmp_path: Path):
     result = ParityResult(
         images=("a:1", "b:1"),
-        entries=[
+        parity_records=[
             ParityEntry("user app", Outcome("ok", {"uid": 1000}), Outcome("ok", {"uid": 1001})),
             ParityEntry("bash", Outcome("ok", True), Outcome("ok", True)),
             ParityEntry("gone", Outcome("ok", False), Outcome("error", message="container gone")),
         ],
         run_id="r1",
     )
-    assert result.exit_status() == 2 and not result.holds
+    assert not result.ok and result.errors
     path = tmp_path / "p.json"
     result.to_json(path)
     data = json.loads(path.read_text())
@@ -67,16 +67,18 @@ def test_parity_report_round_trip_and_exit_status(tmp_path: Path):
         "value_a": {"uid": 1000},
         "value_b": {"uid": 1001},
     }
-    back = load(path)
+    back = reprokit.load(path)
+    assert isinstance(back, ParityResult) and back == result
     assert back.text() == result.text()
     text = result.text()
     assert "DIFF user app" in text and '{"uid": 1000}' in text and "ERR  gone" in text
-    with pytest.raises(ReportError, match="parity report"):
-        reprokit.load(path)
+    assert list(result.parity.columns) == ["test", "a", "b", "same", "status_a", "status_b"]
+    assert result.parity is result.parity  # computed once
     fine = ParityResult(("a", "b"), [ParityEntry("x", Outcome("passed"), Outcome("passed"))])
-    assert fine.exit_status() == 0 and fine.holds
+    assert fine.ok and not fine.errors
     broken = ParityResult(("a", "b"), [ParityEntry("x", Outcome("passed"), Outcome("failed"))])
-    assert broken.exit_status() == 1
+    assert not broken.ok and not broken.errors
+    assert not ParityResult(("a", "b")).ok  # nothing checked proves nothing
 
 
 def test_result_carries_packages_and_parity_through_json(tmp_path: Path):
@@ -86,7 +88,7 @@ def test_result_carries_packages_and_parity_through_json(tmp_path: Path):
         "x",
         (img, img),
         package_records=[PackageDiff("dpkg", "curl", "changed", "7.88", "8.5")],
-        parity=[ParityEntry("t", Outcome("passed"), Outcome("failed", message="boom"))],
+        parity_records=[ParityEntry("t", Outcome("passed"), Outcome("failed", message="boom"))],
     )
     text = result.text()
     assert "packages: 1 differ (1 changed)" in text and "curl  7.88 → 8.5" in text

@@ -53,7 +53,7 @@ def plain(tmp_path_factory) -> Result:
     d = tmp_path_factory.mktemp("sections")
     result = reprokit.compare(archive(d / "a.tar", b"1\n"), archive(d / "b.tar", b"2\n"))
     assert result.verdict == "different"
-    assert not (result.package_records or result.parity or result.builds or result.runs)
+    assert not (result.package_records or result.parity_records or result.builds or result.runs)
     return result
 
 
@@ -65,7 +65,7 @@ def with_sections(result: Result) -> Result:
         PackageDiff("dpkg", HOSTILE, "added", None, "1.0|`2`"),
         PackageDiff("python", "requests", "removed", "2.31.0", None),
     ]
-    out.parity = [
+    out.parity_records = [
         ParityEntry("os release", Outcome("ok", "12"), Outcome("ok", "12")),
         ParityEntry(
             PIPES, Outcome("ok", {"uid": 0, "gid": 0}), Outcome("ok", {"uid": 1000, "gid": 0})
@@ -339,7 +339,7 @@ def test_truncation_with_hidden_counts(plain):
         PackageDiff("dpkg", f"pkg{i:03d}", "changed", "1", "2") for i in range(n_packages)
     ]
     # the agreeing checks come first here: the table must still show every differing one
-    result.parity = [
+    result.parity_records = [
         ParityEntry(f"same{i:03d}", Outcome("ok", i), Outcome("ok", i)) for i in range(n_parity - 5)
     ] + [ParityEntry(f"diff{i}", Outcome("ok", i), Outcome("ok", -i - 1)) for i in range(5)]
     result.builds = [BuildInfo("a", "docker", "t", "sha256:1", 1.0)]

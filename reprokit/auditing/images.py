@@ -1,20 +1,23 @@
 """``images()``: a read-only overview of the engine's images — size, age, tags, whether a
 container uses them, whether they are dangling. It never deletes anything.
 
->>> reprokit.images()[["tags", "size", "age_days", "containers", "dangling"]]  # doctest: +SKIP
+>>> reprokit.images().images[["tags", "size", "age_days", "dangling"]]  # doctest: +SKIP
+>>> r = ImagesResult([{"id": "sha256:1", "tags": ["a:1"], "size": 5}])
+>>> r.kind, r.ok, len(r.images), ImagesResult.from_dict(r.to_dict()) == r
+('images', True, 1, True)
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import docker.errors
-import requests
-
-from ..engine import engine_error, open_client
+from ..errors import ReportError
+from ..protocol import Reported
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +36,11 @@ IMAGE_COLUMNS = [
 
 def image_rows(base_url: str | None = None) -> list[dict[str, Any]]:
     """One dict per image (columns: :data:`IMAGE_COLUMNS`), newest first."""
+    import docker.errors
+    import requests
+
+    from ..engine import engine_error, open_client
+
     client = open_client(base_url, "inspect")
     try:
         images = client.api.images(all=False)
@@ -63,8 +71,50 @@ def image_rows(base_url: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
-def images(base_url: str | None = None) -> pd.DataFrame:
-    """The engine's images as a DataFrame (columns: :data:`IMAGE_COLUMNS`); read-only."""
-    import pandas as pd
+@dataclass(frozen=True, repr=False)
+class ImagesResult(Reported):
+    """The engine's images. Records: ``image_records`` (dicts, keys :data:`IMAGE_COLUMNS`);
+    DataFrame: :attr:`images`. A listing states facts: ``ok`` is always True."""
 
-    return pd.DataFrame(image_rows(base_url), columns=IMAGE_COLUMNS)
+    kind: ClassVar[str] = "images"
+    image_records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """A listing passes always."""
+        return True
+
+    @cached_property
+    def images(self) -> pd.DataFrame:
+        """One row per image (columns: :data:`IMAGE_COLUMNS`), newest first."""
+        import pandas as pd
+
+        return pd.DataFrame(self.image_records, columns=IMAGE_COLUMNS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A ``reprokit/v1`` document of kind ``images``."""
+        from ..version import __version__
+
+        return {
+            "schema": "reprokit/v1",
+            "kind": "images",
+            "reprokit_version": __version__,
+            "ok": True,
+            "images": [dict(r) for r in self.image_records],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImagesResult:
+        """Rebuild from an images document (:class:`ReportError` when it is not one)."""
+        if not isinstance(data, dict) or data.get("kind") != "images":
+            raise ReportError("not a reprokit images report")
+        rows = data.get("images") or []
+        if not all(isinstance(r, dict) for r in rows):
+            raise ReportError("malformed images report: an image is not an object")
+        return cls([dict(r) for r in rows])
+
+
+def images(base_url: str | None = None) -> ImagesResult:
+    """The engine's images (``.images`` is a DataFrame, columns :data:`IMAGE_COLUMNS`);
+    read-only."""
+    return ImagesResult(image_rows(base_url))

@@ -1,33 +1,33 @@
-"""The result of an audit or a drift check: records, DataFrames, JSON, text and HTML.
+"""The result of an audit or a drift check: records and DataFrames.
 
 JSON is the ``reprokit/v1`` schema with ``kind: "audit"`` (or ``"drift"``) and ``findings``
-(and ``drift``); :func:`reprokit.load` reads it back into an :class:`AuditResult`.
+(and ``drift``); :func:`reprokit.load` reads it back into an :class:`AuditResult`. Text,
+HTML, Markdown and notebooks come from :mod:`reprokit.report`
+(:class:`~reprokit.protocol.Reported`).
 
 >>> from reprokit.auditing.model import Finding
 >>> r = AuditResult("audit", "busybox:1", [Finding("root-user", "medium", "config", None,
 ...     "config.User", "the image runs as root", "add USER")])
->>> r.fails("high"), r.fails("medium"), list(r.findings.columns)[:3]
-(False, True, ['rule', 'severity', 'where'])
->>> AuditResult.from_dict(r.to_dict()).finding_records == r.finding_records
+>>> r.ok, AuditResult("audit", "busybox:1", r.finding_records, fail_on="medium").ok
+(True, False)
+>>> list(r.findings.columns)[:3]
+['rule', 'severity', 'where']
+>>> AuditResult.from_dict(r.to_dict()) == r
 True
 """
 
 from __future__ import annotations
 
-import html
-import re
-import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ReportError, UsageError
-from ..text import clean
+from ..protocol import Reported
 from ..version import __version__
 from .model import DriftEntry, Finding
-from .rules import RULES, SEVERITIES, at_least
+from .rules import SEVERITIES, at_least
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,15 +45,14 @@ FINDING_COLUMNS = [
     "evidence",
 ]
 DRIFT_COLUMNS = ["path", "change", "class", "fields", "sha256", "detail"]
-#: Characters that could start emphasis, code, a link or a table cell in Markdown.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
 
 
-@dataclass
-class AuditResult:
+@dataclass(frozen=True, repr=False)
+class AuditResult(Reported):
     """Findings about one image (``kind="audit"``) or the drift of a container from its image
     (``kind="drift"``). Records: ``finding_records``, ``drift_records``; DataFrames:
-    :attr:`findings`, :attr:`drift`."""
+    :attr:`findings`, :attr:`drift`. ``ok`` when no finding is at ``fail_on`` or graver (a
+    drift: when nothing outside runtime state drifted)."""
 
     kind: str
     subject: str
@@ -63,6 +62,21 @@ class AuditResult:
     stats: dict[str, Any] = field(default_factory=dict)
     disabled: list[str] = field(default_factory=list)
     duration_s: float | None = None
+    #: the gravest severity that passes is the one below this (``--fail-on``)
+    fail_on: str = "high"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("audit", "drift"):
+            raise UsageError(f"an AuditResult is an audit or a drift, not {self.kind!r}")
+        if self.fail_on not in SEVERITIES:
+            raise UsageError(f"--fail-on takes high, medium or low, not {self.fail_on!r}")
+
+    @property
+    def ok(self) -> bool:
+        """No finding at ``fail_on`` or graver; for a drift, nothing that counts drifted."""
+        if self.kind == "drift":
+            return not any(d.counts for d in self.drift_records)
+        return not any(at_least(f.severity, self.fail_on) for f in self.finding_records)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -74,15 +88,6 @@ class AuditResult:
             out["drifted"] = len(self.drift_records)
             out["drifted_failing"] = sum(1 for d in self.drift_records if d.counts)
         return out
-
-    def fails(self, fail_on: str = "high") -> bool:
-        """Whether a finding reaches ``fail_on`` (or, for drift, anything but runtime state
-        drifted)."""
-        if fail_on not in SEVERITIES:
-            raise UsageError(f"--fail-on takes high, medium or low, not {fail_on!r}")
-        if self.kind == "drift":
-            return any(d.counts for d in self.drift_records)
-        return any(at_least(f.severity, fail_on) for f in self.finding_records)
 
     @cached_property
     def findings(self) -> pd.DataFrame:
@@ -112,16 +117,12 @@ class AuditResult:
             "disabled": list(self.disabled),
             "findings": [f.to_dict() for f in self.finding_records],
             "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
+            "fail_on": self.fail_on,
+            "ok": self.ok,
         }
         if self.kind == "drift":
             out["drift"] = [d.to_dict() for d in self.drift_records]
         return out
-
-    def to_json(self, path: str | Path | None = None) -> str | None:
-        """The JSON report: returned as text, or written to ``path`` atomically and None."""
-        from ..report.json import document
-
-        return document(self.to_dict(), path)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditResult:
@@ -140,139 +141,7 @@ class AuditResult:
                 stats=dict(data.get("stats") or {}),
                 disabled=list(data.get("disabled") or []),
                 duration_s=data.get("duration_s"),
+                fail_on=data.get("fail_on") or "high",
             )
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, UsageError) as err:
             raise ReportError(f"malformed {SCHEMA} {data.get('kind')} report: {err}") from None
-
-    def headline(self) -> str:
-        """One line: what was audited and what was found."""
-        s = self.summary
-        if self.kind == "drift":
-            state = "DRIFTED" if self.fails() else "NO DRIFT"
-            return (
-                f"reprokit drift: {state} — {clean(self.subject, 60)}: {s['drifted']} change(s), "
-                f"{s['drifted_failing']} outside runtime state"
-            )
-        counts = ", ".join(f"{s[k]} {k}" for k in SEVERITIES)
-        extra = ""
-        if "efficiency" in self.stats:
-            extra = f"; efficiency {self.stats['efficiency']:.1%}"
-        found = f"{s['findings']} finding(s) ({counts}){extra}"
-        return f"reprokit audit: {clean(self.subject, 60)} — {found}"
-
-    def text(self, top: int = 30, per_rule: int = 5) -> str:
-        """The human summary the CLI prints: findings grouped by rule, each rule's fix once,
-        at most ``per_rule`` findings a rule and about ``top`` in all (untrusted text
-        escaped)."""
-        lines = [self.headline()]
-        groups: dict[str, list[Finding]] = {}
-        for f in self.finding_records:  # already ordered by severity
-            groups.setdefault(f.rule, []).append(f)
-        shown = 0
-        for rule, found in groups.items():
-            title = RULES[rule].title if rule in RULES else rule
-            lines.append(f"{found[0].severity.upper():<6} {rule} ({len(found)}): {title}")
-            listed = found[: max(1, min(per_rule, top - shown))]
-            for f in listed:
-                where = f.where if f.layer is None else f"{f.where} #{f.layer}"
-                if f.removed_in is not None:
-                    where += f"→#{f.removed_in}"
-                lines.append(f"  {where}  {clean(f.path or '', 70)}")
-                wrapped = textwrap.wrap(clean(f.message), 104, max_lines=3, placeholder=" …")
-                lines.extend(f"      {line}" for line in wrapped)
-                if f.evidence:
-                    lines.append(f"      evidence: {clean(f.evidence, 94)}")
-            shown += len(listed)
-            if len(found) > len(listed):
-                lines.append(f"  … and {len(found) - len(listed)} more")
-            lines.append(f"  fix: {clean(found[0].fix, 116)}")
-        for d in self.drift_records[:top]:
-            fields = f" [{', '.join(d.fields)}]" if d.fields else ""
-            detail = f"  {clean(d.detail, 60)}" if d.detail else ""
-            lines.append(f"  {d.change:<8} {d.cls:<14} {clean(d.path, 70)}{fields}{detail}")
-        if len(self.drift_records) > top:
-            lines.append(f"  … and {len(self.drift_records) - top} more (see the JSON report)")
-        return "\n".join(lines)
-
-    def _tables(self) -> list[tuple[list[str], list[list[str]]]]:
-        """The findings (and drift) tables as columns and rows of text cells, for presenters."""
-        tables = [(FINDING_COLUMNS, [f.to_dict() for f in self.finding_records])]
-        if self.kind == "drift":
-            tables.append((DRIFT_COLUMNS, [d.to_dict() for d in self.drift_records]))
-        return [
-            (columns, [["" if r.get(c) is None else str(r.get(c)) for c in columns] for r in rows])
-            for columns, rows in tables
-            if rows
-        ]
-
-    def to_html(self) -> str:
-        """A self-contained HTML fragment: the headline and the findings/drift tables, escaped."""
-        esc = html.escape
-        parts = [f"<div class='reprokit-audit'><p><b>{esc(self.headline())}</b></p>"]
-        for columns, rows in self._tables():
-            parts.append("<table><thead><tr>")
-            parts.extend(f"<th>{esc(c)}</th>" for c in columns)
-            parts.append("</tr></thead><tbody>")
-            for row in rows:
-                parts.append("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>")
-            parts.append("</tbody></table>")
-        parts.append("</div>")
-        return "".join(parts)
-
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
-    def to_markdown(self) -> str:
-        """The headline and the findings/drift tables in Markdown (cells escaped)."""
-        lines = [f"**{md_escape(self.headline())}**", ""]
-        for columns, rows in self._tables():
-            lines.append("| " + " | ".join(columns) + " |")
-            lines.append("|" + " --- |" * len(columns))
-            lines.extend("| " + " | ".join(md_escape(v) for v in row) + " |" for row in rows)
-            lines.append("")
-        return "\n".join(lines)
-
-    def to_notebook(self, path: str | Path) -> Path:
-        """Write a Jupyter notebook to ``path`` (``.ipynb``) and the JSON report beside it (same
-        name, ``.json``), from which the notebook reloads its data; returns the JSON path."""
-        from .notebook import write
-
-        return write(self, Path(path))
-
-    def write_report(self, path: str | Path) -> None:
-        """Write a report in the format the extension names, atomically: a notebook
-        (``.ipynb``, with its JSON beside it), HTML (``.html``), Markdown (``.md``) or JSON."""
-        from ..report.json import write_atomic
-
-        suffix = Path(path).suffix.lower()
-        if suffix == ".ipynb":
-            self.to_notebook(path)
-            return
-        if suffix == ".json":
-            self.to_json(path)
-            return
-        if suffix in (".html", ".htm"):
-            title = html.escape(self.headline())
-            text = (
-                f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-                f"</head><body>{self.to_html()}</body></html>\n"
-            )
-        elif suffix == ".md":
-            text = self.to_markdown()
-        else:
-            raise UsageError(f"{path}: write .ipynb, .html, .md or .json")
-        write_atomic(Path(path), text)
-
-    def __repr__(self) -> str:
-        return f"<reprokit.AuditResult {self.headline()}>"
-
-
-def md_escape(text: object, limit: int | None = None) -> str:
-    """Untrusted text as inert Markdown on one line (a table cell, a title): control characters
-    shown as escapes, HTML escaped, and what could start emphasis, code, a link or a cell
-    backslashed; shortened to ``limit`` characters when given.
-
-    >>> print(md_escape("a|b <i> `c` [x](y)"))
-    a\\|b &lt;i&gt; \\`c\\` \\[x\\](y)
-    """
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(clean(text, limit), quote=False))

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .result import AuditResult
@@ -18,10 +19,9 @@ def assert_no_findings(image: str, severity: str = "high", **kwargs: Any) -> Aud
     __tracebackhide__ = True
     from .scan import audit
 
-    result = audit(image, **kwargs)
-    result.fails(severity)  # validates the severity
-    bad = [f for f in result.finding_records if at_least(f.severity, severity)]
-    if bad:
+    result = replace(audit(image, **kwargs), fail_on=severity)  # validates the severity
+    if not result.ok:
+        bad = [f for f in result.finding_records if at_least(f.severity, severity)]
         shown = AuditResult(result.kind, result.subject, bad, stats=result.stats)
         raise AssertionError(f"{len(bad)} finding(s) at {severity} or graver:\n{shown.text()}")
     return result

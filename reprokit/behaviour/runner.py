@@ -146,7 +146,7 @@ def parity(
         entries = run_checks(wanted, (pair.a, pair.b), pair.containers, workers)
     return ParityResult(
         images=(str(a), str(b)),
-        entries=entries,
+        parity_records=entries,
         image_ids=pair.image_ids,
         run_id=pair.run_id,
         duration_s=time.monotonic() - started,

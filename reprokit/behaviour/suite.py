@@ -212,7 +212,7 @@ def parity_tests(
     """Run pytest ``tests`` (testinfra style, using ``host``) on both images, side by side.
 
     >>> r = parity_tests("app:1", "app:2", ["tests/infra/"])  # doctest: +SKIP
-    >>> r.exit_status(), r.text()  # doctest: +SKIP
+    >>> r.ok, r.text()  # doctest: +SKIP
     """
     names = [str(t) for t in tests]
     missing = [t for t in names if not Path(t.split("::")[0]).exists()]
@@ -257,11 +257,11 @@ def parity_tests(
     ]
     return ParityResult(
         images=(str(a), str(b)),
-        entries=entries,
+        parity_records=entries,
         image_ids=pair.image_ids,
         run_id=pair.run_id,
         duration_s=time.monotonic() - started,
-        kind="tests",
+        what="tests",
     )
 
 

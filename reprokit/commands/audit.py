@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from dataclasses import replace
 
 from ..auditing.rules import SEVERITIES
 from ..auditing.scan import audit
-from .common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    check_output_path,
-    report_option,
-    say,
-    write_outputs,
-)
+from .common import check_output_path, report_option, say, status, write_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_output_path("--json", args.json)
-    result = audit(
+    found = audit(
         args.image,
         args.dockerfile,
         disable=args.disable,
@@ -54,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         command=shlex.split(args.command) if args.command else None,
         timeout=args.timeout,
     )
+    result = replace(found, fail_on=args.fail_on)
     write_outputs(result, args)
     say(result.text(args.top))
-    return EXIT_FAILED if result.fails(args.fail_on) else EXIT_OK
+    return status(result)

@@ -11,12 +11,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from ..report.files import check_path, write
+from ..report.files import check_path
 from ..result import Result
+
+if TYPE_CHECKING:
+    from ..protocol import Reported
 from ..text import clean
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -68,12 +72,17 @@ def report_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def write_outputs(result: Any, args: argparse.Namespace) -> None:
-    """Write the ``--report`` files and the ``--json`` report of ``result``."""
+def write_outputs(result: Reported, args: argparse.Namespace) -> None:
+    """Write the ``--report`` files and the ``--json`` report of a result of any kind."""
     for path in getattr(args, "report", None) or []:
-        write(result, path)
-    if args.json:
+        result.write(path)
+    if getattr(args, "json", None):
         result.to_json(args.json)
+
+
+def status(result: Reported) -> int:
+    """The exit status of a result: 0 when it is ``ok``, 1 when not."""
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def report_path(path: str) -> str:
@@ -93,14 +102,14 @@ def report_path(path: str) -> str:
 
 def finish(result: Result, args: argparse.Namespace) -> int:
     """Write the reports asked for, print the summary, return the exit status."""
+    result = replace(result, require=args.require)  # the reports say what was required
     write_outputs(result, args)
-    status = EXIT_OK if result.meets(args.require) else EXIT_FAILED
     say(
         result.verdict.upper() + ": " + clean(result.reason)
         if args.quiet
         else result.text(args.top)
     )
-    return status
+    return status(result)
 
 
 def say(text: str) -> None:

@@ -6,14 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..auditing.drift import drift
-from .common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    check_output_path,
-    report_option,
-    say,
-    write_outputs,
-)
+from .common import check_output_path, report_option, say, status, write_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,4 +23,4 @@ def run(args: argparse.Namespace) -> int:
     result = drift(args.container)
     write_outputs(result, args)
     say(result.text(args.top))
-    return EXIT_FAILED if result.fails() else EXIT_OK
+    return status(result)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import check_output_path, say
+from .common import EXIT_ERROR, check_output_path, report_option, say, status, write_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--read-only", action="store_true", help="read-only root filesystem (tmpfs /tmp)"
     )
+    report_option(p)
     p.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output")
     p.set_defaults(run=run)
 
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     result = parity_tests(
         args.a, args.b, args.tests, read_only=args.read_only, verbose=args.verbose
     )
-    if args.json:
-        result.to_json(args.json)
+    write_outputs(result, args)
     say(result.text())
-    return result.exit_status()
+    if result.errors or not result.parity_records:
+        return EXIT_ERROR
+    return status(result)

@@ -7,24 +7,23 @@ from __future__ import annotations
 
 import argparse
 
-from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
+from .common import check_output_path, report_option, say, status, write_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="check an image against a spec written by capture")
     p.add_argument("image", help="the image, any transport")
     p.add_argument("spec", help="spec file written by reprokit capture")
-    p.add_argument("--json", metavar="PATH", help="write the replay result as JSON")
+    p.add_argument("--json", metavar="PATH", help="write the replay result as JSON (kind: replay)")
+    report_option(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..baseline import replay
-    from ..report.json import document
 
     check_output_path("--json", args.json)
     result = replay(args.image, args.spec)
-    if args.json:
-        document(result.to_dict(), args.json)
+    write_outputs(result, args)
     say(result.text())
-    return EXIT_OK if result.holds else EXIT_FAILED
+    return status(result)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ..api import load
-from ..report.files import write
 from .common import EXIT_OK, report_path, say
 
 
@@ -26,6 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     result = load(args.json)
     for path in args.to:
-        write(result, path)
+        result.write(path)
         say(f"wrote {path}")
     return EXIT_OK

@@ -7,12 +7,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..text import clean
+from ..errors import ReportError
+from ..protocol import Reported
 
 if TYPE_CHECKING:
-    pass
+    import pandas as pd
+
+PACKAGE_COLUMNS = ["manager", "name", "version", "arch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +39,26 @@ class Package:
         return cls(data["manager"], data["name"], data.get("version"), data.get("arch"))
 
 
-@dataclass
-class Inventory:
-    """The facts of one image (see the module doc); every field is plain data."""
+@dataclass(frozen=True, repr=False)
+class Inventory(Reported):
+    """The facts of one image (see the module doc); every field is plain data. Records:
+    ``package_records``, ``user_records``, ``group_records``; DataFrames: :attr:`packages`,
+    :attr:`users`, :attr:`groups`. An inventory states facts: ``ok`` is always True.
 
+    >>> inv = Inventory("busybox:1", "sha256:1", package_records=[Package("apk", "musl", "1")])
+    >>> inv.kind, inv.ok, inv.managers, list(inv.packages.columns)
+    ('inventory', True, {'apk': 1}, ['manager', 'name', 'version', 'arch'])
+    >>> Inventory.from_dict(inv.to_dict()) == inv
+    True
+    """
+
+    kind: ClassVar[str] = "inventory"
     ref: str
     id: str
     os: dict[str, str] = field(default_factory=dict)
-    packages: list[Package] = field(default_factory=list)
-    users: list[dict[str, Any]] = field(default_factory=list)
-    groups: list[dict[str, Any]] = field(default_factory=list)
+    package_records: list[Package] = field(default_factory=list)
+    user_records: list[dict[str, Any]] = field(default_factory=list)
+    group_records: list[dict[str, Any]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     entrypoint: list[str] | None = None
     cmd: list[str] | None = None
@@ -55,22 +69,50 @@ class Inventory:
     platform: str | None = None
 
     @property
+    def ok(self) -> bool:
+        """An inventory passes always: it states what the image holds."""
+        return True
+
+    @property
     def managers(self) -> dict[str, int]:
         """Packages per manager, e.g. ``{'dpkg': 88, 'python': 3}``."""
         counts: dict[str, int] = {}
-        for p in self.packages:
+        for p in self.package_records:
             counts[p.manager] = counts.get(p.manager, 0) + 1
         return counts
 
-    def to_dict(self) -> dict[str, Any]:
+    @cached_property
+    def packages(self) -> pd.DataFrame:
+        """One row per package: ``manager, name, version, arch``."""
+        import pandas as pd
+
+        rows = [{"arch": None, **p.to_dict()} for p in self.package_records]
+        return pd.DataFrame(rows, columns=PACKAGE_COLUMNS)
+
+    @cached_property
+    def users(self) -> pd.DataFrame:
+        """One row per user of /etc/passwd (its fields as columns)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.user_records)
+
+    @cached_property
+    def groups(self) -> pd.DataFrame:
+        """One row per group of /etc/group (its fields as columns)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.group_records)
+
+    def facts(self) -> dict[str, Any]:
+        """The facts as plain data (what ``capture`` records and ``replay`` checks)."""
         return {
             "ref": self.ref,
             "id": self.id,
             "platform": self.platform,
             "os": dict(self.os),
-            "packages": [p.to_dict() for p in self.packages],
-            "users": list(self.users),
-            "groups": list(self.groups),
+            "packages": [p.to_dict() for p in self.package_records],
+            "users": list(self.user_records),
+            "groups": list(self.group_records),
             "env": dict(self.env),
             "entrypoint": self.entrypoint,
             "cmd": self.cmd,
@@ -80,48 +122,34 @@ class Inventory:
             "labels": dict(self.labels),
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """A ``reprokit/v1`` document of kind ``inventory``: the facts and ``ok``."""
+        from ..version import __version__
+
+        head = {"schema": "reprokit/v1", "kind": "inventory", "reprokit_version": __version__}
+        return {**head, **self.facts(), "ok": True}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Inventory:
-        return cls(
-            ref=data.get("ref", ""),
-            id=data.get("id", ""),
-            platform=data.get("platform"),
-            os=dict(data.get("os") or {}),
-            packages=[Package.from_dict(p) for p in data.get("packages") or []],
-            users=list(data.get("users") or []),
-            groups=list(data.get("groups") or []),
-            env=dict(data.get("env") or {}),
-            entrypoint=data.get("entrypoint"),
-            cmd=data.get("cmd"),
-            user=data.get("user"),
-            workdir=data.get("workdir"),
-            exposed_ports=list(data.get("exposed_ports") or []),
-            labels=dict(data.get("labels") or {}),
-        )
-
-    def text(self, top: int = 50) -> str:
-        """The summary ``reprokit inventory`` prints (image content escaped)."""
-        os_name = self.os.get("PRETTY_NAME") or self.os.get("ID") or "unknown (no os-release)"
-        counts = ", ".join(f"{n} {m}" for m, n in sorted(self.managers.items())) or "none found"
-        lines = [
-            f"inventory of {clean(self.ref, 60)}  {self.id[:19]}",
-            f"  os:          {clean(os_name, 60)}",
-            f"  platform:    {self.platform or '?'}",
-            f"  packages:    {counts}",
-            f"  users:       {clean(', '.join(u['name'] for u in self.users) or '-', 100)}",
-            f"  groups:      {len(self.groups)}",
-            f"  entrypoint:  {clean(self.entrypoint, 80)}",
-            f"  cmd:         {clean(self.cmd, 80)}",
-            f"  user:        {clean(self.user or '(root)', 40)}",
-            f"  workdir:     {clean(self.workdir or '/', 60)}",
-            f"  ports:       {', '.join(self.exposed_ports) or '-'}",
-            f"  env:         {len(self.env)} variable(s)",
-            f"  labels:      {len(self.labels)}",
-        ]
-        if self.packages:
-            lines.append(f"packages ({len(self.packages)}):")
-            for p in self.packages[:top]:
-                lines.append(f"  {p.manager:<7} {clean(p.name, 40):<40} {clean(p.version, 40)}")
-            if len(self.packages) > top:
-                lines.append(f"  … and {len(self.packages) - top} more (see --json)")
-        return "\n".join(lines)
+        """Rebuild from an inventory document (or the bare facts written before kinds)."""
+        if not isinstance(data, dict) or data.get("kind", "inventory") != "inventory":
+            raise ReportError("not a reprokit inventory report")
+        try:
+            return cls(
+                ref=data.get("ref", ""),
+                id=data.get("id", ""),
+                platform=data.get("platform"),
+                os=dict(data.get("os") or {}),
+                package_records=[Package.from_dict(p) for p in data.get("packages") or []],
+                user_records=list(data.get("users") or []),
+                group_records=list(data.get("groups") or []),
+                env=dict(data.get("env") or {}),
+                entrypoint=data.get("entrypoint"),
+                cmd=data.get("cmd"),
+                user=data.get("user"),
+                workdir=data.get("workdir"),
+                exposed_ports=list(data.get("exposed_ports") or []),
+                labels=dict(data.get("labels") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ReportError(f"malformed inventory report: {type(err).__name__} {err}") from None

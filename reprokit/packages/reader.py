@@ -3,7 +3,7 @@
 The content of the files it needs is taken as the layers stream past (a tap); the final
 filesystem, whiteouts applied, decides which version of each file counts.
 
->>> inventory("docker-archive:app.tar").packages[:1]  # doctest: +SKIP
+>>> inventory("docker-archive:app.tar").package_records[:1]  # doctest: +SKIP
 [Package(manager='dpkg', name='adduser', version='3.134', arch='all')]
 """
 
@@ -106,9 +106,9 @@ def inventory_of(image: Image, by_sha: dict[str, bytes]) -> Inventory:
         id=image.id,
         platform=config_platform(image.config) or None,
         os=parse_os_release(os_data) if os_data else {},
-        packages=packages,
-        users=parse_passwd(passwd) if passwd else [],
-        groups=parse_group(groups) if groups else [],
+        package_records=packages,
+        user_records=parse_passwd(passwd) if passwd else [],
+        group_records=parse_group(groups) if groups else [],
         env=env,
         entrypoint=cfg.get("Entrypoint"),
         cmd=cfg.get("Cmd"),

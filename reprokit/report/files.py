@@ -11,12 +11,9 @@ reprokit.errors.UsageError: report.txt: unsupported report format '.txt' (use .i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..errors import UsageError
-
-if TYPE_CHECKING:
-    from ..result import Result
 
 FORMATS = {".ipynb": "notebook", ".html": "html", ".md": "markdown", ".json": "json"}
 
@@ -39,14 +36,11 @@ def check_path(path: str | Path) -> None:
         raise UsageError(f"{path}: directory {Path(path).parent} does not exist")
 
 
-def write(result: Result, path: str | Path) -> None:
-    """Write ``result`` to ``path`` in the format its extension names, atomically."""
-    from ..auditing.result import AuditResult
-    from .json import chunks, write_atomic
+def write(result: Any, path: str | Path) -> None:
+    """Write a result of any kind to ``path`` in the format its extension names, atomically
+    (a notebook with its JSON beside it)."""
+    from .json import write_atomic
 
-    if isinstance(result, AuditResult):  # an audit or drift report (reprokit.load reads both)
-        result.write_report(path)
-        return
     kind, target = format_of(path), Path(path)
     if kind == "notebook":
         from .notebook import write as write_notebook
@@ -61,4 +55,4 @@ def write(result: Result, path: str | Path) -> None:
 
         write_atomic(target, render(result) + "\n")
     else:
-        write_atomic(target, chunks(result))
+        result.to_json(target)

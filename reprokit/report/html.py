@@ -1,4 +1,4 @@
-"""The HTML report: the rich display of a Result in Jupyter and a standalone page.
+"""The HTML report of every result kind: the rich display in Jupyter and a standalone page.
 
 Self-contained (inline CSS, no JavaScript, no external fonts or images). Every piece of text
 that comes from an image is escaped.
@@ -14,13 +14,10 @@ that comes from an image is escaped.
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..text import clean
-from .view import NONE, BuildsView, FileRow, View, build
-
-if TYPE_CHECKING:
-    from ..result import Result
+from .view import NONE, BuildsView, Document, FileRow, View, build, document
 
 CSS = """
 .reprokit-report{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
@@ -312,8 +309,34 @@ def builds_section(b: BuildsView) -> str:
     return "".join(parts)
 
 
-def fragment(result: Result, plots: bool = False) -> str:
-    """The rich display: an HTML fragment for ``Result._repr_html_`` (no plots by default)."""
+def render_document(d: Document) -> str:
+    """A result of another kind than a comparison as an HTML fragment: banner, facts, tables."""
+    bg, fg = d.colour
+    parts = [f'<div class="reprokit-report rk-{esc(d.kind)}"><style>{CSS}</style>']
+    parts.append(
+        f'<div class="rk-banner" style="background:{bg};color:{fg}">'
+        f"<b>{esc(d.state)}</b> — {esc(d.headline, 400)}</div>"
+    )
+    if d.facts:
+        parts.append("<ul>" + "".join(f"<li>{esc(f, 400)}</li>" for f in d.facts) + "</ul>")
+    for t in d.tables:
+        parts.append(f"<h3>{esc(t.title)}</h3>")
+        if not t.rows:
+            parts.append(f'<p class="rk-note">{esc(t.empty)}</p>')
+            continue
+        rows = [[esc(cell, 400) for cell in row] for row in t.rows]
+        parts.append(_table([esc(h) for h in t.headers], rows))
+        where = f"<code>result.{t.frame}</code> and the JSON report" if t.frame else JSON_ONLY
+        parts.append(_hidden(t.hidden, esc(t.what), where))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def fragment(result: Any, plots: bool = False) -> str:
+    """The rich display of a result of any kind (``_repr_html_``); a comparison's plots only
+    when asked."""
+    if result.kind != "comparison":
+        return render_document(document(result))
     uris = None
     if plots:
         from .plots import KINDS, data_uri, plot
@@ -322,10 +345,13 @@ def fragment(result: Result, plots: bool = False) -> str:
     return render_view(build(result), uris)
 
 
-def page(result: Result, plots: bool = True) -> str:
+def page(result: Any, plots: bool = True) -> str:
     """A standalone HTML page: the same content as the rich display, with plots embedded."""
-    a, b = result.images
-    title = esc(f"reprokit: {result.verdict} — {a.ref} vs {b.ref}", 200)
+    if result.kind == "comparison":
+        a, b = result.images
+        title = esc(f"reprokit: {result.verdict} — {a.ref} vs {b.ref}", 200)
+    else:
+        title = esc(document(result).title, 200)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -1,12 +1,14 @@
-"""The JSON report: a versioned contract (``schema: reprokit/v1``) that loads back into a Result.
+"""The JSON documents: a versioned contract (``schema: reprokit/v1``) that loads back into
+the result it came from (:func:`reprokit.load`).
 
 Keys are only ever added, never renamed or removed. See docs/json-schema.md.
 
 >>> from reprokit.model import ImageInfo
 >>> from reprokit.result import Result
 >>> img = ImageInfo("a", "sha256:1", [])
->>> from_dict(to_dict(Result("identical", "same", (img, img)))).verdict
-'identical'
+>>> data = to_dict(Result("identical", "same", (img, img)))
+>>> data["kind"], data["ok"], Result.from_dict(data).verdict
+('comparison', True, 'identical')
 """
 
 from __future__ import annotations
@@ -19,18 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ReportError, ReprokitError
-from ..model import (
-    BuildInfo,
-    ConfigDiff,
-    CulpritSearch,
-    FileDiff,
-    ImageInfo,
-    LayerDiff,
-    PackageDiff,
-    ParityEntry,
-    RunComparison,
-    StepExplanation,
-)
 from ..version import __version__
 
 if TYPE_CHECKING:
@@ -47,6 +37,7 @@ def _header(result: Result) -> dict[str, Any]:
     """Every key of the report, with the per-file lists left empty (they are streamed)."""
     return {
         "schema": SCHEMA,
+        "kind": "comparison",
         "reprokit_version": __version__,
         "verdict": result.verdict,
         "reason": result.reason,
@@ -67,7 +58,9 @@ def _header(result: Result) -> dict[str, Any]:
         "culprits": result.culprits.to_dict() if result.culprits else None,
         "suggestions": list(result.suggestions),
         "packages": [p.to_dict() for p in result.package_records],
-        "parity": [e.to_dict() for e in result.parity],
+        "parity": [e.to_dict() for e in result.parity_records],
+        "require": result.require,
+        "ok": result.ok,
     }
 
 
@@ -106,7 +99,7 @@ def dumps(result: Result) -> str:
 
 
 def document(data: Any, path: str | Path | None = None) -> str | None:
-    """A JSON document held whole in memory (audit, parity, inventory, …): returned as text,
+    """A JSON document held whole in memory (every kind but comparisons): returned as text,
     or written atomically to ``path`` and None.
 
     >>> document({"kind": "x"})
@@ -119,48 +112,6 @@ def document(data: Any, path: str | Path | None = None) -> str | None:
     return None
 
 
-def from_dict(data: Any) -> Result:
-    """A Result from a report dict; :class:`ReportError` when it is not a reprokit report."""
-    from ..result import Result
-
-    if isinstance(data, dict) and data.get("kind") in ("audit", "drift"):
-        from ..auditing.result import AuditResult
-
-        return AuditResult.from_dict(data)  # type: ignore[return-value]
-    if isinstance(data, dict) and data.get("kind") == "parity":
-        raise ReportError(
-            "a parity report (reprokit parity --json): read it with reprokit.behaviour.result.load"
-        )
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise ReportError(f"not a {SCHEMA} report (schema: {found!r})")
-    try:
-        a, b = (ImageInfo.from_dict(i) for i in data["images"])
-        return Result(
-            verdict=data["verdict"],
-            reason=data.get("reason", ""),
-            images=(a, b),
-            layer_records=[LayerDiff.from_dict(x) for x in data.get("layers") or []],
-            config_records=[ConfigDiff.from_dict(x) for x in data.get("config") or []],
-            file_records=[FileDiff.from_dict(x) for x in data.get("files") or []],
-            merged_records=[FileDiff.from_dict(x) for x in data.get("merged") or []],
-            spec=data.get("spec"),
-            builds=[BuildInfo.from_dict(x) for x in data.get("builds") or []],
-            run_id=data.get("run_id"),
-            duration_s=data.get("duration_s"),
-            kept_images=list(data.get("kept_images") or []),
-            step_records=[StepExplanation.from_dict(x) for x in data.get("steps") or []],
-            explained=data.get("explained"),
-            runs=[RunComparison.from_dict(x) for x in data.get("runs") or []],
-            culprits=CulpritSearch.from_dict(data["culprits"]) if data.get("culprits") else None,
-            suggestions=list(data.get("suggestions") or []),
-            package_records=[PackageDiff.from_dict(x) for x in data.get("packages") or []],
-            parity=[ParityEntry.from_dict(x) for x in data.get("parity") or []],
-        )
-    except (KeyError, TypeError, ValueError) as err:
-        raise ReportError(f"malformed {SCHEMA} report: {type(err).__name__} {err}") from None
-
-
 def read_json(path: str | Path) -> Any:
     """The JSON document at ``path``; :class:`ReportError` when unreadable or not JSON."""
     try:
@@ -169,11 +120,6 @@ def read_json(path: str | Path) -> Any:
         raise ReportError(f"{path}: cannot read ({err.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ReportError(f"{path}: not JSON ({err})") from None
-
-
-def load(path: str | Path) -> Result:
-    """Read a JSON report written by ``--json`` or :meth:`Result.to_json`."""
-    return from_dict(read_json(path))
 
 
 def write_atomic(path: Path, text: str | Iterable[str]) -> None:

@@ -1,4 +1,5 @@
-"""The Markdown report, for pull-request comments and docs: tables, no images unless asked.
+"""The Markdown report of every result kind, for pull-request comments and docs: tables, no
+images unless asked.
 
 Untrusted text is escaped for Markdown and for the HTML that Markdown renderers let through.
 
@@ -16,13 +17,10 @@ from __future__ import annotations
 
 import html
 import re
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..text import clean
-from .view import NONE, BuildsView, FileRow, View, build
-
-if TYPE_CHECKING:
-    from ..result import Result
+from .view import NONE, BuildsView, Document, FileRow, Table, View, build, document
 
 #: Characters that could start emphasis, code, a link or a table cell (brackets are escaped,
 #: so ``(``, ``!`` and the like cannot form a link or an image).
@@ -31,7 +29,13 @@ ICONS = {"identical": "🟢", "equivalent": "🔵", "different": "🔴"}
 
 
 def esc(value: object, limit: int | None = None) -> str:
-    """Untrusted text as one inert Markdown table cell."""
+    """Untrusted text as inert Markdown on one line (a table cell, a title): control characters
+    shown as escapes, HTML escaped, and what could start emphasis, code, a link or a cell
+    backslashed; shortened to ``limit`` characters when given.
+
+    >>> print(esc("a|b <i> `c` [x](y)"))
+    a\\|b &lt;i&gt; \\`c\\` \\[x\\](y)
+    """
     text = html.escape(clean(value, limit), quote=False)
     return _SPECIAL.sub(r"\\\1", text)
 
@@ -207,8 +211,37 @@ def builds_section(b: BuildsView, level: str = "###") -> list[str]:
     return out
 
 
-def render(result: Result, images: bool = False) -> str:
-    """Markdown for ``result``; with ``images`` the plots are inlined as PNG data URIs."""
+def table_lines(t: Table, level: str = "###") -> list[str]:
+    """One table of a document as lines of Markdown: heading, table (or its empty text) and
+    how many rows are left out."""
+    out = [f"{level} {esc(t.title)}", ""]
+    if not t.rows:
+        return [*out, esc(t.empty), ""]
+    out += _table([esc(h) for h in t.headers], [[esc(c, 300) for c in row] for row in t.rows])
+    return out + _hidden(t.hidden, t.what)
+
+
+def document_head(d: Document, level: str = "##") -> list[str]:
+    """The title, banner line and facts of a document."""
+    out = [f"{level} {esc(d.title, 200)}", "", f"**{esc(d.state)}** — {esc(d.headline, 400)}", ""]
+    if d.facts:
+        out += [f"- {esc(f, 400)}" for f in d.facts] + [""]
+    return out
+
+
+def render_document(d: Document) -> str:
+    """A result of another kind than a comparison as Markdown."""
+    out = document_head(d)
+    for t in d.tables:
+        out += table_lines(t)
+    return "\n".join(out)
+
+
+def render(result: Any, images: bool = False) -> str:
+    """Markdown for a result of any kind; with ``images`` a comparison's plots are inlined as
+    PNG data URIs."""
+    if result.kind != "comparison":
+        return render_document(document(result))
     urls = None
     if images:
         from .plots import KINDS, data_uri, plot

@@ -1,4 +1,4 @@
-"""A generated Jupyter notebook (nbformat v4) documenting one Result.
+"""A generated Jupyter notebook (nbformat v4) documenting a result of any kind.
 
 The notebook reloads its data with ``reprokit.load()`` from the JSON report saved beside it,
 so it re-runs anywhere without a Docker Engine. Its code cells come with their outputs
@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from .html import fragment
-from .markdown import builds_section, parity_section
+from .markdown import _files, _table, builds_section, document_head, parity_section, table_lines
 from .markdown import esc as md_esc
 from .view import build as build_view
+from .view import document
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -45,8 +46,56 @@ def _frame_output(count: int, frame: Any) -> Any:
     return _output(count, {"text/html": html, "text/plain": repr(frame)})
 
 
-def build(result: Result, json_name: str) -> NotebookNode:
-    """The notebook for ``result``, reading its data from ``json_name`` (relative path)."""
+def build(result: Any, json_name: str) -> NotebookNode:
+    """The notebook for a result of any kind, reading its data from ``json_name`` (relative)."""
+    if result.kind != "comparison":
+        return build_document(result, json_name)
+    return build_comparison(result, json_name)
+
+
+def build_document(result: Any, json_name: str) -> NotebookNode:
+    """The notebook of a result of another kind than a comparison: its title and facts, the
+    reloaded result with its rich display, then each table in Markdown followed by the
+    DataFrame that holds every row."""
+    from nbformat import v4
+
+    d = document(result)
+    cells = [v4.new_markdown_cell("\n".join(document_head(d, "#")).rstrip())]
+    count = 1
+    cells.append(
+        v4.new_code_cell(
+            f"import reprokit\nresult = reprokit.load({json_name!r})\nresult",
+            outputs=[_output(count, {"text/html": fragment(result), "text/plain": repr(result)})],
+            execution_count=count,
+        )
+    )
+    for t in d.tables:
+        cells.append(v4.new_markdown_cell("\n".join(table_lines(t, "##")).rstrip()))
+        if t.frame is None or not t.rows:
+            continue
+        frame = getattr(result, t.frame)
+        source = f"result.{t.frame}"
+        if len(frame) > HEAD_ROWS:
+            frame, source = frame.head(HEAD_ROWS), f"result.{t.frame}.head({HEAD_ROWS})"
+        count += 1
+        cells.append(
+            v4.new_code_cell(source, outputs=[_frame_output(count, frame)], execution_count=count)
+        )
+    return _notebook(cells)
+
+
+def _notebook(cells: list[Any]) -> NotebookNode:
+    from nbformat import v4
+
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def build_comparison(result: Result, json_name: str) -> NotebookNode:
+    """The notebook of a comparison: layers, steps, top files, config, packages, parity,
+    builds, plots and fixes."""
     from nbformat import v4
 
     from .plots import KINDS, plot, png
@@ -84,6 +133,10 @@ def build(result: Result, json_name: str) -> NotebookNode:
         cells.append(v4.new_markdown_cell("## Steps: causes and fixes per Dockerfile step"))
         count += 1
         code("result.steps", _frame_output(count, result.steps))
+    if view.top:
+        top = [f"## Top differing files ({view.files_label})", ""]
+        top += _table(["path", "layer", "fields", "cause", "fix", "evidence"], _files(view.top))
+        cells.append(v4.new_markdown_cell("\n".join(top).rstrip()))
     cells.append(v4.new_markdown_cell("## Differing files"))
     frame_name = "files" if result.file_records or not result.merged_records else "merged"
     frame = getattr(result, frame_name)
@@ -123,23 +176,20 @@ def build(result: Result, json_name: str) -> NotebookNode:
     if view.fixes:
         fixes = [f"- {md_esc(f.fix, 400)} ({md_esc(f.causes)})" for f in view.fixes]
         cells.append(v4.new_markdown_cell("## Fixes\n\n" + "\n".join(fixes)))
-    nb = v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
+    return _notebook(cells)
 
 
-def write(result: Result, path: Path) -> Path:
+def write(result: Any, path: Path) -> Path:
     """Write the notebook to ``path`` and its JSON report beside it (``.json``); returns the
-    JSON path. Both files are written atomically."""
+    JSON path. Both files are written atomically, the JSON first."""
     import nbformat
 
-    from .json import chunks, write_atomic
+    from .json import write_atomic
 
     if path.suffix.lower() != ".ipynb":
         raise UsageError(f"{path}: a notebook's name ends in .ipynb")
     json_path = path.with_suffix(".json")
-    write_atomic(json_path, chunks(result))
+    result.to_json(json_path)
     nb = build(result, json_path.name)
     write_atomic(path, nbformat.writes(nb))
     return json_path

@@ -1,41 +1,75 @@
-"""The short human summary printed by the CLI (and ``Result.text()``).
+"""The short human summary printed by the CLI (``text()`` of every result kind).
 
 Paths and commands come from images and are untrusted: every string goes through
-:func:`reprokit.text.clean`.
+:func:`reprokit.text.clean`. Selection and order come from :mod:`reprokit.report.view`.
 """
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..text import clean, human_size, one_line, short_step
+from .view import (
+    differences,
+    headline,
+    outcome_text,
+    parity_cells,
+    ranked_parity,
+    shown_value,
+    top_differences,
+)
 
 if TYPE_CHECKING:
-    from ..model import FileDiff, Outcome, ParityEntry
+    from ..auditing.images import ImagesResult
+    from ..auditing.model import Finding
+    from ..auditing.result import AuditResult
+    from ..baseline import ReplayResult
+    from ..behaviour.result import ParityResult
+    from ..model import ParityEntry
+    from ..packages.model import Inventory
     from ..result import Result
 
+__all__ = ["headline", "outcome_text", "parity_cells", "render", "render_parity"]
+
 WIDTH = 72
-
-
-def _rank(d: FileDiff) -> tuple[int, str]:
-    """Unexplained first, then other real causes, then timestamps; ignored ones last."""
-    if d.ignored:
-        return 4, d.path
-    if d.cause == "unexplained":
-        return 0, d.path
-    if d.cause is None:
-        return (2 if d.fields == ["mtime"] else 1), d.path
-    return (3 if d.cause in ("timestamp",) else 1), d.path
 
 
 def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counter.most_common())
 
 
-def render(result: Result, top: int = 10) -> str:
+#: how many entries each kind lists when ``top`` is not given
+TOP = {
+    "comparison": 10,
+    "parity": 0,
+    "audit": 30,
+    "drift": 50,
+    "inventory": 50,
+    "replay": 30,
+    "images": 0,
+}
+
+
+def render(result: Any, top: int | None = None) -> str:
+    """The summary of a result of any kind (``top``: the longest list's length; 0 = all)."""
+    kind = result.kind
+    renderers = {
+        "comparison": render_comparison,
+        "parity": render_parity_result,
+        "audit": render_audit,
+        "drift": render_audit,
+        "inventory": render_inventory,
+        "replay": render_replay,
+        "images": render_images,
+    }
+    if kind not in renderers:
+        raise ValueError(f"no text presenter for results of kind {kind!r}")
+    return renderers[kind](result, TOP[kind] if top is None else top)
+
+
+def render_comparison(result: Result, top: int = 10) -> str:
     """The summary: verdict, images, layers by step and cause, config, top paths, fixes."""
     a, b = result.images
     s = result.summary
@@ -82,11 +116,10 @@ def render(result: Result, top: int = 10) -> str:
         for c in result.config_records:
             if c.cause == "unexplained" and not c.ignored:
                 lines.append(f"  {clean(c.field, 40)}: {one_line(c.evidence)}")
-    diffs = result.merged_records or result.file_records
+    label, diffs = differences(result)
     if diffs:
-        label = "merged view" if result.merged_records else "layers"
         lines.append(f"top differing paths ({label}, {len(diffs)} in all):")
-        for d in sorted(diffs, key=_rank)[:top]:
+        for d in top_differences(result, top):
             what = d.cause or (", ".join(d.fields) if d.fields else d.change)
             if d.ignored:
                 what += " (ignored)"
@@ -187,20 +220,11 @@ def packages_and_parity(result: Result, top: int = 10) -> list[str]:
             )
         if len(result.package_records) > top:
             lines.append(f"  … and {len(result.package_records) - top} more (see the JSON report)")
-    if result.parity:
-        agree = sum(1 for e in result.parity if e.good)
-        lines.append(f"parity: {agree}/{len(result.parity)} checks agree")
-        lines += render_parity(result.parity)
+    if result.parity_records:
+        agree = sum(1 for e in result.parity_records if e.good)
+        lines.append(f"parity: {agree}/{len(result.parity_records)} checks agree")
+        lines += render_parity(result.parity_records)
     return lines
-
-
-def outcome_text(outcome: Outcome) -> str:
-    """One side of a parity check as shown: its value (JSON), or its status and message."""
-    if outcome.status == "ok":
-        return clean(json.dumps(outcome.value, sort_keys=True, default=str), 200)
-    if outcome.message:
-        return clean(f"{outcome.status}: {outcome.message}", 200)
-    return outcome.status
 
 
 def render_parity(entries: list[ParityEntry], width: int = 36, what: str = "check") -> list[str]:
@@ -215,36 +239,112 @@ def render_parity(entries: list[ParityEntry], width: int = 36, what: str = "chec
     return lines
 
 
-def ranked_parity(entries: list[ParityEntry]) -> list[ParityEntry]:
-    """Parity entries as every presenter lists them: those that differ or fail first."""
-    return sorted(entries, key=lambda e: e.good)
+def render_parity_result(result: ParityResult, top: int = 0, width: int = 36) -> str:
+    """A side-by-side table: each check, its outcome on A and on B, and whether they agree."""
+    lines = [
+        clean(headline(result)),
+        f"  A  {clean(result.images[0], 60)}",
+        f"  B  {clean(result.images[1], 60)}",
+    ]
+    entries = ranked_parity(result.parity_records)
+    shown = entries[:top] if top else entries
+    lines += render_parity(shown, width, "test" if result.what == "tests" else "check")
+    if len(shown) < len(entries):
+        lines.append(f"  … and {len(entries) - len(shown)} more (see the JSON report)")
+    return "\n".join(lines)
 
 
-def parity_cells(entry: ParityEntry) -> tuple[str, str, str]:
-    """One parity entry as shown: its mark (``same``, ``DIFF``, ``FAIL``, ``ERR``) and each
-    side's outcome; of two dict values, only the keys whose values differ.
+def render_audit(result: AuditResult, top: int = 30, per_rule: int = 5) -> str:
+    """Findings grouped by rule, each rule's fix once, at most ``per_rule`` findings a rule and
+    about ``top`` in all; then the drifted paths."""
+    from ..auditing.rules import RULES
 
-    >>> from reprokit.model import Outcome, ParityEntry
-    >>> a, b = Outcome("ok", {"uid": 1, "gid": 2}), Outcome("ok", {"uid": 3, "gid": 2})
-    >>> parity_cells(ParityEntry("user app", a, b))
-    ('DIFF', '{"uid": 1}', '{"uid": 3}')
-    """
-    e = entry
-    mark = "same" if e.good else "DIFF" if not e.same else "FAIL"
-    if "error" in (e.a.status, e.b.status):
-        mark = "ERR"
-    shown_a, shown_b = _differing_part(e.a), _differing_part(e.b)
-    va, vb = e.a.value, e.b.value
-    if e.a.status == e.b.status == "ok" and isinstance(va, dict) and isinstance(vb, dict):
-        keys = {k for k in va.keys() | vb.keys() if va.get(k) != vb.get(k)}
-        if keys:
-            shown_a, shown_b = _differing_part(e.a, keys), _differing_part(e.b, keys)
-    return mark, shown_a, shown_b
+    lines = [clean(headline(result))]
+    groups: dict[str, list[Finding]] = {}
+    for f in result.finding_records:  # already ordered by severity
+        groups.setdefault(f.rule, []).append(f)
+    shown = 0
+    for rule, found in groups.items():
+        title = RULES[rule].title if rule in RULES else rule
+        lines.append(f"{found[0].severity.upper():<6} {clean(rule)} ({len(found)}): {title}")
+        listed = found[: max(1, min(per_rule, top - shown))]
+        for f in listed:
+            where = f.where if f.layer is None else f"{f.where} #{f.layer}"
+            if f.removed_in is not None:
+                where += f"→#{f.removed_in}"
+            lines.append(f"  {clean(where)}  {clean(f.path or '', 70)}")
+            wrapped = textwrap.wrap(clean(f.message), 104, max_lines=3, placeholder=" …")
+            lines.extend(f"      {line}" for line in wrapped)
+            if f.evidence:
+                lines.append(f"      evidence: {clean(f.evidence, 94)}")
+        shown += len(listed)
+        if len(found) > len(listed):
+            lines.append(f"  … and {len(found) - len(listed)} more")
+        lines.append(f"  fix: {clean(found[0].fix, 116)}")
+    for d in result.drift_records[:top]:
+        fields = f" [{', '.join(d.fields)}]" if d.fields else ""
+        detail = f"  {clean(d.detail, 60)}" if d.detail else ""
+        lines.append(f"  {d.change:<8} {d.cls:<14} {clean(d.path, 70)}{clean(fields)}{detail}")
+    if len(result.drift_records) > top:
+        lines.append(f"  … and {len(result.drift_records) - top} more (see the JSON report)")
+    return "\n".join(lines)
 
 
-def _differing_part(outcome: Outcome, keys: set[str] | None = None) -> str:
-    """An outcome as shown in the table; with ``keys``, only those keys of a dict value."""
-    if keys is None or not isinstance(outcome.value, dict):
-        return outcome_text(outcome)
-    part = {k: outcome.value.get(k) for k in sorted(keys)}
-    return clean(json.dumps(part, default=str), 200)
+def render_replay(result: ReplayResult, top: int = 30) -> str:
+    """The facts that differ: expected and found."""
+    lines = [clean(headline(result))]
+    for m in result.mismatch_records[:top]:
+        lines.append(
+            f"  {clean(m.fact, 40):<40} expected {clean(shown_value(m.expected), 40):<40} "
+            f"found {clean(shown_value(m.actual), 40)}"
+        )
+    if len(result.mismatch_records) > top:
+        lines.append(f"  … and {len(result.mismatch_records) - top} more (see --json)")
+    return "\n".join(lines)
+
+
+def render_inventory(result: Inventory, top: int = 50) -> str:
+    """The summary ``reprokit inventory`` prints (image content escaped)."""
+    r = result
+    os_name = r.os.get("PRETTY_NAME") or r.os.get("ID") or "unknown (no os-release)"
+    counts = ", ".join(f"{n} {m}" for m, n in sorted(r.managers.items())) or "none found"
+    users = ", ".join(str(u.get("name")) for u in r.user_records) or "-"
+    lines = [
+        f"inventory of {clean(r.ref, 60)}  {r.id[:19]}",
+        f"  os:          {clean(os_name, 60)}",
+        f"  platform:    {clean(r.platform or '?')}",
+        f"  packages:    {counts}",
+        f"  users:       {clean(users, 100)}",
+        f"  groups:      {len(r.group_records)}",
+        f"  entrypoint:  {clean(r.entrypoint, 80)}",
+        f"  cmd:         {clean(r.cmd, 80)}",
+        f"  user:        {clean(r.user or '(root)', 40)}",
+        f"  workdir:     {clean(r.workdir or '/', 60)}",
+        f"  ports:       {clean(', '.join(r.exposed_ports) or '-')}",
+        f"  env:         {len(r.env)} variable(s)",
+        f"  labels:      {len(r.labels)}",
+    ]
+    if r.package_records:
+        lines.append(f"packages ({len(r.package_records)}):")
+        for p in r.package_records[:top]:
+            lines.append(f"  {p.manager:<7} {clean(p.name, 40):<40} {clean(p.version, 40)}")
+        if len(r.package_records) > top:
+            lines.append(f"  … and {len(r.package_records) - top} more (see --json)")
+    return "\n".join(lines)
+
+
+def render_images(result: ImagesResult, top: int = 0) -> str:
+    """The engine's images, one a line: id, size, age, use, dangling state and tags."""
+    lines = [f"{'IMAGE ID':<19} {'SIZE':>9} {'AGE':>8} {'USED':>4} {'DANGLING':<8} TAGS"]
+    records = result.image_records[:top] if top else result.image_records
+    for r in records:
+        tags = ", ".join(r.get("tags") or []) or "<none>"
+        used = f"{r.get('containers', 0)}" + ("*" if r.get("running") else "")
+        lines.append(
+            f"{clean(r.get('id', ''))[:19]:<19} {human_size(r.get('size')):>9} "
+            f"{r.get('age_days')!s:>7}d {used:>4} {'yes' if r.get('dangling') else 'no':<8} "
+            f"{clean(tags, 80)}"
+        )
+    if len(records) < len(result.image_records):
+        lines.append(f"… and {len(result.image_records) - len(records)} more (see --json)")
+    return "\n".join(lines)

@@ -1,7 +1,10 @@
-"""What a report shows, computed once and rendered by the HTML and Markdown presenters.
+"""What a report shows, computed once and rendered by every presenter (text, HTML, Markdown,
+notebook).
 
 The view decides selection, ranking and truncation; presenters only format. Nothing here
-escapes text: each presenter escapes for its own format.
+escapes text: each presenter escapes for its own format. A comparison gets a :class:`View`
+(:func:`build`); every other kind a :class:`Document` of facts and tables (:func:`document`).
+The one ranking of differing paths is :func:`rank`, listed by :func:`top_differences`.
 
 >>> from reprokit.model import ImageInfo, LayerDiff, FileDiff
 >>> from reprokit.result import Result
@@ -19,15 +22,29 @@ escapes text: each presenter escapes for its own format.
 from __future__ import annotations
 
 import heapq
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..text import human_size, short_step
-from .text import parity_cells, ranked_parity
+from ..text import clean, human_size, short_step
 
 if TYPE_CHECKING:
-    from ..model import BuildInfo, ConfigDiff, Culprit, FileDiff, PackageDiff, ParityEntry
+    from ..auditing.images import ImagesResult
+    from ..auditing.model import Finding
+    from ..auditing.result import AuditResult
+    from ..baseline import ReplayResult
+    from ..behaviour.result import ParityResult
+    from ..model import (
+        BuildInfo,
+        ConfigDiff,
+        Culprit,
+        FileDiff,
+        Outcome,
+        PackageDiff,
+        ParityEntry,
+    )
+    from ..packages.model import Inventory
     from ..result import Result
 
 #: Banner colour (background, text) per verdict.
@@ -200,10 +217,38 @@ def _text(value: Any) -> str:
     return NONE if value is None or value == "" else str(value)
 
 
-def _rank(d: FileDiff) -> tuple[bool, bool, str, str]:
-    """Counting differences first, then those that are more than a timestamp, then by path."""
-    timestamp_only = d.fields == ["mtime"] or d.cause == "timestamp"
-    return (d.ignored, timestamp_only, d.path, str(d.layer))
+def rank(d: FileDiff) -> tuple[bool, int, str, str]:
+    """The one order of differing paths in every report: those that count before ignored ones;
+    among them unexplained first, then other causes (and undiagnosed content changes), then
+    undiagnosed mtime-only changes, then timestamps; then by path and layer.
+
+    >>> from reprokit.model import FileDiff
+    >>> diffs = [FileDiff("/a", "modified", ["mtime"], cause="timestamp"),
+    ...          FileDiff("/b", "modified", ["content"], cause="unexplained"),
+    ...          FileDiff("/c", "modified", ["content"], cause="build-id", ignored=True)]
+    >>> [d.path for d in sorted(diffs, key=rank)]
+    ['/b', '/a', '/c']
+    """
+    if d.cause == "unexplained":
+        tier = 0
+    elif d.cause is None:
+        tier = 2 if d.fields == ["mtime"] else 1
+    else:
+        tier = 3 if d.cause == "timestamp" else 1
+    return (d.ignored, tier, d.path, "" if d.layer is None else f"{d.layer:09d}")
+
+
+def differences(result: Result) -> tuple[str, list[FileDiff]]:
+    """The differing paths every report lists: per layer, or the merged view when there are
+    no per-layer ones; with their label (``per-layer`` or ``merged view``)."""
+    if result.file_records:
+        return "per-layer", result.file_records
+    return "merged view", result.merged_records
+
+
+def top_differences(result: Result, n: int) -> list[FileDiff]:
+    """The ``n`` first differing paths in :func:`rank` order (what every presenter lists)."""
+    return heapq.nsmallest(n, differences(result)[1], key=rank)
 
 
 def _row(d: FileDiff) -> FileRow:
@@ -344,8 +389,8 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         (c.field, _text(c.a), _text(c.b), _text(c.cause))
         for c in result.config_records[: lim["config"]]
     ]
-    diffs = result.file_records or result.merged_records
-    shown = heapq.nsmallest(lim["top"] + lim["details"], diffs, key=_rank)
+    label, diffs = differences(result)
+    shown = top_differences(result, lim["top"] + lim["details"])
     top, details = shown[: lim["top"]], shown[lim["top"] :]
     fixes: dict[str, FixRow] = {}
     for s in result.step_records:
@@ -362,7 +407,7 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
             fixes[fix] = FixRow(fix, _counts(counter), sum(counter.values()))
     fix_rows = sorted(fixes.values(), key=lambda f: (-f.count, f.fix))[: lim["fixes"]]
     changes = Counter(p.change for p in result.package_records)
-    parity = ranked_parity(result.parity)[: lim["parity"]]
+    parity = ranked_parity(result.parity_records)[: lim["parity"]]
     return View(
         verdict=result.verdict,
         reason=result.reason,
@@ -377,7 +422,7 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         top=[_row(d) for d in top],
         details=[_row(d) for d in details],
         hidden_files=max(0, len(diffs) - len(shown)),
-        files_label="per-layer" if result.file_records else "merged view",
+        files_label=label,
         fixes=fix_rows,
         causes=sorted(cause_counts(result).items(), key=lambda kv: (-kv[1], kv[0])),
         spec=result.spec,
@@ -385,7 +430,442 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         hidden_packages=max(0, len(result.package_records) - lim["packages"]),
         package_counts=", ".join(f"{n} {c}" for c, n in sorted(changes.items())),
         parity=[_parity(e) for e in parity],
-        hidden_parity=max(0, len(result.parity) - lim["parity"]),
-        parity_agree=(sum(1 for e in result.parity if e.good), len(result.parity)),
+        hidden_parity=max(0, len(result.parity_records) - lim["parity"]),
+        parity_agree=(
+            sum(1 for e in result.parity_records if e.good),
+            len(result.parity_records),
+        ),
         build=builds_view(result, lim),
     )
+
+
+def outcome_text(outcome: Outcome) -> str:
+    """One side of a parity check as shown: its value (JSON), or its status and message."""
+    if outcome.status == "ok":
+        return clean(json.dumps(outcome.value, sort_keys=True, default=str), 200)
+    if outcome.message:
+        return clean(f"{outcome.status}: {outcome.message}", 200)
+    return outcome.status
+
+
+def ranked_parity(entries: list[ParityEntry]) -> list[ParityEntry]:
+    """Parity entries as every presenter lists them: those that differ or fail first."""
+    return sorted(entries, key=lambda e: e.good)
+
+
+def parity_cells(entry: ParityEntry) -> tuple[str, str, str]:
+    """One parity entry as shown: its mark (``same``, ``DIFF``, ``FAIL``, ``ERR``) and each
+    side's outcome; of two dict values, only the keys whose values differ.
+
+    >>> from reprokit.model import Outcome, ParityEntry
+    >>> a, b = Outcome("ok", {"uid": 1, "gid": 2}), Outcome("ok", {"uid": 3, "gid": 2})
+    >>> parity_cells(ParityEntry("user app", a, b))
+    ('DIFF', '{"uid": 1}', '{"uid": 3}')
+    """
+    e = entry
+    mark = "same" if e.good else "DIFF" if not e.same else "FAIL"
+    if "error" in (e.a.status, e.b.status):
+        mark = "ERR"
+    shown_a, shown_b = _differing_part(e.a), _differing_part(e.b)
+    va, vb = e.a.value, e.b.value
+    if e.a.status == e.b.status == "ok" and isinstance(va, dict) and isinstance(vb, dict):
+        keys = {k for k in va.keys() | vb.keys() if va.get(k) != vb.get(k)}
+        if keys:
+            shown_a, shown_b = _differing_part(e.a, keys), _differing_part(e.b, keys)
+    return mark, shown_a, shown_b
+
+
+def _differing_part(outcome: Outcome, keys: set[str] | None = None) -> str:
+    """An outcome as shown in the table; with ``keys``, only those keys of a dict value."""
+    if keys is None or not isinstance(outcome.value, dict):
+        return outcome_text(outcome)
+    part = {k: outcome.value.get(k) for k in sorted(keys)}
+    return clean(json.dumps(part, default=str), 200)
+
+
+# --- every other kind: a document of facts and tables ----------------------------------------
+
+#: Rows of a table in a report of another kind; every row is in the JSON and the DataFrame.
+TABLE_ROWS = 200
+#: Banner colours: passes, fails, and a kind that states facts (inventory, images).
+STATE_COLOURS = {
+    "ok": COLOURS["identical"],
+    "fail": COLOURS["different"],
+    "facts": COLOURS["equivalent"],
+}
+
+
+@dataclass
+class Table:
+    """One table of a document: plain text cells (each presenter escapes them)."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    #: rows not shown (all are in the JSON and in ``frame``)
+    hidden: int = 0
+    #: the result's DataFrame that holds every row, when there is one
+    frame: str | None = None
+    #: what a row is, for "… 3 more findings not shown"
+    what: str = "rows"
+    #: the text shown instead of an empty table
+    empty: str = "None."
+
+
+@dataclass
+class Document:
+    """What a report of a kind other than a comparison shows, already selected."""
+
+    kind: str
+    title: str
+    #: one line: what was looked at and what was found
+    headline: str
+    #: the word on the banner (``HOLDS``, ``DRIFTED``, …) and its colour key (STATE_COLOURS)
+    state: str
+    tone: str
+    facts: list[str]
+    tables: list[Table]
+
+    @property
+    def colour(self) -> tuple[str, str]:
+        return STATE_COLOURS[self.tone]
+
+
+def shown_value(value: Any) -> str:
+    """A fact's value as shown: ``(absent)`` for None, strings as they are, the rest as JSON.
+
+    >>> shown_value(None), shown_value("x"), shown_value({"b": 1, "a": [2]})
+    ('(absent)', 'x', '{"a": [2], "b": 1}')
+    """
+    if value is None:
+        return "(absent)"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return NONE
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or NONE
+    return str(value)
+
+
+def _table(
+    title: str,
+    headers: list[str],
+    rows: list[list[Any]],
+    frame: str | None,
+    what: str,
+    empty: str = "None.",
+    limit: int = TABLE_ROWS,
+) -> Table:
+    cells = [[_cell(v) for v in row] for row in rows[:limit]]
+    return Table(title, headers, cells, max(0, len(rows) - limit), frame, what, empty)
+
+
+def state(result: Any) -> tuple[str, str]:
+    """The banner word of a result of any kind and its tone (``ok``, ``fail``, ``facts``)."""
+    kind = result.kind
+    if kind == "comparison":
+        return result.verdict.upper(), "ok" if result.ok else "fail"
+    if kind == "parity":
+        word = "HOLDS" if result.ok else "ERROR" if result.errors else "BROKEN"
+        return word, "ok" if result.ok else "fail"
+    if kind == "drift":
+        return ("NO DRIFT", "ok") if result.ok else ("DRIFTED", "fail")
+    if kind == "audit":
+        return ("PASSES", "ok") if result.ok else (f"FAILS (--fail-on {result.fail_on})", "fail")
+    if kind == "replay":
+        return ("MATCHES", "ok") if result.ok else ("DIFFERS", "fail")
+    return kind.upper(), "facts"
+
+
+def headline(result: Any) -> str:
+    """One line about a result of any kind (not escaped: presenters escape it).
+
+    >>> from reprokit.baseline import ReplayResult
+    >>> headline(ReplayResult("app:2", "sha256:2", "app:1", checked=4))
+    'replay: MATCHES — 4/4 facts of app:1 hold on app:2'
+    """
+    kind = result.kind
+    word = state(result)[0]
+    if kind == "comparison":
+        a, b = result.images
+        s = result.summary
+        return (
+            f"{result.verdict}: {result.reason}; "
+            f"{a.ref if a else '?'} vs {b.ref if b else '?'}; "
+            f"{s['layers_differing']}/{s['layers']} layers differ, "
+            f"{s['files_differing']} file differences"
+        )
+    if kind == "parity":
+        s = result.summary
+        return (
+            f"parity: {word} — {s['same']}/{s['checks']} {result.what} agree"
+            + (f", {s['failed']} failed" if s["failed"] else "")
+            + (f", {s['errors']} error(s)" if s["errors"] else "")
+        )
+    if kind in ("audit", "drift"):
+        return _audit_headline(result)
+    if kind == "replay":
+        held = result.checked - len(result.mismatch_records)
+        return (
+            f"replay: {word} — {held}/{result.checked} facts of {clean(result.spec_image, 50)} "
+            f"hold on {clean(result.image, 50)}"
+        )
+    if kind == "inventory":
+        managers = result.managers
+        counts = ", ".join(f"{n} {m}" for m, n in sorted(managers.items())) or "no packages"
+        return f"inventory of {clean(result.ref, 60)} {result.id[:19]}: {counts}"
+    if kind == "images":
+        records = result.image_records
+        dangling = sum(1 for r in records if r.get("dangling"))
+        total = human_size(sum(int(r.get("size") or 0) for r in records))
+        return f"images: {len(records)} image(s), {dangling} dangling, {total}"
+    raise ValueError(f"no presenter for results of kind {kind!r}")
+
+
+def _audit_headline(result: AuditResult) -> str:
+    from ..auditing.rules import SEVERITIES
+
+    s = result.summary
+    if result.kind == "drift":
+        word = "NO DRIFT" if result.ok else "DRIFTED"
+        return (
+            f"reprokit drift: {word} — {clean(result.subject, 60)}: {s['drifted']} change(s), "
+            f"{s['drifted_failing']} outside runtime state"
+        )
+    counts = ", ".join(f"{s[k]} {k}" for k in SEVERITIES)
+    extra = ""
+    if "efficiency" in result.stats:
+        extra = f"; efficiency {result.stats['efficiency']:.1%}"
+    found = f"{s['findings']} finding(s) ({counts}){extra}"
+    return f"reprokit audit: {clean(result.subject, 60)} — {found}"
+
+
+def document(result: Any) -> Document:
+    """The document of a result of any kind but ``comparison`` (which has :func:`build`)."""
+    makers = {
+        "parity": _parity_document,
+        "audit": _audit_document,
+        "drift": _audit_document,
+        "replay": _replay_document,
+        "inventory": _inventory_document,
+        "images": _images_document,
+    }
+    if result.kind not in makers:
+        raise ValueError(f"no document for results of kind {result.kind!r}")
+    return makers[result.kind](result)
+
+
+def _doc(result: Any, title: str, facts: list[str], tables: list[Table]) -> Document:
+    word, tone = state(result)
+    return Document(result.kind, title, headline(result), word, tone, facts, tables)
+
+
+def _parity_document(result: ParityResult) -> Document:
+    facts = [
+        f"{side}: {ref} ({(image_id or '?')[:19]})"
+        for side, ref, image_id in zip("AB", result.images, result.image_ids, strict=True)
+    ]
+    if result.duration_s is not None:
+        facts.append(f"took {result.duration_s:.1f} s")
+    name = "test" if result.what == "tests" else "check"
+    rows = [[r.mark, r.name, r.a, r.b] for r in map(_parity, ranked_parity(result.parity_records))]
+    table = _table(
+        "Parity", ["", name, "A", "B"], rows, "parity", f"{result.what}", "No checks ran."
+    )
+    return _doc(
+        result, f"reprokit parity: {result.images[0]} vs {result.images[1]}", facts, [table]
+    )
+
+
+def _where(f: Finding) -> str:
+    if f.layer is None:
+        return ""
+    return f"{f.layer}→{f.removed_in}" if f.removed_in is not None else str(f.layer)
+
+
+def _audit_document(result: AuditResult) -> Document:
+    from ..auditing.model import DRIFT_CLASSES
+    from ..auditing.rules import RULES, SEVERITIES
+
+    image, stats = result.image, result.stats
+    facts = []
+    if image.get("id"):
+        facts.append(f"image: {image['id'][:19]}")
+    if image.get("repo_tags"):
+        facts.append("tags: " + ", ".join(clean(t, 120) for t in image["repo_tags"][:10]))
+    if image.get("container"):
+        facts.append(f"container: {image['container'][:12]}")
+    for key in ("platform", "created"):
+        if image.get(key):
+            facts.append(f"{key}: {clean(image[key], 80)}")
+    if "efficiency" in stats:
+        facts.append(
+            f"efficiency {stats['efficiency']:.1%}, "
+            f"{human_size(stats.get('wasted_bytes'))} wasted by later layers"
+        )
+    if "layers" in stats:
+        facts.append(f"{stats['layers']} layer(s), {stats.get('files_scanned', 0)} files scanned")
+    if stats.get("runtime"):
+        facts.append(f"read-only run: {clean(stats['runtime'], 300)}")
+    if result.disabled:
+        facts.append("rules disabled: " + ", ".join(result.disabled))
+    summary = result.summary
+    tables = []
+    if result.kind == "drift":
+        classes = Counter(d.cls for d in result.drift_records)
+        failing = Counter(d.cls for d in result.drift_records if d.counts)
+        rows = [[c, classes[c], failing[c]] for c in DRIFT_CLASSES if classes[c]]
+        rows.append(["all", summary["drifted"], summary["drifted_failing"]])
+        tables.append(_table("Summary", ["class", "drifted", "counting"], rows, None, "classes"))
+        drift_rows = [
+            [d.path, d.change, d.cls, d.fields, "yes" if d.counts else "no", d.detail]
+            for d in result.drift_records
+        ]
+        tables.append(
+            _table(
+                "Drift",
+                ["path", "change", "class", "fields", "counts", "detail"],
+                drift_rows,
+                "drift",
+                "drifted paths",
+                "Nothing drifted.",
+            )
+        )
+    else:
+        rows = [[s, summary[s]] for s in SEVERITIES] + [["all", summary["findings"]]]
+        tables.append(_table("Summary", ["severity", "findings"], rows, None, "severities"))
+    if result.kind == "audit" or result.finding_records:
+        finding_rows = [
+            [f.severity, f.rule, f.where, _where(f), f.path, f.message, f.evidence]
+            for f in result.finding_records
+        ]
+        tables.append(
+            _table(
+                "Findings",
+                ["severity", "rule", "where", "layer", "path", "message", "evidence"],
+                finding_rows,
+                "findings",
+                "findings",
+                "No findings.",
+            )
+        )
+    groups: dict[str, list[Finding]] = {}
+    for f in result.finding_records:
+        groups.setdefault(f.rule, []).append(f)
+    fixes = [
+        [
+            rule,
+            found[0].severity,
+            len(found),
+            RULES[rule].title if rule in RULES else "",
+            found[0].fix,
+        ]
+        for rule, found in groups.items()
+    ]
+    if fixes:
+        tables.append(
+            _table(
+                "Fixes per rule",
+                ["rule", "severity", "findings", "title", "fix"],
+                fixes,
+                None,
+                "rules",
+            )
+        )
+    what = "drift" if result.kind == "drift" else "audit"
+    return _doc(result, f"reprokit {what}: {result.subject}", facts, tables)
+
+
+def _replay_document(result: ReplayResult) -> Document:
+    facts = [
+        f"image: {result.image} ({result.image_id[:19]})",
+        f"spec captured from: {result.spec_image}",
+        f"facts checked: {result.checked}, differing: {len(result.mismatch_records)}",
+    ]
+    rows = [
+        [m.fact, shown_value(m.expected), shown_value(m.actual)] for m in result.mismatch_records
+    ]
+    table = _table(
+        "Mismatches",
+        ["fact", "expected", "found"],
+        rows,
+        "mismatches",
+        "mismatches",
+        "Every fact holds.",
+    )
+    return _doc(result, f"reprokit replay: {result.image}", facts, [table])
+
+
+def _inventory_document(result: Inventory) -> Document:
+    os_name = result.os.get("PRETTY_NAME") or result.os.get("ID") or "unknown (no os-release)"
+    counts = ", ".join(f"{n} {m}" for m, n in sorted(result.managers.items())) or "none found"
+    facts = [
+        f"image: {result.ref} ({result.id[:19]})",
+        f"os: {os_name}",
+        f"platform: {result.platform or '?'}",
+        f"packages: {counts}",
+        f"entrypoint: {_cell(result.entrypoint)}",
+        f"cmd: {_cell(result.cmd)}",
+        f"user: {result.user or '(root)'}",
+        f"workdir: {result.workdir or '/'}",
+        f"ports: {_cell(result.exposed_ports)}",
+    ]
+    tables = [
+        _table(
+            "Packages",
+            ["manager", "name", "version", "arch"],
+            [[p.manager, p.name, p.version, p.arch] for p in result.package_records],
+            "packages",
+            "packages",
+            "No packages found.",
+        ),
+        _table(
+            "Users",
+            ["name", "uid", "gid", "home", "shell"],
+            [
+                [u.get(k) for k in ("name", "uid", "gid", "home", "shell")]
+                for u in result.user_records
+            ],
+            "users",
+            "users",
+            "No /etc/passwd.",
+        ),
+        _table(
+            "Environment",
+            ["variable", "value"],
+            [[k, v] for k, v in result.env.items()],
+            None,
+            "variables",
+        ),
+        _table(
+            "Labels", ["label", "value"], [[k, v] for k, v in result.labels.items()], None, "labels"
+        ),
+    ]
+    return _doc(result, f"reprokit inventory: {result.ref}", facts, tables)
+
+
+def _images_document(result: ImagesResult) -> Document:
+    rows = [
+        [
+            str(r.get("id", ""))[:19],
+            r.get("tags") or "<none>",
+            human_size(r.get("size")),
+            r.get("age_days"),
+            r.get("containers"),
+            r.get("running"),
+            "yes" if r.get("dangling") else "no",
+        ]
+        for r in result.image_records
+    ]
+    table = _table(
+        "Images",
+        ["id", "tags", "size", "age (days)", "containers", "running", "dangling"],
+        rows,
+        "images",
+        "images",
+        "No images.",
+    )
+    return _doc(result, "reprokit images", [], [table])

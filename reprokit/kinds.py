@@ -1,0 +1,67 @@
+"""Every kind of result, and reading back whichever kind a JSON document holds.
+
+The registry sits above every result module (and below :mod:`reprokit.api`): result modules
+and presenters never import it, so it adds no import cycle.
+
+>>> sorted(REGISTRY) == sorted(KINDS)
+True
+>>> kind_of({"schema": "reprokit/v1", "verdict": "identical"})  # written before kinds
+'comparison'
+>>> kind_of({"ref": "busybox:1", "id": "sha256:1", "os": {}, "packages": []})
+'inventory'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .auditing.images import ImagesResult
+from .auditing.result import AuditResult
+from .baseline import ReplayResult
+from .behaviour.result import ParityResult
+from .errors import ReportError
+from .packages.model import Inventory
+from .protocol import KINDS
+from .report.json import read_json
+from .result import Result
+
+#: What :func:`load` returns: one of the result kinds.
+AnyResult = Result | ParityResult | AuditResult | Inventory | ReplayResult | ImagesResult
+
+#: kind → the class whose ``from_dict`` reads it
+REGISTRY: dict[str, type[AnyResult]] = {
+    "comparison": Result,
+    "parity": ParityResult,
+    "audit": AuditResult,
+    "drift": AuditResult,
+    "inventory": Inventory,
+    "replay": ReplayResult,
+    "images": ImagesResult,
+}
+
+
+def kind_of(data: Any) -> str:
+    """The kind a document holds: its ``kind``; a ``reprokit/v1`` document without one is a
+    comparison, and the bare facts ``reprokit inventory --json`` used to write an inventory."""
+    if not isinstance(data, dict):
+        raise ReportError(f"not a reprokit report (a JSON {type(data).__name__})")
+    if "kind" in data:
+        kind = data["kind"]
+        if kind not in REGISTRY:
+            raise ReportError(f"not a reprokit report kind: {kind!r} (known: {', '.join(KINDS)})")
+        return str(kind)
+    if data.get("schema") is None and {"ref", "id", "os", "packages"} <= data.keys():
+        return "inventory"
+    return "comparison"  # from_dict checks the schema
+
+
+def from_dict(data: Any) -> AnyResult:
+    """The result a JSON document holds, of whichever kind (:class:`ReportError` if none)."""
+    return REGISTRY[kind_of(data)].from_dict(data)
+
+
+def load(path: str | Path) -> AnyResult:
+    """Read a JSON document written by ``--json``, ``--report x.json``, ``to_json`` or
+    ``write`` back into its result."""
+    return from_dict(read_json(path))

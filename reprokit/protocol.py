@@ -1,0 +1,105 @@
+"""The protocol every result kind follows, whatever produced it.
+
+A result (comparison, parity, audit, drift, inventory, replay, images) has a ``kind``, an
+``ok`` verdict (True = passes), ``to_dict()``/``from_dict()``, ``text()``, a rich display
+(``_repr_html_()``), ``to_json(path=None)`` and ``write(path)``, whose extension picks the
+format (``.json``, ``.html``, ``.md``, ``.ipynb``). :class:`Reported` implements everything
+but ``to_dict``/``from_dict`` by handing the result to the one presenter layer,
+:mod:`reprokit.report`, which dispatches on ``kind``. The import goes one way only: result
+modules import this module and the presenters; presenters never import a result module.
+
+:func:`reprokit.load` reads any kind back (:mod:`reprokit.kinds` holds the registry).
+
+>>> from reprokit.baseline import ReplayResult
+>>> r = ReplayResult("app:2", "sha256:2", "app:1", checked=3)
+>>> r.kind, r.ok, r.text().splitlines()[0]
+('replay', True, 'replay: MATCHES — 3/3 facts of app:1 hold on app:2')
+>>> isinstance(r, Reported)
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+#: every kind of result, in the order the documentation lists them
+KINDS = ("comparison", "parity", "audit", "drift", "inventory", "replay", "images")
+
+
+class Reported:
+    """The shared half of every result: output in every format, through :mod:`reprokit.report`.
+
+    Subclasses set ``kind`` (a class attribute, or a field for the classes that hold two
+    kinds), define ``ok``, ``to_dict`` and ``from_dict``.
+    """
+
+    kind: str
+
+    @property
+    def ok(self) -> bool:  # pragma: no cover - every kind overrides it
+        """Whether the result passes (True) or not."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every kind overrides it
+        """The JSON document (``schema: reprokit/v1`` with this ``kind``) as a dict."""
+        raise NotImplementedError
+
+    def to_json(self, path: str | Path | None = None) -> str | None:
+        """The JSON document: returned as text, or written atomically to ``path`` and None."""
+        from .report.json import document
+
+        return document(self.to_dict(), path)
+
+    def text(self, top: int | None = None) -> str:
+        """The human summary the CLI prints; ``top`` bounds the longest list (per kind)."""
+        from .report.text import render
+
+        return render(self, top)
+
+    def _repr_html_(self) -> str:
+        """The rich display in Jupyter (an HTML fragment, every image-derived string escaped)."""
+        from .report.html import fragment
+
+        return fragment(self)
+
+    def to_html(self, path: str | Path | None = None, *, plots: bool = True) -> str | None:
+        """A standalone HTML page: returned, or written atomically to ``path`` and None."""
+        from .report.html import page
+        from .report.json import write_atomic
+
+        text = page(self, plots=plots)
+        if path is None:
+            return text
+        write_atomic(Path(path), text)
+        return None
+
+    def to_markdown(self, path: str | Path | None = None, *, images: bool = False) -> str:
+        """Markdown (tables; plots of a comparison only with ``images``); also written to
+        ``path`` when given."""
+        from .report.json import write_atomic
+        from .report.markdown import render
+
+        text = render(self, images=images)
+        if path is not None:
+            write_atomic(Path(path), text + "\n")
+        return text
+
+    def to_notebook(self, path: str | Path) -> Path:
+        """Write a Jupyter notebook to ``path`` and the JSON beside it (same name, ``.json``),
+        from which the notebook reloads the result; returns the JSON path."""
+        from .report.notebook import write
+
+        return write(self, Path(path))
+
+    def write(self, path: str | Path) -> None:
+        """Write the result to ``path`` in the format its extension names (``.json``,
+        ``.html``, ``.md``, ``.ipynb`` with its JSON beside it), atomically."""
+        from .report.files import write
+
+        write(self, path)
+
+    def __repr__(self) -> str:
+        from .report.text import headline
+
+        return f"<reprokit.{type(self).__name__} {headline(self)}>"
