@@ -68,13 +68,16 @@ STEP_COLUMNS = ["layer", "instruction", "dockerfile_line", "causes", "fix"]
 PACKAGE_COLUMNS = ["manager", "name", "change", "a", "b"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result:
     """A comparison of two images: verdict, reason, both images and all their differences.
 
     ``layers``, ``config``, ``files`` and ``merged`` are pandas DataFrames (columns below);
     the plain records behind them, which every presenter renders, are ``layer_records``,
     ``config_records``, ``file_records`` and ``merged_records``.
+
+    A Result is built once and is immutable: a check's provenance (builds, runs, …) is added
+    with :func:`dataclasses.replace`, which makes a new one.
     """
 
     verdict: str

@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import UsageError
 from ..globs import matches_any
 from ..records import FileRecord
+from ..verdict import EQUIVALENT, KIND_CAUSES
 from . import content as c
 from .causes import CAUSES
 from .facts import ContentFacts
@@ -194,7 +195,7 @@ def rule_from_dict(data: Mapping[str, Any], where: str = "rule") -> Rule:
     )
 
 
-_TIME = frozenset({"mtime"})
+_TIME = EQUIVALENT.file_fields  # what the verdict tolerates is what mtime-only explains
 _OWNER = frozenset({"uid", "gid"})
 _CONTENT = frozenset({"content", "size"})
 
@@ -296,15 +297,16 @@ FILE_RULES: tuple[Rule, ...] = (
     ),
 )
 
-#: The built-in rules for config fields (flattened names such as ``history[2].created``).
+#: The built-in rules for config fields (flattened names such as ``history[2].created``): the
+#: fields the verdict's ``equivalent`` bundle tolerates, by kind, then dates in other values.
 CONFIG_RULES: tuple[Rule, ...] = (
-    Rule("created", "image-metadata", paths=("created", "history[*].created"), target="config"),
-    Rule(
-        "legacy-builder",
-        "image-metadata",
-        paths=("container", "container_config.**", "config.Hostname", "config.Image"),
-        target="config",
+    *(
+        Rule(rule_id, KIND_CAUSES[kind], paths=EQUIVALENT.patterns(kind), target="config")
+        for rule_id, kind in (
+            ("created", "timestamp"),
+            ("legacy-builder", "legacy-builder"),
+            ("diff-ids", "derived"),
+        )
     ),
-    Rule("diff-ids", "layer-digest", paths=("rootfs.diff_ids[*]",), target="config"),
     Rule("config-dates", "embedded-timestamp", sniff="only-dates", target="config"),
 )
