@@ -68,7 +68,7 @@ class Tolerance:
 
     def tolerates_file(self, d: FileDiff) -> bool:
         """Whether a file difference is tolerated: modified in the tolerated fields only."""
-        return d.change == "modified" and bool(d.fields) and set(d.fields) <= self.file_fields
+        return d.change == "modified" and bool(d.fields) and self.file_fields.issuperset(d.fields)
 
 
 STRICT = Tolerance("strict")

@@ -17,6 +17,7 @@ hold it. Contents are turned into short facts at once and never kept.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..diff import Differences
-from ..globs import matches_any
+from ..globs import compile_globs, matches_any
 from ..model import ConfigDiff, FileDiff, LayerDiff, StepExplanation
 from ..packages.reader import read_layers
 from ..read.layers import LayerIndex, TapFor, combine_taps
@@ -215,20 +216,21 @@ def explain(
             second = _second_pass(leftovers, sources, settings, also)
             by_diff.update({k: v for k, v in second.items() if isinstance(k, int)})
     file_rules = settings.file_rules()
+    ignore = compile_globs(tuple(settings.ignore))
     files = [_NONE] * len(diffs.files)
     merged = [_NONE] * len(diffs.merged)
     pending: list[_Pending] = []
     by_key: dict[tuple[str, int, int], int] = {}
     copies: list[tuple[int, int]] = []  # (merged index, per-layer index): the very same records
     for i, d in enumerate(diffs.files):
-        pending.append(_classify(d, files, i, file_rules, settings, by_diff.get(id(d))))
+        pending.append(_classify(d, files, i, file_rules, ignore, by_diff.get(id(d))))
         by_key[(d.path, id(d.a), id(d.b))] = i
     for i, d in enumerate(diffs.merged):
         same = by_key.get((d.path, id(d.a), id(d.b)))
         if same is not None:
             copies.append((i, same))
         else:
-            pending.append(_classify(d, merged, i, file_rules, settings, by_diff.get(id(d))))
+            pending.append(_classify(d, merged, i, file_rules, ignore, by_diff.get(id(d))))
     del by_diff, by_key
     # evidence goes first to what most needs it: unexplained, then other causes, then times
     pending.sort(key=lambda p: p.priority)
@@ -302,13 +304,13 @@ def _classify(
     out: list[Explanation],
     index: int,
     rules: list[Rule],
-    settings: Settings,
+    ignore: re.Pattern[str],
     facts: ContentFacts | None = None,
 ) -> _Pending:
     subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
     rule, evidence = _apply(rules, subject)
     cause, fix, rule_id = _cause(rule)
-    ignored = matches_any(settings.ignore, d.path)
+    ignored = ignore.match(d.path) is not None
     return _Pending(d, subject, evidence, cause, fix, rule_id, ignored, out, index)
 
 

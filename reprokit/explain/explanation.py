@@ -13,7 +13,7 @@ whether everything is explained. It edits no record; :meth:`Explanations.files_e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..model import ConfigDiff, FileDiff, StepExplanation
 
@@ -44,15 +44,16 @@ class Explanations:
 
     def files_explained(self, records: list[FileDiff]) -> list[FileDiff]:
         """New per-layer records carrying their explanations."""
-        return _attach(records, self.files)
+        return _attach_files(records, self.files)
 
     def merged_explained(self, records: list[FileDiff]) -> list[FileDiff]:
         """New merged-view records carrying their explanations."""
-        return _attach(records, self.merged)
+        return _attach_files(records, self.merged)
 
     def config_explained(self, records: list[ConfigDiff]) -> list[ConfigDiff]:
         """New config records carrying their explanations."""
-        return _attach(records, self.config)
+        _same_length(records, self.config)
+        return [with_explanation(d, e) for d, e in zip(records, self.config, strict=True)]
 
 
 D = TypeVar("D", FileDiff, ConfigDiff)
@@ -81,7 +82,27 @@ def _fields(e: Explanation) -> tuple[str, str | None, str | None, bool, str | No
     return e.cause, e.fix, e.evidence, e.ignored, e.rule
 
 
-def _attach(records: list[D], explanations: list[Explanation]) -> list[D]:
+def _same_length(records: list[Any], explanations: list[Explanation]) -> None:
     if len(records) != len(explanations):
         raise ValueError(f"{len(explanations)} explanations for {len(records)} differences")
-    return [with_explanation(d, e) for d, e in zip(records, explanations, strict=True)]
+
+
+def _attach_files(records: list[FileDiff], explanations: list[Explanation]) -> list[FileDiff]:
+    """New file records carrying ``explanations`` (one list pass: 100k records are common)."""
+    _same_length(records, explanations)
+    return [
+        FileDiff(
+            d.path,
+            d.change,
+            d.fields,
+            d.layer,
+            d.a,
+            d.b,
+            e.cause,
+            e.fix,
+            e.evidence,
+            e.ignored,
+            e.rule,
+        )
+        for d, e in zip(records, explanations, strict=True)
+    ]

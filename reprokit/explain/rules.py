@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..errors import UsageError
-from ..globs import matches_any
+from ..globs import compile_globs
 from ..records import FileRecord
 from ..verdict import EQUIVALENT, KIND_CAUSES
 from . import content as c
@@ -124,9 +125,14 @@ class Rule:
             parts.append(f"sniff {self.sniff}")
         return "; ".join(parts) or "anything"
 
+    @cached_property
+    def _paths(self) -> re.Pattern[str] | None:
+        """``paths`` compiled once (None: any path)."""
+        return compile_globs(self.paths) if self.paths else None
+
     def matches(self, s: Subject) -> tuple[bool, str | None]:
         """Whether the rule recognises ``s``, and the evidence its sniff found."""
-        if self.paths and not matches_any(self.paths, s.path):
+        if self._paths is not None and self._paths.match(s.path) is None:
             return False, None
         fields = set(s.fields)
         if self.fields_only is not None and not (fields and fields <= self.fields_only):
