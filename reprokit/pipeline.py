@@ -31,6 +31,7 @@ from .sources.image import Source
 from .sources.layout import Platform
 from .sources.refs import as_source
 from .verdict import Tolerance, judge
+from .verdict import tolerance as bundle
 
 #: compares two images (sources or transport references) into a Result
 Compare = Callable[[Source, Source], Result]
@@ -51,6 +52,9 @@ class Pipeline:
     platform: Platform | None = None
     #: the tolerance bundle of the verdict (reprokit.verdict.TOLERANCES)
     tolerance: str | Tolerance = "equivalent"
+
+    def __post_init__(self) -> None:
+        bundle(self.tolerance)  # an unknown bundle fails before anything is read
 
     def compare(self, a: str | Source, b: str | Source) -> Result:
         """Read, compare and explain two images; judge the verdict; return the Result."""

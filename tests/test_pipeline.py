@@ -13,7 +13,9 @@ import pytest
 import tarcraft as tc
 
 import reprokit
+from reprokit import diff
 from reprokit.diff import Differences, compare_config, compare_images
+from reprokit.errors import UsageError
 from reprokit.explain.explainer import explain
 from reprokit.explain.settings import Settings
 from reprokit.model import ImageInfo
@@ -124,6 +126,7 @@ def test_verdict_is_judged_once_on_the_results_records(pairs, verdict):
     assert result.verdict == verdict, result.reason
     again = judge(result.images, result.config_records, result.file_records, result.merged_records)
     assert again == (result.verdict, result.reason)
+    assert not hasattr(diff, "verdict")  # compare only compares: no second verdict policy
 
 
 def test_ignored_differences_are_excluded_in_the_one_verdict_pass(pairs):
@@ -150,6 +153,8 @@ def test_strict_bundle_tolerates_nothing(pairs):
     ) == (result.verdict, result.reason)
     assert reprokit.compare(*pairs["identical"], tolerance="strict").verdict == "identical"
     assert tolerance("semantic") is TOLERANCES["equivalent"] is EQUIVALENT
+    with pytest.raises(UsageError, match="unknown tolerance 'lenient'"):
+        reprokit.compare("docker-archive:/nonexistent.tar", "oci:/nowhere", tolerance="lenient")
 
 
 def legacy_config(container: str, env: str, inner_env: str, created: str) -> dict[str, Any]:
