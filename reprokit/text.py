@@ -1,15 +1,13 @@
-"""Neutral text helpers every layer may use: printable one-line text, sizes, step names.
+"""Neutral text helpers every layer may use: printable one-line text, sizes.
 
 Paths and commands come from images and are untrusted: control characters are escaped so a
 hostile file name cannot rewrite the terminal.
 
->>> clean("a\\x1b[2Jb"), human_size(1536), short_step("/bin/sh -c #(nop)  CMD [\\"sh\\"]")
-('a\\\\x1b[2Jb', '1.5 KB', 'CMD ["sh"]')
+>>> clean("a\\x1b[2Jb"), human_size(1536)
+('a\\\\x1b[2Jb', '1.5 KB')
 """
 
 from __future__ import annotations
-
-from .history import display
 
 
 def clean(text: object, limit: int | None = None) -> str:
@@ -32,12 +30,6 @@ def human_size(n: int | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} GB"
-
-
-def short_step(created_by: str | None) -> str:
-    """A Dockerfile-like rendering of a history ``created_by`` (:func:`reprokit.history.display`;
-    a :class:`reprokit.history.Step` carries it as ``text``)."""
-    return display(created_by)
 
 
 def one_line(text: str | None, limit: int = 70) -> str:

@@ -13,13 +13,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from ..text import short_step
+from ..history import KEYWORDS, display
+from ..history import keyword as keyword_of
 from .causes import CAUSES, TIME_ONLY
 
-KEYWORDS = {
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
-    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
-}  # fmt: skip
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<-?\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?")
 
@@ -81,16 +78,6 @@ def parse_dockerfile(text: str) -> list[Instruction]:
     return out
 
 
-def keyword_of(created_by: str | None) -> str:
-    """The Dockerfile keyword a history ``created_by`` comes from (RUN when it is a command)."""
-    text = (created_by or "").strip()
-    if "#(nop)" in text:
-        word = text.split("#(nop)", 1)[1].split(None, 1)
-        return word[0].upper() if word else "RUN"
-    first = text.split(None, 1)[0] if text else ""
-    return first if first in KEYWORDS else "RUN"
-
-
 def final_stage(instructions: list[Instruction], target: str | None = None) -> list[Instruction]:
     """The instructions of the stage that was built (``target`` or the last one)."""
     stages = {i.stage for i in instructions}
@@ -136,9 +123,9 @@ def map_layers(
 def instruction_text(created_by: str | None, matched: Instruction | None) -> str:
     """What to call a step: the Dockerfile instruction when known, else the history entry."""
     if matched is None:
-        return short_step(created_by)
+        return display(created_by)
     if matched.keyword == "FROM":
-        return f"{matched.text} (base image layer: {short_step(created_by)})"
+        return f"{matched.text} (base image layer: {display(created_by)})"
     return matched.text
 
 
