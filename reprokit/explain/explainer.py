@@ -31,19 +31,20 @@ from ..records import FileRecord
 from ..result import Result
 from ..sources.image import Image, Source
 from . import content as c
-from .causes import CAUSES
+from .causes import CAUSES, NOT_EXPLAINED
 from .facts import ContentFacts, is_package_db
-from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing
+from .fixes import step_fix
+from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing, always_read
 from .rules import Rule, Subject
 from .settings import Settings
 from .steps import (
     Instruction,
     final_stage,
-    grouped_fix,
     instruction_text,
     keyword_of,
     map_layers,
     parse_dockerfile,
+    split_by_step,
 )
 
 Located = tuple[FileDiff, str | None, str | None]
@@ -140,11 +141,13 @@ def _facts_and_leftovers(
             found[id(d)] = facts
         else:
             leftovers.append((d, diff_id(image_a, ia), diff_id(image_b, ib)))
-    # package databases first, then by path, within the budgets of files and bytes
-    leftovers.sort(key=lambda item: (not is_package_db(item[0].path), item[0].path))
+    # pycs and package databases whatever the budgets (their causes must not depend on
+    # them), then the others by path, within the budgets of files and bytes
+    kept = [item for item in leftovers if always_read(item[0].path)]
+    rest = sorted((i for i in leftovers if not always_read(i[0].path)), key=lambda i: i[0].path)
     room_files = max(0, settings.evidence_files - len(found))
-    total, kept = read_already, []
-    for item in leftovers[:room_files]:
+    total = read_already
+    for item in rest[:room_files]:
         a, b = item[0].a, item[0].b
         total += (a.size if a else 0) + (b.size if b else 0)
         if total > settings.evidence_bytes:
@@ -239,7 +242,7 @@ def explain_result(
     for cd in result.config_records:
         _explain_config(cd, config_rules, settings)
     counted = _counted(result)
-    result.explained = all(x.cause != "unexplained" for x in counted)
+    result.explained = all(x.cause not in NOT_EXPLAINED for x in counted)
     result.step_records = _steps(result, file_rules, dockerfile, target)
     return result
 
@@ -279,7 +282,7 @@ class _Pending:
         d = self.diff
         if d.ignored:
             return 3
-        return 0 if d.cause == "unexplained" else 2 if d.cause == "timestamp" else 1
+        return 0 if d.cause in NOT_EXPLAINED else 2 if d.cause == "timestamp" else 1
 
 
 def _explain_file(
@@ -287,6 +290,9 @@ def _explain_file(
 ) -> _Pending:
     subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
     _, evidence = _apply(d, rules, subject)
+    if d.cause == "unexplained" and facts is None and "content" in d.fields:
+        # unexplained only once the content was examined; here it was not read
+        d.cause, d.fix = "unexamined", CAUSES["unexamined"].fix
     d.ignored = matches_any(settings.ignore, d.path)
     return _Pending(d, subject, evidence)
 
@@ -350,8 +356,11 @@ def _steps(
 ) -> list[StepExplanation]:
     created = [layer.created_by for layer in result.layer_records]
     matched: list[Instruction | None] = [None] * len(created)
+    stage: list[Instruction] = []
     if dockerfile:
-        matched = map_layers(created, final_stage(parse_dockerfile(dockerfile), target))
+        stage = final_stage(parse_dockerfile(dockerfile), target)
+        matched = map_layers(created, stage)
+    stage_text = "\n".join(i.text for i in stage)
     rule_by_id = {r.id: r for r in rules}
     per_layer: dict[int, list[FileDiff]] = defaultdict(list)
     for d in result.file_records:
@@ -362,31 +371,25 @@ def _steps(
         if layer.same:
             continue
         diffs = per_layer.get(layer.index, [])
-        causes = Counter(d.cause or "unexplained" for d in diffs)
-        cleanup: list[str] = []
-        fixes: dict[str, str] = {}
-        for d in diffs:
-            rule = rule_by_id.get(d.rule or "")
-            if rule is not None and rule.cleanup:
-                cleanup.extend(rule.cleanup)
-            elif d.cause and d.fix and d.cause not in CAUSES:
-                fixes[d.cause] = d.fix
         instruction = matched[layer.index] if layer.index < len(matched) else None
-        keyword = instruction.keyword if instruction else keyword_of(layer.created_by)
-        if diffs:
-            fix = grouped_fix(keyword, causes, cleanup, fixes)
-        else:
-            fix = (
-                "no file differs: the layer's tar encoding does (headers such as PAX times); "
-                "a builder that rewrites timestamps normalises it"
+        # a layer squashing several steps (buildah --layers=false): split by the step writing it
+        for step, step_diffs in split_by_step(instruction, stage, matched, diffs):
+            causes = Counter(d.cause or "unexplained" for d in step_diffs)
+            keyword = step.keyword if step else keyword_of(layer.created_by)
+            if step_diffs:
+                fix = step_fix(keyword, step, step_diffs, rule_by_id, stage_text)
+            else:
+                fix = (
+                    "no file differs: the layer's tar encoding does (headers such as PAX "
+                    "times); a builder that rewrites timestamps normalises it"
+                )
+            out.append(
+                StepExplanation(
+                    layer=layer.index,
+                    instruction=instruction_text(layer.created_by, step),
+                    dockerfile_line=step.line if step else None,
+                    causes=dict(causes.most_common()),
+                    fix=fix,
+                )
             )
-        out.append(
-            StepExplanation(
-                layer=layer.index,
-                instruction=instruction_text(layer.created_by, instruction),
-                dockerfile_line=instruction.line if instruction else None,
-                causes=dict(causes.most_common()),
-                fix=fix,
-            )
-        )
     return out
