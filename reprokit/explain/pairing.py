@@ -76,9 +76,10 @@ class _Pairing:
                 return
             self.pending_bytes -= len(mate)
         a, b = (data, mate) if side == "a" else (mate, data)
-        if a != b and not always_read(path):  # only differing contents count, pycs do not
-            with self.lock:
-                self.read_bytes += len(a) + len(b)
+        if a != b:
+            if not always_read(path):  # only differing contents count; pycs and dbs do not
+                with self.lock:
+                    self.read_bytes += len(a) + len(b)
             lean = len(self.facts) >= self.max_files
             facts = content_facts(path, a, b, self.patterns, lean)
             with self.lock:
