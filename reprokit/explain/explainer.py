@@ -145,7 +145,8 @@ def _facts_and_leftovers(
     # them), then the others by path, within the budgets of files and bytes
     kept = [item for item in leftovers if always_read(item[0].path)]
     rest = sorted((i for i in leftovers if not always_read(i[0].path)), key=lambda i: i[0].path)
-    room_files = max(0, settings.evidence_files - len(found))
+    counted = sum(1 for d in result.file_records if id(d) in found and not always_read(d.path))
+    room_files = max(0, settings.evidence_files - counted)
     total = read_already
     for item in rest[:room_files]:
         a, b = item[0].a, item[0].b

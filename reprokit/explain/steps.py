@@ -158,7 +158,7 @@ _WRITERS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 )
 
 
-def _writes(instruction: Instruction, path: str) -> int:
+def writes(instruction: Instruction, path: str) -> int:
     """How strongly ``instruction`` looks like the step that wrote ``path`` (0: no sign)."""
     text = instruction.text
     if instruction.keyword in ("COPY", "ADD"):
@@ -209,7 +209,7 @@ def split_by_step(
     groups: dict[int, list[Any]] = {}
     by_line = {i.line: i for i in candidates}
     for d in diffs:
-        scores = [(_writes(i, d.path), i.line) for i in candidates]
+        scores = [(writes(i, d.path), i.line) for i in candidates]
         best = max(scores)
         line = best[1] if best[0] > 0 else candidates[-1].line
         groups.setdefault(line, []).append(d)
