@@ -49,7 +49,7 @@ def middle(path: object, limit: int) -> str:
     """A path shortened in the middle so its start and its file name stay readable.
 
     >>> middle("/usr/local/lib/python3.11/site-packages/blinker/_saferef.py", 40)
-    '/usr/local/lib/…/blinker/_saferef.py'
+    '/usr/…/site-packages/blinker/_saferef.py'
     >>> middle("/short", 40)
     '/short'
     """
