@@ -343,7 +343,10 @@ def fix(
             result.after = current
             if current.meets(require):
                 break
-        final = plan(current, text, target) if not current.meets(require) else []
+        if not verify:  # what the applied plan has no edit for
+            final = plan(before, original, target)
+        else:
+            final = plan(current, text, target) if not current.meets(require) else []
         result.unfixed = unfixed(final, current, require)
         if not result.rounds and not result.unfixed:
             result.unfixed = [
