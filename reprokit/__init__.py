@@ -18,7 +18,9 @@ True
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -55,6 +57,10 @@ _LAZY = {
     "CAUSES": "reprokit.explain.causes",
     "Rule": "reprokit.explain.rules",
     "Settings": "reprokit.explain.settings",
+    "survey": "reprokit.fleet.survey",
+    "SurveyResult": "reprokit.fleet.result",
+    "history": "reprokit.fleet.history",
+    "HistoryResult": "reprokit.fleet.history",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on demand
@@ -70,6 +76,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from .explain.causes import CAUSES  # noqa: F401
     from .explain.rules import Rule  # noqa: F401
     from .explain.settings import Settings  # noqa: F401
+    from .fleet.history import HistoryResult, history  # noqa: F401
+    from .fleet.result import SurveyResult  # noqa: F401
+    from .fleet.survey import survey  # noqa: F401
     from .packages.reader import inventory  # noqa: F401
     from .result import Result  # noqa: F401
     from .spec import BuildSpec  # noqa: F401
@@ -86,6 +95,19 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _Namespace(ModuleType):
+    """``reprokit.history`` is the public function (the fleet's history), although a submodule
+    of that name (layer history) exists: importing the submodule does not replace the name."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "history" and isinstance(value, ModuleType):
+            return  # the submodule stays in sys.modules["reprokit.history"]
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Namespace
 
 
 __all__ = [

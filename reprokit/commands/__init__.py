@@ -15,11 +15,16 @@ from . import (
     check,
     diff,
     drift,
+    history,
     images,
     inventory,
     parity,
     replay,
     report,
+    survey,
 )
 
-COMMANDS = [check, diff, report, causes, parity, inventory, capture, replay, audit, drift, images]
+COMMANDS = [
+    *[check, diff, report, causes, parity, inventory, capture, replay, audit, drift, images],
+    *[survey, history],
+]

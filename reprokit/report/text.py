@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..text import clean, human_size, one_line, short_step
 from .view import (
+    EXTRA,
     differences,
     headline,
     outcome_text,
@@ -64,6 +65,8 @@ def render(result: Any, top: int | None = None) -> str:
         "replay": render_replay,
         "images": render_images,
     }
+    if kind in EXTRA:
+        return EXTRA[kind].text(result, top)  # type: ignore[no-any-return]
     if kind not in renderers:
         raise ValueError(f"no text presenter for results of kind {kind!r}")
     return renderers[kind](result, TOP[kind] if top is None else top)
