@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _progress(line: str) -> None:
-    print(f"reprokit: {clean(line)}", file=sys.stderr, flush=True)
+    print(f"reprokit {clean(line)}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
