@@ -153,12 +153,13 @@ class Store:
             sa.Column("error", sa.Text),
         )
         self.meta = meta
-        try:
-            meta.create_all(self.engine, checkfirst=True)
-        except sa.exc.OperationalError as err:
-            raise UsageError(f"history store {where}: {err.orig}") from None
-        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
-            meta.create_all(self.engine, checkfirst=True)  # another writer created it first
+        for attempt in range(5):  # another writer may create the tables at the same moment
+            try:
+                meta.create_all(self.engine, checkfirst=True)
+                break
+            except sa.exc.DBAPIError as err:
+                if attempt == 4 or "exist" not in str(err.orig).lower():
+                    raise UsageError(f"history store {where}: {err.orig}") from None
 
     @classmethod
     def open(cls, where: str | Path) -> Store:

@@ -74,7 +74,7 @@ def spec_parts(target: Target) -> dict[str, Any]:
     """The fingerprint of what is built and its parts (context digest without the Dockerfile,
     Dockerfile digest, build args and options), to tell later which one changed."""
     if target.kind == "pair":
-        refs = f"{target.a}\0{target.b}"
+        refs = f"{target.a} = {target.b}"
         return {"fingerprint": hashlib.sha256(refs.encode()).hexdigest(), "refs": refs}
 
     spec = _spec(target, Path(str(target.context)))
