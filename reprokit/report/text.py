@@ -10,9 +10,10 @@ import textwrap
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ..history import display
+from ..layer_history import display
 from ..text import clean, human_size, middle, one_line, terminal_width
 from .view import (
+    EXTRA,
     differences,
     headline,
     outcome_text,
@@ -65,6 +66,8 @@ def render(result: Any, top: int | None = None) -> str:
         "replay": render_replay,
         "images": render_images,
     }
+    if kind in EXTRA:
+        return EXTRA[kind].text(result, top)  # type: ignore[no-any-return]
     if kind not in renderers:
         raise ValueError(f"no text presenter for results of kind {kind!r}")
     return renderers[kind](result, TOP[kind] if top is None else top)

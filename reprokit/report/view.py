@@ -27,7 +27,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..history import display
+from ..layer_history import display
 from ..text import clean, human_size
 
 if TYPE_CHECKING:
@@ -496,6 +496,12 @@ STATE_COLOURS = {
 }
 
 
+#: presenters of kinds defined outside this module, by kind: an object with ``state(result)``,
+#: ``headline(result)``, ``document(result)`` and ``text(result, top)`` (reprokit.report.fleet
+#: registers ``survey`` and ``history`` when imported by their result modules)
+EXTRA: dict[str, Any] = {}
+
+
 @dataclass
 class Table:
     """One table of a document: plain text cells (each presenter escapes them)."""
@@ -567,6 +573,8 @@ def _table(
 def state(result: Any) -> tuple[str, str]:
     """The banner word of a result of any kind and its tone (``ok``, ``fail``, ``facts``)."""
     kind = result.kind
+    if kind in EXTRA:
+        return EXTRA[kind].state(result)  # type: ignore[no-any-return]
     if kind == "comparison":
         return result.verdict.upper(), "ok" if result.ok else "fail"
     if kind == "parity":
@@ -589,6 +597,8 @@ def headline(result: Any) -> str:
     'replay: MATCHES — 4/4 facts of app:1 hold on app:2'
     """
     kind = result.kind
+    if kind in EXTRA:
+        return EXTRA[kind].headline(result)  # type: ignore[no-any-return]
     word = state(result)[0]
     if kind == "comparison":
         a, b = result.images
@@ -654,6 +664,8 @@ def document(result: Any) -> Document:
         "inventory": _inventory_document,
         "images": _images_document,
     }
+    if result.kind in EXTRA:
+        return EXTRA[result.kind].document(result)  # type: ignore[no-any-return]
     if result.kind not in makers:
         raise ValueError(f"no document for results of kind {result.kind!r}")
     return makers[result.kind](result)
