@@ -14,11 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..errors import UsageError
-from ..globs import matches_any
+from ..globs import compile_globs
 from ..records import FileRecord
+from ..verdict import EQUIVALENT, KIND_CAUSES
 from . import content as c
 from .causes import CAUSES
 from .facts import ContentFacts
@@ -123,9 +125,14 @@ class Rule:
             parts.append(f"sniff {self.sniff}")
         return "; ".join(parts) or "anything"
 
+    @cached_property
+    def _paths(self) -> re.Pattern[str] | None:
+        """``paths`` compiled once (None: any path)."""
+        return compile_globs(self.paths) if self.paths else None
+
     def matches(self, s: Subject) -> tuple[bool, str | None]:
         """Whether the rule recognises ``s``, and the evidence its sniff found."""
-        if self.paths and not matches_any(self.paths, s.path):
+        if self._paths is not None and self._paths.match(s.path) is None:
             return False, None
         fields = set(s.fields)
         if self.fields_only is not None and not (fields and fields <= self.fields_only):
@@ -194,12 +201,17 @@ def rule_from_dict(data: Mapping[str, Any], where: str = "rule") -> Rule:
     )
 
 
-_TIME = frozenset({"mtime"})
+_TIME = EQUIVALENT.file_fields  # what the verdict tolerates is what mtime-only explains
 _OWNER = frozenset({"uid", "gid"})
 _CONTENT = frozenset({"content", "size"})
 
-#: The built-in rules for files, in the order they are tried.
+#: The built-in rules for files, in the order they are tried. "Only the mtime differs" comes
+#: first: a file whose content, owner and mode agree is a timestamp whatever its path (an empty
+#: log a Dockerfile creates on purpose, the debconf database), never something to delete.
+#: ``cleanup`` lists what a step may delete, most specific first; a fix uses only those that
+#: cover a path that differs (see :mod:`reprokit.explain.fixes`).
 FILE_RULES: tuple[Rule, ...] = (
+    Rule("mtime-only", "timestamp", fields_only=_TIME),
     Rule(
         "identity",
         "identity",
@@ -214,13 +226,29 @@ FILE_RULES: tuple[Rule, ...] = (
             "/etc/ssl/private/ssl-cert-snakeoil.key",
             "/etc/ssl/certs/ssl-cert-snakeoil.pem",
         ),
-        cleanup=("/etc/ssh/ssh_host_*", "/var/lib/systemd/random-seed"),
+        cleanup=("/etc/ssh/ssh_host_*", "/var/lib/systemd/random-seed", "/root/.rnd"),
     ),
     Rule(
         "log-file",
         "log-file",
-        paths=("/var/log/**", "**/npm-debug.log", "/root/.npm/_logs/**", "/tmp/*.log"),
-        cleanup=("/var/log/*",),
+        paths=(
+            "/var/log/**",
+            "**/npm-debug.log",
+            "**/.npm/_logs/**",
+            "/tmp/*.log",
+            "**/config.log",
+            "**/test-suite.log",
+            "**/tests/*.log",
+            "**/*.log",
+        ),
+        cleanup=(
+            "/var/log/apt/*.log",
+            "/var/log/*.log",
+            "/var/log/*",
+            "/root/.npm/_logs",
+            "/home/*/.npm/_logs",
+            "/tmp/*.log",
+        ),
     ),
     Rule(
         "ldconfig-aux-cache",
@@ -233,7 +261,12 @@ FILE_RULES: tuple[Rule, ...] = (
         "package-manager-cache",
         paths=("/var/cache/apt/**", "/var/lib/apt/lists/**", "/var/lib/apt/extended_states"),
         changes=None,
-        cleanup=("/var/lib/apt/lists/*", "/var/cache/apt/*.bin"),
+        cleanup=(
+            "/var/lib/apt/lists/*",
+            "/var/cache/apt/*.bin",
+            "/var/cache/apt/archives/*.deb",
+            "/var/lib/apt/extended_states",
+        ),
     ),
     Rule(
         "dpkg-backups",
@@ -260,11 +293,25 @@ FILE_RULES: tuple[Rule, ...] = (
             "/root/.cache/**",
             "/home/*/.cache/**",
             "**/.npm/_cacache/**",
+            "**/.npm/_update-notifier-last-checked",
             "/usr/local/share/.cache/**",
             "/tmp/pip-*/**",
+            "/tmp/pip-*",
+            "/tmp/node-compile-cache/**",
         ),
-        cleanup=("/root/.cache", "/root/.npm/_cacache"),
+        cleanup=(
+            "/root/.cache",
+            "/home/*/.cache",
+            "/root/.npm/_cacache",
+            "/home/*/.npm/_cacache",
+            "/root/.npm/_update-notifier-last-checked",
+            "/home/*/.npm/_update-notifier-last-checked",
+            "/usr/local/share/.cache",
+            "/tmp/pip-*",
+            "/tmp/node-compile-cache",
+        ),
     ),
+    Rule("vcs-index", "vcs-metadata", paths=("**/.git/**", "**/.hg/**", "**/.svn/**")),
     Rule(
         "package-versions",
         "dependency-drift",
@@ -279,7 +326,6 @@ FILE_RULES: tuple[Rule, ...] = (
         sniff="dist-info",
     ),
     Rule("pyc-header", "python-bytecode", paths=("**/*.pyc",), sniff="pyc-header"),
-    Rule("mtime-only", "timestamp", fields_only=_TIME),
     Rule("owner", "ownership", fields_only=_OWNER | _TIME, fields_any=_OWNER),
     Rule(
         "mode",
@@ -296,15 +342,16 @@ FILE_RULES: tuple[Rule, ...] = (
     ),
 )
 
-#: The built-in rules for config fields (flattened names such as ``history[2].created``).
+#: The built-in rules for config fields (flattened names such as ``history[2].created``): the
+#: fields the verdict's ``equivalent`` bundle tolerates, by kind, then dates in other values.
 CONFIG_RULES: tuple[Rule, ...] = (
-    Rule("created", "image-metadata", paths=("created", "history[*].created"), target="config"),
-    Rule(
-        "legacy-builder",
-        "image-metadata",
-        paths=("container", "container_config.**", "config.Hostname", "config.Image"),
-        target="config",
+    *(
+        Rule(rule_id, KIND_CAUSES[kind], paths=EQUIVALENT.patterns(kind), target="config")
+        for rule_id, kind in (
+            ("created", "timestamp"),
+            ("legacy-builder", "legacy-builder"),
+            ("diff-ids", "derived"),
+        )
     ),
-    Rule("diff-ids", "layer-digest", paths=("rootfs.diff_ids[*]",), target="config"),
     Rule("config-dates", "embedded-timestamp", sniff="only-dates", target="config"),
 )

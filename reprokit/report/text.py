@@ -10,7 +10,8 @@ import textwrap
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ..text import clean, human_size, one_line, short_step
+from ..history import display
+from ..text import clean, human_size, middle, one_line, terminal_width
 from .view import (
     differences,
     headline,
@@ -99,7 +100,7 @@ def render_comparison(result: Result, top: int = 10) -> str:
     for layer in result.layer_records:
         state = "same   " if layer.same else "DIFFERS"
         step = steps.get(layer.index)
-        name = step.instruction if step else short_step(layer.created_by)
+        name = step.instruction if step else display(layer.created_by)
         line = f" (line {step.dockerfile_line})" if step and step.dockerfile_line else ""
         count = "" if layer.same else f"  {layer.files_differing} file(s)"
         counts = causes_by_layer[layer.index]
@@ -124,9 +125,10 @@ def render_comparison(result: Result, top: int = 10) -> str:
             if d.ignored:
                 what += " (ignored)"
             where = f"#{d.layer} " if d.layer is not None else ""
-            lines.append(f"  {d.change:<8} {where}{clean(d.path, 50)}  {what}")
+            room = max(40, terminal_width() - 14 - len(where) - len(what))
+            lines.append(f"  {d.change:<8} {where}{middle(d.path, room)}  {what}")
             if d.evidence and d.cause not in (None, "timestamp"):
-                lines.append(f"           {one_line(d.evidence)}")
+                lines.append(f"           {one_line(d.evidence, terminal_width() - 12)}")
         if len(diffs) > top:
             lines.append(f"  … and {len(diffs) - top} more (see the JSON report)")
     if result.step_records:

@@ -27,7 +27,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..text import clean, human_size, short_step
+from ..history import display
+from ..text import clean, human_size
 
 if TYPE_CHECKING:
     from ..auditing.images import ImagesResult
@@ -500,7 +501,7 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         layers.append(
             LayerRow(
                 index=layer.index,
-                instruction=step.instruction if step else short_step(layer.created_by),
+                instruction=step.instruction if step else display(layer.created_by),
                 same=layer.same,
                 files_differing=layer.files_differing,
                 causes="" if layer.same else _counts(causes),
