@@ -440,7 +440,7 @@ def timestamp_rows(result: Result) -> list[TimestampRow]:
         instruction = (
             step.instruction
             if step
-            else short_step(layers[layer].created_by)
+            else display(layers[layer].created_by)
             if layer in layers
             else ""
         )
