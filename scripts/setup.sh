@@ -97,8 +97,9 @@ ensure_engine() {
 ensure_tools() {
   have_debian_root || return 0
   apt_install buildah busybox-static debootstrap zstd skopeo rpm
-  # headless Chromium renders the HTML report in tests/test_report_browser.py
-  apt_install chromium
+  # headless Chromium renders the HTML report in tests/test_report_browser.py; chromium-driver
+  # lets selenium drive it through JupyterLab in tests/test_notebook_browser.py
+  apt_install chromium chromium-driver
   # a real PostgreSQL server for the history store's tests (tests/test_history_postgres.py)
   apt_install postgresql
   # BuildKit through `docker buildx` (builder buildx, the default `auto` builder's first choice)

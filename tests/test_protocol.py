@@ -329,8 +329,9 @@ def test_every_format_lists_the_same_top_paths_in_the_same_order(tmp_path: Path)
     assert len({tuple(rank(d)[:2]) for d in result.file_records}) > 4  # mixed tiers
     from_text = text_paths(result.text(top=10))
     html = result._repr_html_()
-    top_table = html.split("Top differing files", 1)[1].split("</table>", 1)[0]
-    from_html = re.findall(r"<tr><td><code>([^<]+)</code>", top_table)
+    top_table = html.split("Every differing path", 1)[1].split("</table>", 1)[0]
+    cells = re.findall(r'<tr><td style="[^"]*"><code>(.+?)</code>', top_table)
+    from_html = [c.replace("<wbr>", "") for c in cells][:20]
     from_md = markdown_paths(result.to_markdown(), "### Top differing files")
     result.write(tmp_path / "r.ipynb")
     nb = nbformat.read(tmp_path / "r.ipynb", as_version=4)
