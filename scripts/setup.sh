@@ -97,6 +97,10 @@ ensure_engine() {
 ensure_tools() {
   have_debian_root || return 0
   apt_install buildah busybox-static debootstrap zstd skopeo rpm
+  # machine images (docs/machine-images.md): Packer (bookworm's 1.6.6, docker builder built in),
+  # libguestfs (guestfish, driven as a program: the venv's Python cannot load python3-guestfs)
+  # with a kernel for its appliance, qemu-img, mkfs.ext4 and sfdisk for the disk tests
+  apt_install packer libguestfs-tools linux-image-amd64 qemu-utils e2fsprogs fdisk
   # headless Chromium renders the HTML report in tests/test_report_browser.py
   apt_install chromium
   # BuildKit through `docker buildx` (builder buildx, the default `auto` builder's first choice)
