@@ -431,7 +431,7 @@ def explain_variables(result: Any, builds: list[PackerBuild], varying: list[str]
 
     changed = []
     for rec in result.config_records:
-        if rec.cause in (None, "unexplained"):
+        if rec.cause in (None, "unexplained", "embedded-timestamp"):
             va, vb = carries(rec.a, windows[0]), carries(rec.b, windows[1])
             if va and va == vb:
                 rec = replace(

@@ -35,7 +35,11 @@ def rootfs_config(diff_id: str, **extra: Any) -> dict[str, Any]:
 
 
 def one_layer_image(ref: str, layer: LayerIndex, **extra: Any) -> Image:
-    """An :class:`Image` of a single layer, its id the layer's digest."""
+    """An :class:`Image` of a single layer, its id the layer's digest. The root directory's
+    own entry (``./`` in a tarball) is left out: a directory tree or a mounted filesystem
+    has none, and a container layer rarely does."""
+    if any(r.path == "/" for r in layer.records):
+        layer.records = [r for r in layer.records if r.path != "/"]
     return Image(
         ref, layer.diff_id, rootfs_config(layer.diff_id, **extra), [layer.diff_id], [layer]
     )
