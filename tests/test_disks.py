@@ -82,7 +82,7 @@ def test_disk_pairs_identical_equivalent_different(disks: dict[str, Path]):
 
     diff = reprokit.compare(f"disk:{disks['a']}", f"disk:{disks['c']}")
     assert diff.verdict == "different"
-    assert [d.path for d in diff.merged_records] == ["/etc/motd"]
+    assert [d.path for d in diff.merged_records] == ["/etc/motd", "/etc/motd.hard"]
 
 
 def test_disk_files_equal_the_tree_read_through_dir(disks: dict[str, Path]):

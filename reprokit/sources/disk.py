@@ -319,15 +319,14 @@ class DiskSource(Source):
         self.partition = partition
         self.ref = str(path) + (f":{partition}" if partition is not None else "")
         self._shared: _Shared | None = None
+        self._partner: DiskSource | None = None
         self.notes: list[str] = []
 
     def pair_with(self, other: Source) -> None:
         """Read this disk and ``other`` (when it is a disk too) in one appliance."""
-        if isinstance(other, DiskSource) and self._shared is None and other._shared is None:
-            disks = [self.path] if other.path == self.path else [self.path, other.path]
-            shared = _Shared(disks)
-            shared.pending = 2
-            self._shared = other._shared = shared
+        if isinstance(other, DiskSource):
+            self._partner, other._partner = other, self
+            _share(self, other)
 
     def read(
         self,
@@ -337,15 +336,31 @@ class DiskSource(Source):
     ) -> Image:
         if not self.path.is_file():
             raise UsageError(f"{self}: no such disk image")
-        shared = self._shared or _Shared([self.path])
-        self._shared = None  # a second read starts its own appliance
+        with _pairing:  # a later pass (e.g. content evidence) reads both in one appliance again
+            if self._shared is None and self._partner is not None:
+                _share(self, self._partner)
+            shared = self._shared or _Shared([self.path])
+            self._shared = None
         appliance = shared.acquire()
         try:
             image = read_disk(appliance, self, cancel, tap_for)
         finally:
             shared.release()
         self.notes = list(appliance.notes)
+        image.config["disk"]["appliance"] = "; ".join(self.notes) or "KVM"
         return image
+
+
+_pairing = threading.Lock()
+
+
+def _share(a: DiskSource, b: DiskSource) -> None:
+    """Give two disks one appliance for their next read (unless one has one already)."""
+    if a._shared is None and b._shared is None:
+        disks = [a.path] if b.path == a.path else [a.path, b.path]
+        shared = _Shared(disks)
+        shared.pending = 2
+        a._shared = b._shared = shared
 
 
 def _filesystems(appliance: Appliance, dev: str, partition: int | None) -> list[tuple[str, str]]:
