@@ -46,6 +46,7 @@ from typing import Any
 
 from ..errors import ReprokitError, UsageError
 from ..read.layers import LayerIndex, TapFor, index_layer
+from ..records import FileRecord
 from .image import Image, Source
 from .rootfs import rootfs_config
 
@@ -497,10 +498,11 @@ def _tidy(layer: LayerIndex, prefix: str, fs: dict[str, Any]) -> LayerIndex:
     digest."""
     paths = [r.path for r in layer.records]
     fs["order"] = hashlib.sha256("\n".join(paths).encode("utf-8", "surrogateescape")).hexdigest()
+    records = canonical_hardlinks(list(layer.records))
     keep = []
     lost = "/lost+found"
     lost_empty = fs["type"].startswith("ext") and not any(p.startswith(lost + "/") for p in paths)
-    for rec in layer.records:
+    for rec in records:
         if rec.path == "/" or (lost_empty and rec.path == lost):
             continue
         if prefix:
@@ -512,6 +514,36 @@ def _tidy(layer: LayerIndex, prefix: str, fs: dict[str, Any]) -> LayerIndex:
     if prefix:
         keep.insert(0, dataclasses.replace(layer.records[0], path=prefix, type="dir"))
     return LayerIndex(layer.diff_id, layer.size, keep, layer.content_bytes)
+
+
+def canonical_hardlinks(records: list[FileRecord]) -> list[FileRecord]:
+    """Which of a set of hard links tar writes as the file follows the directory order (the
+    hash seed); here the first path in sorted order is always the file, as in ``dir:``.
+
+    >>> f = FileRecord("/b", "file", size=2, sha256="x")
+    >>> h = FileRecord("/a", "hardlink", sha256="x", linkname="/b")
+    >>> [(r.path, r.type, r.linkname) for r in canonical_hardlinks([f, h])]
+    [('/b', 'hardlink', '/a'), ('/a', 'file', None)]
+    """
+    at = {r.path: i for i, r in enumerate(records)}
+    groups: dict[str, list[str]] = {}
+    for r in records:
+        if r.type == "hardlink" and r.linkname in at:
+            groups.setdefault(r.linkname, [r.linkname]).append(r.path)
+    for target, members in groups.items():
+        first = min(members)
+        if first == target:
+            continue
+        file_rec = records[at[target]]
+        for path in members:
+            if path == first:
+                records[at[path]] = dataclasses.replace(file_rec, path=path)
+            else:
+                base = file_rec if path == target else records[at[path]]
+                records[at[path]] = dataclasses.replace(
+                    base, path=path, type="hardlink", linkname=first, size=0
+                )
+    return records
 
 
 def _block_digest(appliance: Appliance, source: DiskSource, dev: str) -> str:
