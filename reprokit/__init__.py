@@ -39,6 +39,8 @@ _LAZY = {
     "check": "reprokit.api",
     "compare": "reprokit.api",
     "load": "reprokit.api",
+    "fix": "reprokit.fixing",
+    "FixResult": "reprokit.fixing",
     "audit": "reprokit.auditing.scan",
     "drift": "reprokit.auditing.drift",
     "images": "reprokit.auditing.images",
@@ -70,6 +72,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from .explain.causes import CAUSES  # noqa: F401
     from .explain.rules import Rule  # noqa: F401
     from .explain.settings import Settings  # noqa: F401
+    from .fixing import FixResult, fix  # noqa: F401
     from .packages.reader import inventory  # noqa: F401
     from .result import Result  # noqa: F401
     from .spec import BuildSpec  # noqa: F401

@@ -35,3 +35,33 @@ def human_size(n: int | None) -> str:
 def one_line(text: str | None, limit: int = 70) -> str:
     """Evidence on one terminal line: newlines shown as ``⏎``, control characters escaped."""
     return clean((text or "").replace("\n", " ⏎ "), limit)
+
+
+def middle(path: object, limit: int) -> str:
+    """A path shortened in the middle so its start and its file name stay readable.
+
+    >>> middle("/usr/local/lib/python3.11/site-packages/blinker/_saferef.py", 40)
+    '/usr/…/site-packages/blinker/_saferef.py'
+    >>> middle("/short", 40)
+    '/short'
+    """
+    text = clean(path)
+    if len(text) <= limit:
+        return text
+    parts = text.split("/")
+    head, tail = parts[:1], parts[1:]
+    kept: list[str] = []
+    while tail and len("/".join([*head, "…", tail[-1], *kept])) <= limit:
+        kept.insert(0, tail.pop())
+    while tail and len("/".join([*head, tail[0], "…", *kept])) <= limit:
+        head.append(tail.pop(0))
+    if not kept:  # even the file name is too long: keep its end
+        return "…" + text[-(limit - 1) :]
+    return "/".join([*head, "…", *kept])
+
+
+def terminal_width(default: int = 100) -> int:
+    """The terminal's width (COLUMNS, else the terminal, else ``default``)."""
+    import shutil
+
+    return max(60, shutil.get_terminal_size((default, 24)).columns)

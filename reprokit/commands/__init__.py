@@ -15,6 +15,7 @@ from . import (
     check,
     diff,
     drift,
+    fix,
     images,
     inventory,
     parity,
@@ -22,4 +23,6 @@ from . import (
     report,
 )
 
-COMMANDS = [check, diff, report, causes, parity, inventory, capture, replay, audit, drift, images]
+COMMANDS = [
+    check, diff, fix, report, causes, parity, inventory, capture, replay, audit, drift, images,
+]  # fmt: skip

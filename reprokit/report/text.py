@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..history import display
-from ..text import clean, human_size, one_line
+from ..text import clean, human_size, middle, one_line, terminal_width
 from .view import (
     differences,
     headline,
@@ -125,9 +125,10 @@ def render_comparison(result: Result, top: int = 10) -> str:
             if d.ignored:
                 what += " (ignored)"
             where = f"#{d.layer} " if d.layer is not None else ""
-            lines.append(f"  {d.change:<8} {where}{clean(d.path, 50)}  {what}")
+            room = max(40, terminal_width() - 14 - len(where) - len(what))
+            lines.append(f"  {d.change:<8} {where}{middle(d.path, room)}  {what}")
             if d.evidence and d.cause not in (None, "timestamp"):
-                lines.append(f"           {one_line(d.evidence)}")
+                lines.append(f"           {one_line(d.evidence, terminal_width() - 12)}")
         if len(diffs) > top:
             lines.append(f"  … and {len(diffs) - top} more (see the JSON report)")
     if result.step_records:
