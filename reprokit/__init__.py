@@ -18,21 +18,35 @@ True
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+try:
+    from importlib import import_module
+    from typing import TYPE_CHECKING, Any
 
-from .errors import (
-    ArchiveError,
-    BuildError,
-    Cancelled,
-    EngineError,
-    ImageNotFoundError,
-    ReportError,
-    ReprokitError,
-    SpecError,
-    UsageError,
-)
-from .version import __version__
+    from .errors import (
+        ArchiveError,
+        BuildError,
+        Cancelled,
+        EngineError,
+        ImageNotFoundError,
+        IntegrityError,
+        ReportError,
+        ReprokitError,
+        SpecError,
+        UsageError,
+    )
+    from .version import __version__
+except KeyboardInterrupt:  # Ctrl-C while the command line starts: one line, status 130
+    import os as _os
+    import sys as _sys
+
+    _argv = list(getattr(_sys, "orig_argv", _sys.argv))
+    _cli = _os.path.basename(_sys.argv[0] if _sys.argv else "") == "reprokit" or (
+        "-m" in _argv and _argv[_argv.index("-m") + 1 :][:1] == ["reprokit"]
+    )
+    if _cli:
+        _os.write(2, b"reprokit: interrupted\n")
+        _os._exit(130)
+    raise
 
 #: public name → the module that defines it (imported on first use)
 _LAZY = {
@@ -90,6 +104,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ArchiveError",
+    "IntegrityError",
     "BuildError",
     "Cancelled",
     "EngineError",
