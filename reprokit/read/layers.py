@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import posixpath
+import re
 import tarfile
 import urllib.parse
 import zlib
@@ -170,6 +171,7 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 #: Valid mtimes: those a date can be made of (years 1 to 9999).
 _MTIME_RANGE = (-62135596800, 253402300799)
 _ID_MAX = (1 << 32) - 1
+_NUMBER = re.compile(r"^-?[0-9]{1,20}(?:\.[0-9]{0,20})?$")
 
 
 class Refused(Exception):
@@ -285,6 +287,14 @@ def _check_member(member: tarfile.TarInfo, limits: Limits) -> None:
             raise Refused(f"a {what} of {len(value)} bytes (limit name_bytes={limits.name_bytes})")
     if member.size < 0:
         raise Refused(f"{normalize_path(member.name)}: negative size {member.size}")
+    pax = member.pax_headers
+    if pax:
+        for key in ("size", "GNU.sparse.size", "GNU.sparse.realsize"):
+            raw = pax.get(key)
+            if raw is not None and not (raw.isdigit() and len(raw) <= 20):
+                raise Refused(
+                    f"{normalize_path(member.name)}: PAX {key} is not a byte count: {raw[:40]!r}"
+                )
     if member.sparse is not None and member.size > limits.sparse_bytes:  # type: ignore[attr-defined]
         raise Refused(
             f"{normalize_path(member.name)}: a sparse file claiming {member.size} bytes "
@@ -320,9 +330,14 @@ def record_of(member: tarfile.TarInfo, sha256: str | None = None) -> FileRecord:
     elif isinstance(mtime, float) and mtime.is_integer():
         mtime = int(mtime)
     ids = {}
+    pax = member.pax_headers or {}
+    if "mtime" in pax and "mtime" not in invalid and not _NUMBER.match(pax["mtime"]):
+        invalid["mtime"] = _raw(member, "mtime")  # tarfile took 0 for text it could not read
     for name in ("uid", "gid"):
         value = getattr(member, name)
-        if not isinstance(value, int) or not 0 <= value <= _ID_MAX:
+        raw = pax.get(name)
+        unreadable = raw is not None and not (raw.isdigit() and len(raw) <= 10)
+        if unreadable or not isinstance(value, int) or not 0 <= value <= _ID_MAX:
             invalid[name] = _raw(member, name)
             value = 0
         ids[name] = value
@@ -422,6 +437,10 @@ def index_layer(
         stream.drain()
     except Refused as err:
         raise ArchiveError(where, f"refused: {err}") from None
+    except ArchiveError as err:  # from a tap (e.g. a package file past its budget)
+        if err.ref.startswith(where):
+            raise
+        raise ArchiveError(where, str(err)) from None
     except tarfile.ReadError as err:
         if "empty file" in str(err) and stream.count == 0:
             return LayerIndex(diff_id="sha256:" + stream.hexdigest(), size=0)
