@@ -97,6 +97,20 @@ def open_client(base_url: str | None = None, purpose: Purpose = "inspect") -> do
     return client
 
 
+def stream_get(client: Any, path: str, *args: str, chunk_size: int = 1 << 20) -> Any:
+    """GET ``path`` (formatted with ``args``) as a stream of byte chunks, keeping the client's
+    stall timeout on the socket: docker-py's own raw-stream helpers (``get_image``,
+    ``get_archive``) turn it off, so a stream that stops sending would block forever.
+
+    Raises the docker SDK's errors as they are; a stall raises a ``requests`` or ``urllib3``
+    timeout error (``engine_error`` names it) while the chunks are read.
+    """
+    api = client.api
+    response = api._get(api._url(path, *args), stream=True)
+    api._raise_for_status(response)
+    return response.iter_content(chunk_size, False)
+
+
 def engine_name(base_url: str | None) -> str:
     """How an engine is named in messages."""
     if base_url:
@@ -117,13 +131,19 @@ def _timed_out(err: BaseException) -> bool:
     return False
 
 
-def engine_error(action: str, err: Exception, base_url: str | None = None) -> EngineError:
+def engine_error(
+    action: str, err: Exception, base_url: str | None = None, purpose: str | None = None
+) -> EngineError:
     """Turn a docker SDK exception into a one-line :class:`EngineError`; a timeout names the
     engine and how long it stayed silent."""
     if _timed_out(err):
+        limit = (
+            f"{timeout_for(purpose)} s (REPROKIT_ENGINE_TIMEOUT_{purpose.upper()} sets it)"
+            if purpose in TIMEOUTS
+            else "its timeout (REPROKIT_ENGINE_TIMEOUT_<PURPOSE> sets it)"
+        )
         return EngineError(
-            f"{action}: the Docker Engine at {engine_name(base_url)} sent nothing for "
-            "longer than the timeout (REPROKIT_ENGINE_TIMEOUT_<PURPOSE> sets it)"
+            f"{action}: the Docker Engine at {engine_name(base_url)} sent nothing for {limit}"
         )
     text = getattr(err, "explanation", None) or str(err) or type(err).__name__
     return EngineError(f"{action}: {str(text).splitlines()[0]}")

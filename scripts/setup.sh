@@ -96,7 +96,7 @@ ensure_engine() {
 
 ensure_tools() {
   have_debian_root || return 0
-  apt_install buildah busybox-static debootstrap zstd skopeo rpm
+  apt_install buildah busybox-static debootstrap zstd skopeo rpm time  # time: peak RSS in tests/test_hostile.py
   # headless Chromium renders the HTML report in tests/test_report_browser.py
   apt_install chromium
   # BuildKit through `docker buildx` (builder buildx, the default `auto` builder's first choice)

@@ -137,11 +137,19 @@ def test_invalid_numbers_are_recorded_as_invalid(tmp_path):
 # --- the engine ------------------------------------------------------------------------------
 
 
+_INSPECT = {
+    "Id": "sha256:" + "1" * 64,
+    "RootFS": {"Layers": ["sha256:" + "2" * 64]},
+    "Os": "linux",
+    "Architecture": "amd64",
+}
+
+
 class _Engine(threading.Thread):
     """A unix socket that accepts and never answers; with ``handshake`` it answers the API
     version and ping, then stalls on every other call."""
 
-    def __init__(self, path: Path, handshake: bool = False):
+    def __init__(self, path: Path, handshake: bool | str = False):
         super().__init__(daemon=True)
         self.path, self.handshake = path, handshake
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -177,6 +185,14 @@ class _Engine(threading.Thread):
                         body = json.dumps({"ApiVersion": "1.43", "Version": "24.0.0"}).encode()
                     elif target.endswith(b"/_ping"):
                         body = b"OK"
+                    elif self.handshake == "export" and target.endswith(b"/json"):
+                        body = json.dumps(_INSPECT).encode()
+                    elif self.handshake == "export" and b"/get" in target:
+                        conn.sendall(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\n"
+                            b"Transfer-Encoding: chunked\r\n\r\n200\r\n" + b"\0" * 512 + b"\r\n"
+                        )
+                        return  # then stall in the middle of the stream
                     else:
                         return  # stall: hold the connection, never answer
                     conn.sendall(
@@ -199,8 +215,14 @@ class _Engine(threading.Thread):
         (False, ["diff", "docker-daemon:a:1", "docker-daemon:b:1"], "handshake"),
         (False, ["check", "CONTEXT"], "handshake"),
         (True, ["inventory", "docker-daemon:a:1"], "inspecting the image"),
+        ("export", ["inventory", "docker-daemon:a:1"], "exporting the image"),
     ],
-    ids=["stalled-engine-diff", "stalled-engine-check", "engine-stalls-on-inspect"],
+    ids=[
+        "stalled-engine-diff",
+        "stalled-engine-check",
+        "engine-stalls-on-inspect",
+        "engine-stalls-mid-export",
+    ],
 )
 def test_stalled_engine_is_an_error_within_30s(tmp_path, handshake, args, expect):
     run = tmp_path / "run"
@@ -209,18 +231,22 @@ def test_stalled_engine_is_an_error_within_30s(tmp_path, handshake, args, expect
     (run / "ctx").mkdir()
     (run / "ctx" / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /\n")
     args = [str(run / "ctx") if a == "CONTEXT" else a for a in args]
-    sock = Path("/tmp") / f"rk-stall-{os.getpid()}-{len(args)}-{int(handshake)}.sock"
+    sock = Path("/tmp") / f"rk-stall-{os.getpid()}-{len(args)}-{handshake}.sock"
     sock.unlink(missing_ok=True)
     engine = _Engine(sock, handshake)
     engine.start()
     try:
         env = _env(run, DOCKER_HOST=f"unix://{sock}")
+        if handshake == "export":  # the export watchdog, shortened (default 300 s)
+            env["REPROKIT_ENGINE_TIMEOUT_EXPORT"] = "5"
         proc, seconds, peak = run_cli(args, run, env, timeout=90)
     finally:
         engine.close()
         sock.unlink(missing_ok=True)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    name = "stalled-engine-" + args[0] if not handshake else "engine-stalls-on-inspect"
+    name = {False: "stalled-engine-" + args[0], True: "engine-stalls-on-inspect"}.get(
+        handshake, "engine-stalls-mid-export"
+    )
     _record(name, proc.returncode, seconds, peak, lines[0] if lines else "")
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr

@@ -15,8 +15,9 @@ from typing import Any, BinaryIO, cast
 
 import docker.errors
 import requests
+import urllib3.exceptions
 
-from ..engine import engine_error, open_client
+from ..engine import engine_error, open_client, stream_get
 from ..errors import ArchiveError, ImageNotFoundError, IntegrityError, ReprokitError
 from ..read.jsondoc import load_json
 from ..read.layers import LayerIndex, TapFor, hash_layer, index_layer
@@ -48,7 +49,9 @@ class DaemonSource(Source):
                     str(self), "no such image in the Docker Engine" + hint
                 ) from None
             except (docker.errors.APIError, requests.RequestException) as err:
-                raise engine_error(f"{self}: inspecting the image", err, self.base_url) from None
+                raise engine_error(
+                    f"{self}: inspecting the image", err, self.base_url, "inspect"
+                ) from None
             finally:
                 client.close()
             found = {
@@ -81,11 +84,17 @@ class DaemonSource(Source):
         attrs = self._inspect()
         client = open_client(self.base_url, "export")
         try:
-            chunks = client.api.get_image(attrs["Id"], chunk_size=CHUNK)
+            chunks = stream_get(client, "/images/{0}/get", attrs["Id"], chunk_size=CHUNK)
             stream = ChunkReader(chunks, cancel)
             return self._read_save_stream(stream, attrs, skip, cancel, tap_for)
-        except (docker.errors.APIError, requests.RequestException) as err:
-            raise engine_error(f"{self}: exporting the image", err, self.base_url) from None
+        except (
+            docker.errors.APIError,
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,  # raised while the stream is read
+        ) as err:
+            raise engine_error(
+                f"{self}: exporting the image", err, self.base_url, "export"
+            ) from None
         finally:
             client.close()
 

@@ -397,7 +397,7 @@ def locate_oci(store: Store, ref: str | None, plat: Platform | None) -> Located:
         if not isinstance(doc, dict):
             raise ArchiveError(store.where, f"{name} is not an object")
         media = desc.get("mediaType") or doc.get("mediaType")
-        if media in INDEX_TYPES or "manifests" in doc:
+        if (isinstance(media, str) and media in INDEX_TYPES) or "manifests" in doc:
             descs = _manifests(store.where, doc, name)
             continue
         if "layers" not in doc or "config" not in doc:
