@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("reprokit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:  # a bug: still one line, with a way to see the traceback
+        if isinstance(err.__cause__, KeyboardInterrupt):  # Ctrl-C while a class was made
+            print("reprokit: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         if os.environ.get("REPROKIT_DEBUG"):
             raise
         print(

@@ -224,7 +224,7 @@ class _Engine(threading.Thread):
         "engine-stalls-mid-export",
     ],
 )
-def test_stalled_engine_is_an_error_within_30s(tmp_path, handshake, args, expect):
+def test_silent_socket_is_an_error_within_30s(tmp_path, handshake, args, expect):
     run = tmp_path / "run"
     (run / "home").mkdir(parents=True)
     (run / "tmp").mkdir()
@@ -278,8 +278,18 @@ def test_ctrl_c_at_any_point_of_start_up_is_one_line(tmp_path, args):
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         seen.add(proc.returncode)
-        if err.startswith("Fatal Python error: init_") or _only_interpreter_frames(err):
-            continue  # interpreter start-up (site, runpy), before reprokit runs: docs/limits.md
+        if err.startswith(("Fatal Python error: init_", "Could not import runpy module")):
+            continue  # interpreter start-up, before reprokit runs: docs/integrity.md
+        if err.startswith("Exception ignored in: <function _get_module_lock"):
+            # Ctrl-C inside importlib's lock callback while site.py ran (before reprokit):
+            # Python prints it and goes on; what reprokit printed follows
+            err = err.split("KeyboardInterrupt: \n", 1)[-1]
+        if _only_interpreter_frames(err):
+            continue  # interpreter start-up (site, runpy), before reprokit runs: docs/integrity.md
+        if err.startswith("Error processing line") and "Remainder of file ignored\n" in err:
+            # site.py reporting an interrupted .pth file (the venv's editable install), then
+            # going on: what reprokit itself printed follows
+            err = err.split("Remainder of file ignored\n", 1)[1]
         assert "Traceback" not in err, f"after {delay:.3f} s: {err}"
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) <= 1, err

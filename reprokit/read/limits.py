@@ -35,7 +35,7 @@ class Limits:
     #: extended headers (PAX, GNU long name) in a row before one member
     header_chain: int = 8
     #: entries (tar members) in one layer
-    layer_entries: int = 300_000
+    layer_entries: int = 200_000
     #: entries (tar members) in all the layers of one image read
     image_entries: int = 500_000
     #: entries in the outer tar of a docker-archive or oci-archive, or of a ``docker save`` stream
