@@ -97,7 +97,13 @@ def open_client(base_url: str | None = None, purpose: Purpose = "inspect") -> do
     return client
 
 
-def stream_get(client: Any, path: str, *args: str, chunk_size: int = 1 << 20) -> Any:
+def stream_get(
+    client: Any,
+    path: str,
+    *args: str,
+    chunk_size: int = 1 << 20,
+    params: dict[str, str] | None = None,
+) -> Any:
     """GET ``path`` (formatted with ``args``) as a stream of byte chunks, keeping the client's
     stall timeout on the socket: docker-py's own raw-stream helpers (``get_image``,
     ``get_archive``) turn it off, so a stream that stops sending would block forever.
@@ -106,7 +112,7 @@ def stream_get(client: Any, path: str, *args: str, chunk_size: int = 1 << 20) ->
     timeout error (``engine_error`` names it) while the chunks are read.
     """
     api = client.api
-    response = api._get(api._url(path, *args), stream=True)
+    response = api._get(api._url(path, *args), params=params, stream=True)
     api._raise_for_status(response)
     return response.iter_content(chunk_size, False)
 
