@@ -9,6 +9,9 @@ Every error names the document and, for a field, its path.
 >>> load_json(b"[" * 100 + b"]" * 100, "oci:x", "index.json")
 Traceback (most recent call last):
 reprokit.errors.ArchiveError: oci:x: index.json is nested deeper than 64 levels (limit json_depth)
+>>> load_json(b'{"a": 1e400}', "oci:x", "config")
+Traceback (most recent call last):
+reprokit.errors.ArchiveError: oci:x: config is not valid JSON (number 1e400 is out of range)
 >>> field({"config": {"Env": [1]}}, "config.Env", list, "oci:x", "config")
 [1]
 >>> field({"config": {"Env": "x"}}, "config.Env", list, "oci:x", "config")
@@ -66,6 +69,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def load_json(data: bytes, where: str, name: str) -> Any:
     """Parse one metadata document of an image, within :class:`~reprokit.read.limits.Limits`."""
     limits = current()
@@ -80,7 +90,7 @@ def load_json(data: bytes, where: str, name: str) -> Any:
             where, f"{name} is nested deeper than {limits.json_depth} levels (limit json_depth)"
         )
     try:
-        return json.loads(data, parse_constant=_no_constant)
+        return json.loads(data, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ArchiveError(where, f"{name} is not valid JSON ({err})") from None
 

@@ -461,6 +461,15 @@ def index_deep_json_oci(root: Path) -> Case:
 
 
 @case
+def config_number_1e400(root: Path) -> Case:
+    """A config number out of float range (json would make it Infinity)."""
+    base = _base()
+    raw = tc.config_bytes(tc.image_config([base]))[:-1] + b',"x":1e400}'
+    path = tc.write_docker_archive(root / "b.tar", [base], raw)
+    return Case(["inventory", f"docker-archive:{path}"], error="out of range")
+
+
+@case
 def config_wrong_types(root: Path) -> Case:
     base = _base()
     config = tc.image_config([base])
