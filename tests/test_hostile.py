@@ -218,10 +218,10 @@ class _Engine(threading.Thread):
         ("export", ["inventory", "docker-daemon:a:1"], "exporting the image"),
     ],
     ids=[
-        "stalled-engine-diff",
-        "stalled-engine-check",
-        "engine-stalls-on-inspect",
-        "engine-stalls-mid-export",
+        "silent-socket-diff",
+        "silent-socket-check",
+        "stalls-on-inspect",
+        "stalls-mid-export",
     ],
 )
 def test_silent_socket_is_an_error_within_30s(tmp_path, handshake, args, expect):
