@@ -148,6 +148,11 @@ def judge(
         files = [d for d in files if not d.ignored]
         merged = [d for d in merged if not d.ignored]
     outcome, reason = _judge(images[0].diff_ids, images[1].diff_ids, config, files, merged, tol)
+    manifests = images[0].manifest_digest, images[1].manifest_digest
+    if outcome == "identical" and None not in manifests and manifests[0] != manifests[1]:
+        # same config and layers, yet two OCI manifests (annotations, media types, order)
+        outcome = "equivalent"
+        reason = f"{reason}, but the OCI manifests differ ({manifests[0]} vs {manifests[1]})"
     if ignored:
         reason = f"{reason} ({ignored} ignored difference(s) not counted)"
     return Judgement(outcome, reason)

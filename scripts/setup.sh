@@ -96,7 +96,7 @@ ensure_engine() {
 
 ensure_tools() {
   have_debian_root || return 0
-  apt_install buildah busybox-static debootstrap zstd skopeo rpm
+  apt_install buildah busybox-static debootstrap zstd skopeo rpm time  # time: peak RSS in tests/test_hostile.py
   # headless Chromium renders the HTML report in tests/test_report_browser.py; chromium-driver
   # lets selenium drive it through JupyterLab in tests/test_notebook_browser.py
   apt_install chromium chromium-driver

@@ -93,4 +93,5 @@ def image_info(image: Image) -> ImageInfo:
         created=cfg.get("created"),
         platform=config_platform(cfg) or None,
         repo_tags=image.repo_tags,
+        manifest_digest=image.manifest_digest,
     )
