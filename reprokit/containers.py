@@ -5,7 +5,9 @@ dropped, ``no-new-privileges``, a pids and a memory limit and, when asked, a rea
 filesystem with a tmpfs ``/tmp``. It carries the run's label and is force-removed when the run
 ends, on errors and Ctrl-C too. Commands run in it through ``/bin/sh -c`` (``docker exec``).
 An image given as an archive or OCI layout is loaded into the engine under a tag of the run
-and removed with it.
+and removed with it; a machine image's root filesystem (``rootfs-archive:``, ``dir:``,
+``disk:``) is streamed as one tar into the engine's import, a single-layer image labelled with
+the run, removed with it too.
 
 >>> Hardening().host_config_args()["cap_drop"]
 ['ALL']
@@ -27,12 +29,13 @@ from typing import Any
 import docker.errors
 import requests
 
-from .engine import Run, engine_error, open_client
+from .engine import RUN_LABEL, Run, engine_error, open_client
 from .errors import Cancelled, EngineError, ImageNotFoundError
 from .sources.daemon import DaemonSource
 from .sources.image import Source
 from .sources.layout import Located, Store
 from .sources.refs import as_source
+from .sources.rootfs import MachineSource
 from .sources.store import StoreSource
 
 #: The keep-alive command. busybox's sleep lacks ``infinity`` in some builds; 68 years will do.
@@ -210,6 +213,8 @@ def engine_image(source: Source, client: Any, run: Run, side: str) -> str:
     if isinstance(source, DaemonSource):
         source.diff_ids()  # ImageNotFoundError when the engine lacks it
         return source.ref
+    if isinstance(source, MachineSource):
+        return import_root_filesystem(source, client, run, side)
     if not isinstance(source, StoreSource):
         raise ImageNotFoundError(str(source), "parity needs an image it can load into the engine")
     tag = f"reprokit-parity:{run.id}-{side}"
@@ -226,6 +231,37 @@ def engine_image(source: Source, client: Any, run: Run, side: str) -> str:
         raise engine_error(f"{source}: loading the image into the engine", err) from None
     finally:
         store.close()
+    return tag
+
+
+def import_root_filesystem(source: MachineSource, client: Any, run: Run, side: str) -> str:
+    """Import a machine image's root filesystem as a single-layer image tagged
+    ``reprokit-parity:<run id>-<side>`` and labelled with the run: its files streamed as one
+    tar into the engine's import (nothing staged on disk); the run removes it at its end."""
+    tag = f"reprokit-parity:{run.id}-{side}"
+    run.track_image(tag)
+    try:
+        with source.export_tar() as chunks:
+            answer = client.api.import_image_from_stream(
+                chunks,
+                repository="reprokit-parity",
+                tag=f"{run.id}-{side}",
+                changes=[f"LABEL {RUN_LABEL}={run.id}", f"LABEL {ROLE_LABEL}=parity-{side}"],
+            )
+    except docker.errors.APIError as err:
+        what = f"{source}: importing its root filesystem into the engine"
+        raise engine_error(what, err) from None
+    except requests.RequestException as err:
+        raise EngineError(
+            f"{source}: importing the root filesystem into the engine: {_first_line(err)}"
+        ) from None
+    for line in str(answer).splitlines():
+        with contextlib.suppress(ValueError):
+            message = json.loads(line)
+            if isinstance(message, dict) and message.get("error"):
+                raise EngineError(
+                    f"{source}: importing the root filesystem into the engine: {message['error']}"
+                )
     return tag
 
 
@@ -256,8 +292,10 @@ def start_container(
         if "executable file not found" in text or "no such file or directory" in text:
             raise ContainerError(
                 f"{image}: cannot keep a container of it running: the image has no `sleep` "
-                "(parity runs checks through `docker exec /bin/sh -c` and needs a shell and "
-                "sleep in the image; `reprokit inventory` reads shell-less images without one)"
+                "on its PATH (parity keeps the container alive with `sleep` and runs checks "
+                "through `docker exec /bin/sh -c`, so it needs sleep and a shell in the image — "
+                "for a machine image, in its root filesystem; `reprokit inventory` reads "
+                "shell-less images without one)"
             ) from None
         raise ContainerError(f"{image}: starting a container failed: {text}") from None
     probe = container.probe()
@@ -289,11 +327,15 @@ def container_pair(
     client = open_client(base_url, "exec")
     run = run or Run(client)
     containers: list[Container] = []
+    sources: list[Source] = []
     try:
         sources = [as_source(a), as_source(b)]
-        for source in sources:
+        for source, other in ((sources[0], sources[1]), (sources[1], sources[0])):
             if isinstance(source, DaemonSource) and source.base_url is None:
                 source.base_url = base_url
+            pair_with = getattr(source, "pair_with", None)
+            if pair_with is not None:  # two disks: one appliance
+                pair_with(other)
         images = [engine_image(s, client, run, side) for s, side in zip(sources, "ab", strict=True)]
         for image, side in zip(images, "ab", strict=True):
             containers.append(start_container(client, image, run, side, hardening, base_url))
@@ -303,5 +345,9 @@ def container_pair(
     finally:
         for container in containers:
             container.close()
+        for source in sources:  # e.g. a disk appliance the other side's failure left unused
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
         run.cleanup()
         client.close()

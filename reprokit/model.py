@@ -335,11 +335,15 @@ class ImageInfo:
     repo_tags: list[str] = field(default_factory=list)
     #: the verified digest of the OCI manifest the image was read from (OCI inputs only)
     manifest_digest: str | None = None
+    #: how the image was read (a disk's appliance backend and boot time); never compared
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out = flat_to_dict(self)
         if self.manifest_digest is None:
             del out["manifest_digest"]  # reports of other transports stay as they were
+        if not self.notes:
+            del out["notes"]
         return out
 
     @classmethod

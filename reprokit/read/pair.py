@@ -94,4 +94,5 @@ def image_info(image: Image) -> ImageInfo:
         platform=config_platform(cfg) or None,
         repo_tags=image.repo_tags,
         manifest_digest=image.manifest_digest,
+        notes=list(image.notes),
     )

@@ -15,17 +15,19 @@ with a tarball or a disk image of the same tree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tarfile
 import threading
 from collections.abc import Collection, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import UsageError
 from ..read.layers import TapFor, index_layer
-from .image import Image, Source
-from .rootfs import one_layer_image
+from .image import Image
+from .rootfs import CHUNK, MachineSource, one_layer_image
 
 
 def walk(root: Path) -> Iterator[tuple[str, str]]:
@@ -70,7 +72,7 @@ def _no_follow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW)
 
 
-class DirectorySource(Source):
+class DirectorySource(MachineSource):
     """A directory tree read in place as one layer."""
 
     transport = "dir"
@@ -79,18 +81,18 @@ class DirectorySource(Source):
         self.path = Path(path)
         self.ref = str(path)
 
-    def read(
-        self,
-        skip: Collection[str] = (),
-        cancel: threading.Event | None = None,
-        tap_for: TapFor | None = None,
-    ) -> Image:
+    def _check(self) -> None:
         try:
             st = os.stat(self.path)
         except OSError:
             raise UsageError(f"{self}: no such directory") from None
         if not stat.S_ISDIR(st.st_mode):
             raise UsageError(f"{self}: not a directory")
+
+    @contextlib.contextmanager
+    def _tar(self) -> Iterator[tuple[Any, list[BaseException]]]:
+        """The walk written as a tar into a pipe by a thread: (the read end, its failures)."""
+        self._check()
         rfd, wfd = os.pipe()
         failed: list[BaseException] = []
         with open(rfd, "rb") as reader:
@@ -102,11 +104,32 @@ class DirectorySource(Source):
             )
             writer.start()
             try:
-                layer = index_layer(reader, str(self), cancel, tap_for(None) if tap_for else None)
+                yield reader, failed
             finally:
                 reader.close()  # a writer still going gets EPIPE and stops
                 writer.join()
         if failed and not isinstance(failed[0], BrokenPipeError):
-            err = failed[0]
-            raise UsageError(f"{self}: cannot read the tree ({err})") from None
+            raise UsageError(f"{self}: cannot read the tree ({failed[0]})") from None
+
+    @contextlib.contextmanager
+    def export_tar(self) -> Iterator[Iterator[bytes]]:
+        """The tree as one tar stream, walked as :meth:`read` walks it."""
+        with self._tar() as (reader, failed):
+
+            def chunks() -> Iterator[bytes]:
+                while chunk := reader.read(CHUNK):
+                    yield chunk
+                if failed and not isinstance(failed[0], BrokenPipeError):
+                    raise UsageError(f"{self}: cannot read the tree ({failed[0]})")
+
+            yield chunks()
+
+    def read(
+        self,
+        skip: Collection[str] = (),
+        cancel: threading.Event | None = None,
+        tap_for: TapFor | None = None,
+    ) -> Image:
+        with self._tar() as (reader, _):
+            layer = index_layer(reader, str(self), cancel, tap_for(None) if tap_for else None)
         return one_layer_image(str(self), layer)

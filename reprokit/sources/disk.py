@@ -40,7 +40,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from ..errors import ReprokitError, UsageError
 from ..read.layers import LayerIndex, TapFor, index_layer
 from ..records import FileRecord
 from .image import Image, Source
-from .rootfs import rootfs_config
+from .rootfs import CHUNK, MachineSource, rootfs_config
 
 #: disk formats by file suffix (qemu's names); anything else is probed by libguestfs
 FORMATS = {".raw": "raw", ".img": "raw", ".qcow2": "qcow2", ".vmdk": "vmdk", ".vhdx": "vhdx"}
@@ -134,6 +134,8 @@ class Appliance:
         self._stderr: list[str] = []
         self._tmp: str | None = None
         self.boot_s = 0.0
+        #: how qemu ran the appliance: ``kvm`` or ``tcg``
+        self.backend = ""
 
     def device(self, path: Path) -> str:
         """The appliance's device for an attached disk (/dev/sda, /dev/sdb, …)."""
@@ -153,11 +155,24 @@ class Appliance:
                 _kvm_refused = str(err).splitlines()[0][:200]
                 self._launch(tcg=True)
                 self.notes.append(f"KVM refused ({_kvm_refused}); the appliance ran with TCG")
+                self.backend = "tcg"
+            else:
+                self.backend = "kvm"
         else:
             self._launch(tcg=True)
+            self.backend = "tcg"
             self.notes.append("the appliance ran with TCG (KVM was refused earlier)")
         self.boot_s = time.monotonic() - started
         _live.add(self)
+
+    def note(self) -> str:
+        """What a report says about this appliance: backend, boot time, disks attached."""
+        disks = len(self.disks)
+        head = (
+            f"libguestfs appliance: {self.backend or '?'}, booted in {self.boot_s:.1f} s "
+            f"for {disks} disk{'s' if disks != 1 else ''}"
+        )
+        return "; ".join([head, *self.notes])
 
     def _launch(self, tcg: bool) -> None:
         env = dict(os.environ, LIBGUESTFS_BACKEND="direct")
@@ -246,6 +261,34 @@ class Appliance:
             raise failure[0]
         return result[0]
 
+    def tar_chunks(self, directory: str) -> Iterator[bytes]:
+        """``directory`` of what is mounted, as one tar stream (through a FIFO), chunk by
+        chunk; a failure of ``tar-out`` raises when the chunks run out."""
+        assert self._tmp is not None
+        fifo = os.path.join(self._tmp, "export")
+        if os.path.exists(fifo):
+            os.unlink(fifo)
+        os.mkfifo(fifo, 0o600)
+        failure: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                self.run(f"tar-out {directory} {fifo} numericowner:true xattrs:true")
+            except BaseException as err:
+                failure.append(err)
+                _unblock(fifo)
+
+        writer = threading.Thread(target=write, name="reprokit-tar-export", daemon=True)
+        writer.start()
+        try:
+            with open(fifo, "rb") as stream:
+                while chunk := stream.read(CHUNK):
+                    yield chunk
+        finally:
+            writer.join()
+        if failure:
+            raise failure[0]
+
     def close(self) -> None:
         """Stop the appliance and remove its FIFO directory (safe to call twice)."""
         proc, self._proc = self._proc, None
@@ -282,12 +325,13 @@ def _close_all() -> None:
 
 class _Shared:
     """One appliance for the disks of a comparison: started by the first read, stopped when
-    the last of its sources has been read."""
+    the last of its sources has been read (``keep``: only when :func:`one_appliance` ends)."""
 
-    def __init__(self, disks: list[Path]):
+    def __init__(self, disks: list[Path], keep: bool = False):
         self.appliance = Appliance(disks)
         self.pending = len(disks)
         self.lock = threading.Lock()
+        self.keep = keep
 
     def acquire(self) -> Appliance:
         self.lock.acquire()
@@ -302,15 +346,50 @@ class _Shared:
 
     def release(self) -> None:
         self.pending -= 1
-        if self.pending <= 0:
+        if self.pending <= 0 and not self.keep:
             self.appliance.close()
         self.lock.release()
+
+    def close(self) -> None:
+        """Stop the appliance now (a comparison that ended before reading every disk)."""
+        with self.lock:
+            self.appliance.close()
+
+
+_pools: list[_Shared] = []
+
+
+@contextlib.contextmanager
+def one_appliance(disks: Iterable[str | Path]) -> Iterator[Appliance]:
+    """Attach all ``disks`` to one appliance, booted on first use and stopped when the block
+    ends: every read of one of these disks in the block (comparisons, inventories, parity)
+    shares it, so many comparisons pay one boot.
+
+    >>> with one_appliance(["a.qcow2", "b.raw", "c.raw"]):  # doctest: +SKIP
+    ...     same = reprokit.compare("disk:a.qcow2", "disk:b.raw")
+    ...     other = reprokit.compare("disk:a.qcow2", "disk:c.raw")
+    """
+    paths = list(dict.fromkeys(Path(d).resolve() for d in disks))
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"disk:{path}: no such disk image")
+    pool = _Shared(paths, keep=True)
+    _pools.append(pool)
+    try:
+        yield pool.appliance
+    finally:
+        _pools.remove(pool)
+        pool.close()
+
+
+def _pooled(path: Path) -> _Shared | None:
+    return next((p for p in reversed(_pools) if path in p.appliance.disks), None)
 
 
 # -- the source ---------------------------------------------------------------------------
 
 
-class DiskSource(Source):
+class DiskSource(MachineSource):
     """A disk image: partition table, filesystems and their files, as one image."""
 
     transport = "disk"
@@ -335,21 +414,63 @@ class DiskSource(Source):
         cancel: threading.Event | None = None,
         tap_for: TapFor | None = None,
     ) -> Image:
+        with self._appliance() as appliance:
+            image = read_disk(appliance, self, cancel, tap_for)
+            self.notes = [appliance.note()]
+        image.notes = list(self.notes)
+        return image
+
+    @contextlib.contextmanager
+    def _appliance(self) -> Iterator[Appliance]:
+        """The appliance this disk is read in: one of :func:`one_appliance`, the one shared
+        with the other disk of a pair, or its own; held for the block."""
         if not self.path.is_file():
             raise UsageError(f"{self}: no such disk image")
         with _pairing:  # a later pass (e.g. content evidence) reads both in one appliance again
-            if self._shared is None and self._partner is not None:
-                _share(self, self._partner)
-            shared = self._shared or _Shared([self.path])
+            pooled = _pooled(self.path)
+            if pooled is not None:
+                shared = pooled
+            else:
+                if self._shared is None and self._partner is not None:
+                    _share(self, self._partner)
+                shared = self._shared or _Shared([self.path])
             self._shared = None
         appliance = shared.acquire()
         try:
-            image = read_disk(appliance, self, cancel, tap_for)
+            yield appliance
         finally:
             shared.release()
-        self.notes = list(appliance.notes)
-        image.config["disk"]["appliance"] = "; ".join(self.notes) or "KVM"
-        return image
+
+    @contextlib.contextmanager
+    def export_tar(self) -> Iterator[Iterator[bytes]]:
+        """The root filesystem with the filesystems ``/etc/fstab`` mounts below it, as one tar
+        (``tar-out`` of the mounted tree); other filesystems are left out."""
+        with self._appliance() as appliance:
+            _, _, filesystems = disk_layout(appliance, self)
+            mounted = sorted(
+                (fs for fs in filesystems if fs["mountpoint"] == "/" or fs["in_fstab"]),
+                key=lambda fs: (fs["mountpoint"].count("/"), fs["mountpoint"]),
+            )
+            try:
+                for fs in mounted:
+                    # a mount point missing in the (read-only) root leaves that filesystem out
+                    appliance.run(f"-mount-ro {fs['device']} {fs['mountpoint']}")
+                self.notes = [appliance.note()]
+                chunks = appliance.tar_chunks("/")
+                try:
+                    yield chunks
+                finally:
+                    chunks.close()  # an unfinished stream: tar-out stops, its thread ends
+            finally:
+                with contextlib.suppress(DiskError):
+                    appliance.run("umount-all")
+
+    def close(self) -> None:
+        """Stop an appliance started for this disk and not yet used up (e.g. the other side
+        of a pair failed before this one was read)."""
+        shared, self._shared = self._shared, None
+        if shared is not None and not shared.keep:
+            shared.close()
 
 
 _pairing = threading.Lock()
@@ -399,13 +520,11 @@ def _fstab_mounts(text: str, filesystems: list[dict[str, Any]]) -> dict[str, str
     return mounts
 
 
-def read_disk(
-    appliance: Appliance,
-    source: DiskSource,
-    cancel: threading.Event | None = None,
-    tap_for: TapFor | None = None,
-) -> Image:
-    """Partition table, filesystem metadata and one layer per filesystem of ``source``."""
+def disk_layout(
+    appliance: Appliance, source: DiskSource
+) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """The disk's device in the appliance, its partition table and its filesystems (metadata,
+    ``mountpoint`` in the image, ``in_fstab``), outermost first."""
     dev = appliance.device(source.path)
     run = appliance.run
     table: dict[str, Any] = {"type": run(f"-part-get-parttype {dev}").strip() or None}
@@ -442,12 +561,25 @@ def read_disk(
     mounts = _fstab_mounts(root["fstab"], filesystems)
     for fs in filesystems:
         number = fs["device"][len(dev) :] or "0"
+        fs["in_fstab"] = fs["device"] in mounts
         fs["mountpoint"] = (
             "/"
             if fs is root or len(filesystems) == 1
             else mounts.get(fs["device"], f"/part{number}")
         )
     filesystems.sort(key=lambda fs: (fs["mountpoint"].count("/"), fs["mountpoint"]))
+    return dev, table, filesystems
+
+
+def read_disk(
+    appliance: Appliance,
+    source: DiskSource,
+    cancel: threading.Event | None = None,
+    tap_for: TapFor | None = None,
+) -> Image:
+    """Partition table, filesystem metadata and one layer per filesystem of ``source``."""
+    dev, table, filesystems = disk_layout(appliance, source)
+    run = appliance.run
     layers = []
     for fs in filesystems:
         prefix = "" if fs["mountpoint"] == "/" else fs["mountpoint"]
@@ -467,7 +599,7 @@ def read_disk(
         "partition_table": table,
         "filesystems": [
             {"partition": int(fs["device"][len(dev) :] or 0)}
-            | {k: v for k, v in fs.items() if k not in ("root", "fstab", "device")}
+            | {k: v for k, v in fs.items() if k not in ("root", "fstab", "device", "in_fstab")}
             for fs in filesystems
         ],
     }

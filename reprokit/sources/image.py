@@ -39,6 +39,9 @@ class Image:
     repo_tags: list[str] = field(default_factory=list)
     #: the digest of the OCI manifest read (``oci:``, ``oci-archive:``), verified; else None
     manifest_digest: str | None = None
+    #: how the image was read, for the report (e.g. the libguestfs appliance of a disk:
+    #: its backend and boot time); never compared
+    notes: list[str] = field(default_factory=list)
     _merged: dict[str, FileRecord] | None = field(default=None, repr=False, compare=False)
 
     def merged(self) -> dict[str, FileRecord]:

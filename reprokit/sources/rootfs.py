@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Collection
+from abc import abstractmethod
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,26 @@ def one_layer_image(ref: str, layer: LayerIndex, **extra: Any) -> Image:
     )
 
 
-class RootfsArchiveSource(Source):
+#: bytes per chunk streamed into the engine
+CHUNK = 1 << 20
+
+
+class MachineSource(Source):
+    """A machine image's root filesystem (``rootfs-archive:``, ``dir:``, ``disk:``).
+
+    Besides being read, it can be streamed as one tar of its files (:meth:`export_tar`): parity
+    imports that stream into the engine as a single-layer image
+    (:func:`reprokit.containers.engine_image`).
+    """
+
+    @abstractmethod
+    def export_tar(self) -> contextlib.AbstractContextManager[Iterator[bytes]]:
+        """A context giving the root filesystem as one tar stream (chunks of bytes, maybe
+        compressed); whatever was started for it stops when the context ends. A failure to
+        read the whole tree raises when the chunks run out (or when the context ends)."""
+
+
+class RootfsArchiveSource(MachineSource):
     """A root filesystem tarball (plain, gzip or zstd), read in one pass as one layer."""
 
     transport = "rootfs-archive"
@@ -65,3 +86,11 @@ class RootfsArchiveSource(Source):
         with self.path.open("rb") as raw:
             layer = index_layer(raw, str(self), cancel, tap_for(None) if tap_for else None)
         return one_layer_image(str(self), layer)
+
+    @contextlib.contextmanager
+    def export_tar(self) -> Iterator[Iterator[bytes]]:
+        """The tarball as it is (the engine reads plain, gzip and zstd tars)."""
+        if not self.path.is_file():
+            raise UsageError(f"{self}: no such file")
+        with self.path.open("rb") as raw:
+            yield iter(lambda: raw.read(CHUNK), b"")
