@@ -1,18 +1,25 @@
-"""disk: sources through a real libguestfs appliance (slow: each comparison boots one, ≈ 25 s
-with TCG): identical, equivalent (filesystem metadata only) and different disk pairs, made
-here with sfdisk + mkfs.ext4 -d (+ qemu-img convert), and equal to the same trees via dir:."""
+"""disk: sources through a real libguestfs appliance: identical, equivalent (filesystem metadata
+only) and different disk pairs, made here with sfdisk + mkfs.ext4 -d (+ qemu-img convert), equal
+to the same trees via dir:; the inventory, capture/replay and parity on a disk.
+
+Every disk of the module is attached to **one** appliance (``one_appliance``), booted once (≈ 21 s
+with TCG) and shared by every comparison, instead of one boot per comparison.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_machine_images import make_tree
 
 import reprokit
+from reprokit.sources.disk import one_appliance
 
 pytestmark = [
     pytest.mark.slow,
@@ -20,6 +27,7 @@ pytestmark = [
 ]
 
 SECTORS = 40000
+STATUS = "Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.15\n\n"
 
 
 def make_disk(path: Path, tree: Path, fixed: bool) -> Path:
@@ -48,30 +56,36 @@ def make_disk(path: Path, tree: Path, fixed: bool) -> Path:
 
 
 @pytest.fixture(scope="module")
-def disks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def disks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
     tmp = tmp_path_factory.mktemp("disks")
     tree = make_tree(tmp / "tree")
     changed = make_tree(tmp / "changed", motd="changed\n")
     for root in (tree, changed):
         os.unlink(root / "etc/outside")  # mkfs -d copies symlinks as they are; keep it simple
+        (root / "var/lib/dpkg").mkdir(parents=True)
+        (root / "var/lib/dpkg/status").write_text(STATUS)
+        (root / "etc/os-release").write_text("ID=golden\nVERSION_ID=1\n")
         for p in [root, *root.rglob("*")]:
             os.utime(p, (1700000000, 1700000000), follow_symlinks=False)
     a = make_disk(tmp / "a.qcow2", tree, fixed=True)
     a2 = tmp / "a2.raw"  # the same disk in another format: the same bytes
     subprocess.run(["qemu-img", "convert", "-O", "raw", str(a), str(a2)], check=True)
-    return {
-        "tree": tree,
-        "changed": changed,
+    made = {
         "a": a,
         "a2": a2,
         "b": make_disk(tmp / "b.raw", tree, fixed=False),
         "c": make_disk(tmp / "c.raw", changed, fixed=True),
     }
+    with one_appliance(made.values()):  # one boot for the whole module
+        yield {"tree": tree, "changed": changed, **made}
 
 
 def test_disk_pairs_identical_equivalent_different(disks: dict[str, Path]):
     same = reprokit.compare(f"disk:{disks['a']}", f"disk:{disks['a2']}")
     assert same.verdict == "identical", same.reason
+    note = same.images[0].notes[0]  # the appliance's backend and boot time, in the report
+    assert re.match(r"libguestfs appliance: (kvm|tcg), booted in \d+\.\d s for 4 disks", note)
+    assert note[:80] in same.text() and same.to_dict()["images"][0]["notes"] == [note]
 
     equiv = reprokit.compare(f"disk:{disks['a']}", f"disk:{disks['b']}")
     assert equiv.verdict == "equivalent", equiv.reason
@@ -88,3 +102,24 @@ def test_disk_pairs_identical_equivalent_different(disks: dict[str, Path]):
 def test_disk_files_equal_the_tree_read_through_dir(disks: dict[str, Path]):
     disk = reprokit.compare(f"disk:{disks['a']}", f"dir:{disks['tree']}")
     assert not disk.merged_records, [(d.path, d.fields) for d in disk.merged_records]
+
+
+def test_inventory_and_capture_replay_on_a_disk(disks: dict[str, Path], tmp_path: Path):
+    inv = reprokit.inventory(f"disk:{disks['a']}")
+    assert [(p.name, p.version) for p in inv.package_records] == [("bash", "5.2.15")]
+    assert inv.os["ID"] == "golden"
+    spec = reprokit.capture(f"disk:{disks['a']}", ["/etc/motd"])
+    assert reprokit.replay(f"dir:{disks['tree']}", spec).ok
+    replayed = reprokit.replay(f"disk:{disks['c']}", spec)
+    assert not replayed.ok
+    assert replayed.mismatch_records
+    assert all("/etc/motd" in m.fact for m in replayed.mismatch_records), replayed.mismatch_records
+
+
+def test_disk_parity_engine(disks: dict[str, Path], busybox: str):
+    """A disk's root filesystem imported from tar-out of the shared appliance; it has no sleep,
+    so parity says so in one error (the tree is files only)."""
+    from reprokit.containers import ContainerError
+
+    with pytest.raises(ContainerError, match="no `sleep`"):
+        reprokit.parity(f"disk:{disks['a']}", busybox, {"motd": lambda h: 1})

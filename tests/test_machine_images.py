@@ -145,3 +145,60 @@ def test_deploy_audit_refuses_hostile_files_in_one_line(tmp_path: Path, name: st
     cli = run_cli("audit", "--deploy", str(tmp_path / name))
     assert cli.returncode == 2
     assert len(cli.stderr.strip().splitlines()) == 1 and name in cli.stderr
+
+
+STATUS = "Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.15\n\n"
+
+
+def golden_tree(root: Path, version: str = "5.2.15") -> Path:
+    tree = make_tree(root)
+    (tree / "var/lib/dpkg").mkdir(parents=True)
+    (tree / "var/lib/dpkg/status").write_text(STATUS.replace("5.2.15", version))
+    (tree / "etc/os-release").write_text("ID=golden\nVERSION_ID=1\n")
+    (tree / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:\n")
+    return tree
+
+
+def test_inventory_and_capture_replay_on_rootfs_archive_and_dir(tmp_path: Path):
+    tree = golden_tree(tmp_path / "root")
+    archive = tmp_path / "root.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(tree, arcname=".")
+    for ref in (f"dir:{tree}", f"rootfs-archive:{archive}"):
+        inv = reprokit.inventory(ref)
+        assert [(p.manager, p.name, p.version) for p in inv.package_records] == [
+            ("dpkg", "bash", "5.2.15")
+        ], ref
+        assert inv.os["ID"] == "golden"
+        assert {u["name"] for u in inv.user_records} >= {"root", "app"}
+    spec = reprokit.capture(f"rootfs-archive:{archive}", ["/etc/motd", "/usr/bin/*"])
+    assert reprokit.replay(f"dir:{tree}", spec).ok
+    newer = golden_tree(tmp_path / "newer", version="5.2.21")
+    replayed = reprokit.replay(f"dir:{newer}", spec)
+    assert not replayed.ok
+    assert any("bash" in m.fact for m in replayed.mismatch_records), replayed.mismatch_records
+    out = tmp_path / "spec.json"
+    cli = run_cli("capture", f"dir:{tree}", str(out), "--file", "/etc/motd")
+    assert cli.returncode == 0, cli.stderr
+    assert run_cli("replay", f"rootfs-archive:{archive}", str(out)).returncode == 0
+    assert run_cli("replay", f"dir:{newer}", str(out)).returncode == 1
+    inv_cli = run_cli("inventory", f"dir:{tree}")
+    assert inv_cli.returncode == 0 and "bash" in inv_cli.stdout
+
+
+def test_audit_of_a_dir_tree(tmp_path: Path):
+    tree = golden_tree(tmp_path / "root")
+    (tree / "root/.aws").mkdir(parents=True)
+    (tree / "root/.aws/credentials").write_text(
+        "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+    )
+    (tree / "usr/bin/tool").chmod(0o4755)  # setuid
+    (tree / "etc/open").write_text("x")
+    (tree / "etc/open").chmod(0o666)  # world-writable
+    found = reprokit.audit(f"dir:{tree}")
+    rules = {(f.rule, f.path) for f in found.finding_records}
+    paths = {p for _, p in rules}
+    assert {"/root/.aws/credentials", "/usr/bin/tool", "/etc/open"} <= paths, rules
+    cli = run_cli("audit", f"dir:{tree}", "--fail-on", "high")
+    assert cli.returncode == 1 and "/root/.aws/credentials" in cli.stdout

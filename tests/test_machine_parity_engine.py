@@ -79,7 +79,7 @@ def test_rootfs_archive_and_the_busybox_image_agree(
 def test_the_imported_image_is_single_layer_labelled_and_hardened(
     client: docker.DockerClient, busybox: str, rootfs: Path, no_leftovers
 ):
-    with container_pair(f"rootfs-archive:{rootfs}", busybox) as (a, b):
+    with container_pair(f"rootfs-archive:{rootfs}", busybox) as (a, _):
         image = client.api.inspect_image(a.image)
         assert len(image["RootFS"]["Layers"]) == 1
         assert image["Config"]["Labels"][RUN_LABEL]

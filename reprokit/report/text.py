@@ -83,7 +83,7 @@ def render_comparison(result: Result, top: int = 10) -> str:
             f"  {name}  {clean(image.ref, 48)}  {image.id[:19]}  "
             f"{len(image.diff_ids)} layer(s)  {human_size(image.size)}"
         )
-        lines.extend(f"     note: {clean(note, 100)}" for note in image.notes)
+        lines.extend(f"     note: {clean(note, 160)}" for note in image.notes)
     counted = [d for d in (*result.file_records, *result.merged_records) if not d.ignored]
     if result.explained is not None:
         unexplained = {d.path for d in counted if d.cause == "unexplained"}

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import os
@@ -136,6 +137,11 @@ class Appliance:
         self.boot_s = 0.0
         #: how qemu ran the appliance: ``kvm`` or ``tcg``
         self.backend = ""
+        #: seconds the KVM attempt took before falling back to TCG (0: none made)
+        self.kvm_attempt_s = 0.0
+        #: what does not change while the (read-only) disks are attached: filesystems,
+        #: partition tables, block digests — asked of the appliance once per disk
+        self.cache: dict[tuple[str, ...], Any] = {}
 
     def device(self, path: Path) -> str:
         """The appliance's device for an attached disk (/dev/sda, /dev/sdb, …)."""
@@ -153,6 +159,8 @@ class Appliance:
             except DiskError as err:
                 self.close()
                 _kvm_refused = str(err).splitlines()[0][:200]
+                self.kvm_attempt_s = time.monotonic() - started
+                started = time.monotonic()
                 self._launch(tcg=True)
                 self.notes.append(f"KVM refused ({_kvm_refused}); the appliance ran with TCG")
                 self.backend = "tcg"
@@ -172,6 +180,8 @@ class Appliance:
             f"libguestfs appliance: {self.backend or '?'}, booted in {self.boot_s:.1f} s "
             f"for {disks} disk{'s' if disks != 1 else ''}"
         )
+        if self.kvm_attempt_s:
+            head += f" (after a KVM attempt of {self.kvm_attempt_s:.1f} s)"
         return "; ".join([head, *self.notes])
 
     def _launch(self, tcg: bool) -> None:
@@ -487,7 +497,9 @@ def _share(a: DiskSource, b: DiskSource) -> None:
 
 def _filesystems(appliance: Appliance, dev: str, partition: int | None) -> list[tuple[str, str]]:
     found = []
-    for line in appliance.run("list-filesystems").splitlines():
+    if ("filesystems",) not in appliance.cache:  # probes every attached disk: asked once
+        appliance.cache["filesystems",] = appliance.run("list-filesystems")
+    for line in appliance.cache["filesystems",].splitlines():
         device, _, fstype = line.partition(": ")
         if not re.fullmatch(re.escape(dev) + r"\d*", device):
             continue
@@ -524,8 +536,19 @@ def disk_layout(
     appliance: Appliance, source: DiskSource
 ) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     """The disk's device in the appliance, its partition table and its filesystems (metadata,
-    ``mountpoint`` in the image, ``in_fstab``), outermost first."""
+    ``mountpoint`` in the image, ``in_fstab``), outermost first; asked once per disk and
+    appliance (a copy each time)."""
     dev = appliance.device(source.path)
+    key = ("layout", dev, str(source.partition))
+    if key not in appliance.cache:
+        appliance.cache[key] = _disk_layout(appliance, source, dev)
+    table, filesystems = copy.deepcopy(appliance.cache[key])
+    return dev, table, filesystems
+
+
+def _disk_layout(
+    appliance: Appliance, source: DiskSource, dev: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     run = appliance.run
     table: dict[str, Any] = {"type": run(f"-part-get-parttype {dev}").strip() or None}
     if table["type"]:
@@ -568,7 +591,7 @@ def disk_layout(
             else mounts.get(fs["device"], f"/part{number}")
         )
     filesystems.sort(key=lambda fs: (fs["mountpoint"].count("/"), fs["mountpoint"]))
-    return dev, table, filesystems
+    return table, filesystems
 
 
 def read_disk(
@@ -595,7 +618,7 @@ def read_disk(
     block = _block_digest(appliance, source, dev)
     disk: dict[str, Any] = {
         "sha256": block,
-        "size": int(run(f"blockdev-getsize64 {dev}").strip()),
+        "size": _size(appliance, dev),
         "partition_table": table,
         "filesystems": [
             {"partition": int(fs["device"][len(dev) :] or 0)}
@@ -678,6 +701,12 @@ def canonical_hardlinks(records: list[FileRecord]) -> list[FileRecord]:
     return records
 
 
+def _size(appliance: Appliance, dev: str) -> int:
+    if ("size", dev) not in appliance.cache:
+        appliance.cache["size", dev] = int(appliance.run(f"blockdev-getsize64 {dev}").strip())
+    return int(appliance.cache["size", dev])
+
+
 def _block_digest(appliance: Appliance, source: DiskSource, dev: str) -> str:
     """sha256 of the guest-visible bytes: of the file itself for a raw image (no need to send
     it through the appliance), else computed in the appliance."""
@@ -687,4 +716,6 @@ def _block_digest(appliance: Appliance, source: DiskSource, dev: str) -> str:
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
         return digest.hexdigest()
-    return appliance.run(f"checksum-device sha256 {dev}").strip()
+    if ("sha256", dev) not in appliance.cache:
+        appliance.cache["sha256", dev] = appliance.run(f"checksum-device sha256 {dev}").strip()
+    return str(appliance.cache["sha256", dev])
