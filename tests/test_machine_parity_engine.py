@@ -4,9 +4,11 @@ by side with a container image or another machine image, and removed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -125,3 +127,27 @@ def test_cli_parity_of_a_rootfs_archive_and_an_image(
     assert done.returncode == 0, done.stdout + done.stderr
     loaded = reprokit.load(report)
     assert loaded.kind == "parity" and len(loaded.parity_records) == 3
+
+
+def test_ctrl_c_while_importing_removes_everything(
+    tmp_path: Path, busybox: str, monkeypatch: pytest.MonkeyPatch, no_leftovers
+):
+    from reprokit.errors import Cancelled
+    from reprokit.sources.directory import DirectorySource
+
+    tree = busybox_tree(tmp_path / "tree")
+    real = DirectorySource.export_tar
+
+    @contextlib.contextmanager
+    def interrupted(self):
+        with real(self) as chunks:
+
+            def some() -> Iterator[bytes]:
+                yield next(chunks)
+                raise KeyboardInterrupt
+
+            yield some()
+
+    monkeypatch.setattr(DirectorySource, "export_tar", interrupted)
+    with pytest.raises(Cancelled):
+        reprokit.parity(busybox, f"dir:{tree}", {"x": lambda h: 1})

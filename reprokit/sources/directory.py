@@ -65,7 +65,8 @@ def _write_tar(root: Path, out, failed: list[BaseException]) -> None:
     except BaseException as err:  # reported by the reader's thread
         failed.append(err)
     finally:
-        out.close()
+        with contextlib.suppress(BrokenPipeError):  # the reader stopped early (closed, cancelled)
+            out.close()
 
 
 def _no_follow(path: str, flags: int) -> int:
