@@ -202,3 +202,13 @@ def test_audit_of_a_dir_tree(tmp_path: Path):
     assert {"/root/.aws/credentials", "/usr/bin/tool", "/etc/open"} <= paths, rules
     cli = run_cli("audit", f"dir:{tree}", "--fail-on", "high")
     assert cli.returncode == 1 and "/root/.aws/credentials" in cli.stdout
+
+
+def test_image_notes_are_reported_and_read_back_never_compared():
+    from reprokit.model import ImageInfo
+
+    note = "libguestfs appliance: tcg, booted in 21.0 s for 2 disks"
+    info = ImageInfo("disk:a.raw", "sha256:1", ["sha256:2"], notes=[note])
+    assert info.to_dict()["notes"] == [note]
+    assert ImageInfo.from_dict(info.to_dict()) == info
+    assert "notes" not in ImageInfo("dir:x", "sha256:1", []).to_dict()
