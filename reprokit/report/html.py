@@ -141,6 +141,8 @@ def _value_html(text: str) -> str:
     for part in _SPACE.split(text):
         if len(part) > LONG_WORD and not part.isspace():  # may wrap after / . = , : & _ -
             out.append("<wbr>".join(html.escape(p, quote=True) for p in _BREAK.split(part)))
+        elif "…" in part:  # a redacted or cut word ("AKIA…(20 chars)") stays on one line
+            out.append(f'<span style="white-space:nowrap">{html.escape(part, quote=True)}</span>')
         else:
             out.append(html.escape(part, quote=True))
     return _HEX.sub(lambda m: f'<span title="{m.group(0)}">{m.group(1)}…</span>', "".join(out))
