@@ -90,7 +90,7 @@ def test_parity_holds_on_a_pair_that_agrees(debian_pair, no_leftovers):
     frame = result.parity
     assert list(frame["same"]) == [True] * len(CHECKS)
     app = frame.set_index("test").loc["user app"]
-    assert app["a"]["uid"] == 1000 and app["a"] == app["b"]
+    assert "uid=1000" in app["a"] and app["a"] == app["b"]  # flat cells (reprokit.frames)
     assert result.image_ids[0] != result.image_ids[1]  # two builds, one behaviour
 
 
