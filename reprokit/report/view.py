@@ -822,9 +822,11 @@ def _parity_document(result: ParityResult) -> Document:
 
 
 def _where(f: Finding) -> str:
+    """Where a finding is, in one cell: ``final``, ``buried layer 2→4``, ``config``…"""
     if f.layer is None:
-        return ""
-    return f"{f.layer}→{f.removed_in}" if f.removed_in is not None else str(f.layer)
+        return f.where
+    layer = f"{f.layer}→{f.removed_in}" if f.removed_in is not None else str(f.layer)
+    return f"{f.where} layer {layer}"
 
 
 def _audit_document(result: AuditResult) -> Document:
@@ -880,13 +882,13 @@ def _audit_document(result: AuditResult) -> Document:
         tables.append(_table("Summary", ["severity", "findings"], rows, None, "severities"))
     if result.kind == "audit" or result.finding_records:
         finding_rows = [
-            [f.severity, f.rule, f.where, _where(f), f.path, f.message, f.evidence]
+            [f.severity, f.rule, _where(f), f.path, f.message, f.evidence]
             for f in result.finding_records
         ]
         tables.append(
             _table(
                 "Findings",
-                ["severity", "rule", "where", "layer", "path", "message", "evidence"],
+                ["severity", "rule", "where", "path", "message", "evidence"],
                 finding_rows,
                 "findings",
                 "findings",
