@@ -21,13 +21,16 @@ from .auditing.result import AuditResult
 from .baseline import ReplayResult
 from .behaviour.result import ParityResult
 from .errors import ReportError
+from .fixing import FixResult
 from .packages.model import Inventory
 from .protocol import KINDS
 from .report.json import read_json
 from .result import Result
 
 #: What :func:`load` returns: one of the result kinds.
-AnyResult = Result | ParityResult | AuditResult | Inventory | ReplayResult | ImagesResult
+AnyResult = (
+    Result | ParityResult | AuditResult | Inventory | ReplayResult | ImagesResult | FixResult
+)  # fmt: skip
 
 #: kind → the class whose ``from_dict`` reads it
 REGISTRY: dict[str, type[AnyResult]] = {
@@ -38,6 +41,7 @@ REGISTRY: dict[str, type[AnyResult]] = {
     "inventory": Inventory,
     "replay": ReplayResult,
     "images": ImagesResult,
+    "fix": FixResult,
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 
 import reprokit
-from reprokit.fixing import fix
+from reprokit.api import fix
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -59,7 +59,7 @@ def test_corpus_project_is_explained_and_fixed(name, corpus_bases, client, tmp_p
         assert after.meets("equivalent")
         if result.patch:
             assert result.patch.startswith("--- a/Dockerfile")
-            assert all(r.verdict for r in result.rounds)
+            assert all(r.verdict for r in result.round_records)
         # independent extraction of both final images: only mtimes differ
         tags = after.kept_images
         assert len(tags) == 2, tags

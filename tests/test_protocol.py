@@ -8,6 +8,7 @@ import json
 import random
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -20,6 +21,8 @@ from reprokit.auditing.result import AuditResult
 from reprokit.baseline import Mismatch, ReplayResult
 from reprokit.behaviour.result import ParityResult
 from reprokit.commands.common import status
+from reprokit.explain.fixes import Edit
+from reprokit.fixing import FixResult, Round, Unfixed
 from reprokit.kinds import REGISTRY
 from reprokit.model import (
     ConfigDiff,
@@ -133,6 +136,25 @@ def images() -> ImagesResult:
     return ImagesResult(rows)
 
 
+def fixed() -> FixResult:
+    original = f"FROM scratch\nRUN pip install flask # {HOSTILE}\n"
+    patched = original.replace("pip install", "pip install --no-compile")
+    before = comparison()
+    after = Result("equivalent", "only timestamps differ", before.images, require="equivalent")
+    edit = Edit("flag", 2, "--no-compile", "python-bytecode", f"pip compiles {HOSTILE}")
+    return FixResult(
+        Path("/tmp/ctx/Dockerfile.fixed"),
+        original,
+        patched,
+        before,
+        after,
+        round_records=[Round(1, [edit], "equivalent", "only timestamps differ")],
+        unfixed_records=[Unfixed(2, f"RUN {HOSTILE}", "timestamp", 3, f"use buildah {HOSTILE}")],
+        duration_s=42.5,
+        source=Path("/tmp/ctx/Dockerfile"),
+    )
+
+
 MAKERS = {
     "comparison": comparison,
     "parity": parity,
@@ -141,6 +163,7 @@ MAKERS = {
     "inventory": inventory,
     "replay": replay,
     "images": images,
+    "fix": fixed,
 }
 
 
@@ -182,6 +205,7 @@ def test_one_ok_with_one_sense():
     assert not drift().ok and AuditResult("drift", "c", drift_records=drift().drift_records[1:]).ok
     assert not replay().ok and ReplayResult("a", "sha256:1", "b", 3).ok
     assert inventory().ok and images().ok
+    assert fixed().ok and not replace(fixed(), after=None).ok
     assert [status(r) for r in (comparison(), replay(), inventory())] == [1, 1, 0]
     for gone in ("fails", "holds", "exit_status", "write_report", "entries", "frame"):
         for maker in MAKERS.values():
@@ -197,6 +221,7 @@ def test_dataframes_are_named_as_their_records_and_computed_once():
         "inventory": [("packages", "package_records"), ("users", "user_records")],
         "replay": [("mismatches", "mismatch_records")],
         "images": [("images", "image_records")],
+        "fix": [("rounds", "round_records"), ("unfixed", "unfixed_records")],
     }
     for kind, names in pairs.items():
         result = MAKERS[kind]()
@@ -314,6 +339,7 @@ RESULT_MODULES = {
     "reprokit.packages.model",
     "reprokit.kinds",
     "reprokit.protocol",
+    "reprokit.fixing",
 }
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..fixing import ROUNDS, fix
+from ..api import fix
+from ..fixing import ROUNDS
 from ..spec import parse_build_args
 from .check import builder_options, labels
 from .common import EXIT_FAILED, EXIT_OK, check_output_path, say

@@ -111,9 +111,15 @@ def render_view(v: View, plots: dict[str, str] | None = None) -> str:
         f'<div class="rk-banner rk-{esc(v.verdict)}" style="background:{bg};color:{fg}">'
         f"<b>{esc(v.verdict.upper())}</b> — {esc(v.reason, 400)}</div>"
     )
+    parts.append(f"<p><b>{esc(v.headline, 600)}</b></p>")
     if v.explained is not None:
         state = "every difference has a cause" if v.explained else "some differences unexplained"
         parts.append(f'<p class="rk-note">{state}</p>')
+    if v.unexplained:
+        n = len(v.unexplained) + v.hidden_unexplained
+        parts.append(f"<h3>Differences without a known cause ({n})</h3>")
+        parts.append(_table(FILE_HEADERS, _file_rows(v.unexplained)))
+        parts.append(_hidden(v.hidden_unexplained, "differences without a known cause"))
     parts.append("<h3>Images</h3>")
     parts.append(
         _table(

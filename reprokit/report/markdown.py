@@ -70,6 +70,8 @@ def render_view(v: View, images: dict[str, str] | None = None) -> str:
     """The report as Markdown; ``images`` maps plot names to URLs (or data URIs) to show."""
     icon = ICONS.get(v.verdict, "")
     out = [f"## reprokit: {v.verdict.upper()}", "", f"{icon} **{esc(v.reason, 400)}**", ""]
+    out += [esc(v.headline, 600), ""]
+    out += unexplained_section(v)
     out += _table(
         ["", "ref", "id", "layers", "size"],
         [[i.name, esc(i.ref, 100), esc(i.id[:19]), str(i.layers), i.size] for i in v.images],
@@ -119,6 +121,16 @@ def render_view(v: View, images: dict[str, str] | None = None) -> str:
     for kind, url in (images or {}).items():
         out += [f"![{kind}]({url})", ""]
     return "\n".join(out)
+
+
+def unexplained_section(v: View, level: str = "###") -> list[str]:
+    """The differences without a known cause, listed before anything else ([] when none)."""
+    if not v.unexplained:
+        return []
+    n = len(v.unexplained) + v.hidden_unexplained
+    out = [f"{level} Differences without a known cause ({n})", ""]
+    out += _table(["path", "layer", "fields", "cause", "fix", "evidence"], _files(v.unexplained))
+    return out + _hidden(v.hidden_unexplained, "differences without a known cause")
 
 
 def packages_section(v: View, level: str = "###") -> list[str]:

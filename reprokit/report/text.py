@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..auditing.result import AuditResult
     from ..baseline import ReplayResult
     from ..behaviour.result import ParityResult
+    from ..fixing import FixResult
     from ..model import ParityEntry
     from ..packages.model import Inventory
     from ..result import Result
@@ -50,6 +51,7 @@ TOP = {
     "inventory": 50,
     "replay": 30,
     "images": 0,
+    "fix": 0,
 }
 
 
@@ -64,6 +66,7 @@ def render(result: Any, top: int | None = None) -> str:
         "inventory": render_inventory,
         "replay": render_replay,
         "images": render_images,
+        "fix": render_fix,
     }
     if kind not in renderers:
         raise ValueError(f"no text presenter for results of kind {kind!r}")
@@ -75,6 +78,7 @@ def render_comparison(result: Result, top: int = 10) -> str:
     a, b = result.images
     s = result.summary
     lines = [f"reprokit: {result.verdict.upper()} — {clean(result.reason)}"]
+    lines.append(clean(headline(result)))
     for name, image in (("A", a), ("B", b)):
         lines.append(
             f"  {name}  {clean(image.ref, 48)}  {image.id[:19]}  "
@@ -349,4 +353,29 @@ def render_images(result: ImagesResult, top: int = 0) -> str:
         )
     if len(records) < len(result.image_records):
         lines.append(f"… and {len(result.image_records) - len(records)} more (see --json)")
+    return "\n".join(lines)
+
+
+def render_fix(result: FixResult, top: int = 0) -> str:
+    """What ``reprokit fix`` prints: the verdict before, each round's edits and verdict, the
+    verdict after, the patch, what is left and why, and whether the requirement is met."""
+    b = result.before
+    lines = [f"before: {b.verdict.upper()} — {clean(b.reason)}"]
+    for r in result.round_records:
+        what = "; ".join(e.describe() for e in r.edits) or "no edit"
+        outcome = f" → {r.verdict.upper()}" if r.verdict else " (not verified)"
+        lines.append(f"round {r.number}: {clean(what)}{outcome}")
+    if result.after is not None:
+        lines.append(f"after: {result.after.verdict.upper()} — {clean(result.after.reason)}")
+    patch = result.patch
+    if patch:
+        lines.append(f"patched Dockerfile: {clean(str(result.dockerfile))}")
+        lines += ["  " + clean(line) for line in patch.splitlines()]
+    else:
+        lines.append("no change to the Dockerfile")
+    for u in result.unfixed_records:
+        where = f"line {u.line} " if u.line else ""
+        lines.append(f"not fixed: {where}{clean(u.cause)} ({u.count}): {clean(u.why)}")
+    state = "reached" if result.ok else "NOT reached"
+    lines.append(f"required verdict {result.require}: {state} ({result.duration_s:.0f} s)")
     return "\n".join(lines)
