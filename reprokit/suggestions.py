@@ -141,13 +141,15 @@ def timestamp_advice(build: BuildInfo | None, context: str = "CONTEXT") -> str:
 
 def with_timestamp_advice(result: Result, context: str) -> Result:
     """``result`` with the builder-specific timestamp advice in its steps' fixes and in its
-    suggestions, when timestamps are among the differences that keep it from ``identical``."""
+    suggestions, when times (file mtimes, the config's creation times) are among the
+    differences that keep it from ``identical``."""
     from dataclasses import replace
 
     from .explain.causes import TIMESTAMP_FIX
 
-    diffs = [*result.file_records, *result.merged_records]
-    if result.verdict == "identical" or not any(d.cause == "timestamp" for d in diffs):
+    diffs = [*result.file_records, *result.merged_records, *result.config_records]
+    times = {"timestamp", "image-metadata"}
+    if result.verdict == "identical" or not any(d.cause in times for d in diffs):
         return result
     advice = timestamp_advice(result.builds[0] if result.builds else None, context)
     text = advice.removeprefix(TIMESTAMP_PREFIX)
