@@ -310,7 +310,7 @@ def fix(
     started = time.monotonic()
     ctx = Path(context)
     source = Path(dockerfile) if dockerfile else Path("Dockerfile")
-    source = source if source.is_absolute() else ctx / source
+    source = (source if source.is_absolute() else ctx / source).absolute()
     try:
         original = source.read_text(encoding="utf-8")
     except OSError as err:

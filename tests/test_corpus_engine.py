@@ -69,6 +69,7 @@ def figures(name: str, result) -> None:
         Path(where).mkdir(parents=True, exist_ok=True)
         (Path(where) / f"{name}.figures.json").write_text(json.dumps(row, indent=2) + "\n")
         result.write(Path(where) / f"{name}.md")
+        result.write(Path(where) / f"{name}.json")
 
 
 @pytest.mark.parametrize("name", list(PROJECTS))
