@@ -57,6 +57,10 @@ _LAZY = {
     "CAUSES": "reprokit.explain.causes",
     "Rule": "reprokit.explain.rules",
     "Settings": "reprokit.explain.settings",
+    "survey": "reprokit.fleet.survey",
+    "SurveyResult": "reprokit.fleet.result",
+    "history": "reprokit.fleet.history",
+    "HistoryResult": "reprokit.fleet.history",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on demand
@@ -73,6 +77,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from .explain.rules import Rule  # noqa: F401
     from .explain.settings import Settings  # noqa: F401
     from .fixing import FixResult  # noqa: F401
+    from .fleet.history import HistoryResult, history  # noqa: F401
+    from .fleet.result import SurveyResult  # noqa: F401
+    from .fleet.survey import survey  # noqa: F401
     from .packages.reader import inventory  # noqa: F401
     from .result import Result  # noqa: F401
     from .spec import BuildSpec  # noqa: F401

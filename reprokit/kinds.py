@@ -22,6 +22,8 @@ from .baseline import ReplayResult
 from .behaviour.result import ParityResult
 from .errors import ReportError
 from .fixing import FixResult
+from .fleet.history import HistoryResult
+from .fleet.result import SurveyResult
 from .packages.model import Inventory
 from .protocol import KINDS
 from .report.json import read_json
@@ -29,7 +31,8 @@ from .result import Result
 
 #: What :func:`load` returns: one of the result kinds.
 AnyResult = (
-    Result | ParityResult | AuditResult | Inventory | ReplayResult | ImagesResult | FixResult
+    Result | ParityResult | AuditResult | Inventory | ReplayResult | ImagesResult | SurveyResult
+    | HistoryResult | FixResult
 )  # fmt: skip
 
 #: kind → the class whose ``from_dict`` reads it
@@ -42,6 +45,8 @@ REGISTRY: dict[str, type[AnyResult]] = {
     "replay": ReplayResult,
     "images": ImagesResult,
     "fix": FixResult,
+    "survey": SurveyResult,
+    "history": HistoryResult,
 }
 
 

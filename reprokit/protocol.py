@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 #: every kind of result, in the order the documentation lists them
-KINDS = ("comparison", "parity", "audit", "drift", "inventory", "replay", "images", "fix")
+KINDS = (
+    "comparison", "parity", "audit", "drift", "inventory", "replay", "images", "survey", "history",
+    "fix",
+)  # fmt: skip
 
 
 class Reported:

@@ -61,7 +61,15 @@ def middle(path: object, limit: int) -> str:
 
 
 def terminal_width(default: int = 100) -> int:
-    """The terminal's width (COLUMNS, else the terminal, else ``default``)."""
-    import shutil
+    """The terminal's width when standard output is a terminal (COLUMNS, else the terminal's
+    size), else ``default``: text written to a file or a pipe is the same wherever it is made.
 
+    >>> import sys; terminal_width(90) == 90 or sys.stdout.isatty()
+    True
+    """
+    import shutil
+    import sys
+
+    if not (hasattr(sys.stdout, "isatty") and sys.stdout.isatty()):
+        return default
     return max(60, shutil.get_terminal_size((default, 24)).columns)

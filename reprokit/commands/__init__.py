@@ -16,13 +16,16 @@ from . import (
     diff,
     drift,
     fix,
+    history,
     images,
     inventory,
     parity,
     replay,
     report,
+    survey,
 )
 
 COMMANDS = [
-    check, diff, fix, report, causes, parity, inventory, capture, replay, audit, drift, images,
-]  # fmt: skip
+    *[check, diff, fix, report, causes, parity, inventory, capture, replay, audit, drift],
+    *[images, survey, history],
+]

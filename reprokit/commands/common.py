@@ -70,6 +70,12 @@ def report_option(parser: argparse.ArgumentParser) -> None:
         type=report_path,
         help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
     )
+    parser.add_argument(
+        "--junit",
+        metavar="PATH",
+        type=output_path,
+        help="write JUnit XML for CI (a test case per target, parity check or finding)",
+    )
 
 
 def write_outputs(result: Reported, args: argparse.Namespace) -> None:
@@ -78,11 +84,22 @@ def write_outputs(result: Reported, args: argparse.Namespace) -> None:
         result.write(path)
     if getattr(args, "json", None):
         result.to_json(args.json)
+    if getattr(args, "junit", None):
+        from ..report.junit import write
+
+        write(result, args.junit)
 
 
 def status(result: Reported) -> int:
     """The exit status of a result: 0 when it is ``ok``, 1 when not."""
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def output_path(path: str) -> str:
+    """An argparse type: an output file whose directory exists."""
+    if not Path(path).resolve().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{path}: directory {Path(path).parent} does not exist")
+    return path
 
 
 def report_path(path: str) -> str:

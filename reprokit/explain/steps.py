@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..history import KEYWORDS, display
-from ..history import keyword as keyword_of
+from ..layer_history import KEYWORDS, display
+from ..layer_history import keyword as keyword_of
 from .causes import CAUSES, TIME_ONLY
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$")

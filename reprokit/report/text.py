@@ -10,9 +10,10 @@ import textwrap
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ..history import display
+from ..layer_history import display
 from ..text import clean, human_size, middle, one_line, terminal_width
 from .view import (
+    EXTRA,
     differences,
     headline,
     outcome_text,
@@ -68,6 +69,8 @@ def render(result: Any, top: int | None = None) -> str:
         "images": render_images,
         "fix": render_fix,
     }
+    if kind in EXTRA:
+        return EXTRA[kind].text(result, top)  # type: ignore[no-any-return]
     if kind not in renderers:
         raise ValueError(f"no text presenter for results of kind {kind!r}")
     return renderers[kind](result, TOP[kind] if top is None else top)
@@ -86,8 +89,9 @@ def render_comparison(result: Result, top: int = 10) -> str:
         )
     counted = [d for d in (*result.file_records, *result.merged_records) if not d.ignored]
     if result.explained is not None:
-        unexplained = {d.path for d in counted if d.cause == "unexplained"}
-        unexplained |= {c.field for c in result.config_records if c.cause == "unexplained"}
+        unknown = ("unexplained", "unexamined")
+        unexplained = {d.path for d in counted if d.cause in unknown}
+        unexplained |= {c.field for c in result.config_records if c.cause in unknown}
         lines.append(
             "explained: every difference has a known cause"
             if result.explained
@@ -238,11 +242,33 @@ def render_parity(entries: list[ParityEntry], width: int = 36, what: str = "chec
     lines = [f"  {'':4} {what:<{width}} {'A':<{width}} B"]
     for e in ranked_parity(entries):
         mark, shown_a, shown_b = parity_cells(e)
-        lines.append(
-            f"  {mark:<4} {clean(e.name, width):<{width}} "
-            f"{clean(shown_a, width):<{width}} {clean(shown_b, 2 * width)}"
-        )
+        a, b = side_by_side(clean(shown_a), clean(shown_b), width)
+        lines.append(f"  {mark:<4} {clean(e.name, width):<{width}} {a:<{width}} {b}")
     return lines
+
+
+def side_by_side(a: str, b: str, width: int) -> tuple[str, str]:
+    """Two outcomes cut alike to ``width``, around where they first differ, so the part that
+    differs shows on both sides.
+
+    >>> side_by_side("x" * 50 + "A", "x" * 50 + "B", 12)
+    ('…xxxxxxxxxA', '…xxxxxxxxxB')
+    >>> side_by_side("short", "also short", 36)
+    ('short', 'also short')
+    """
+    if len(a) <= width and len(b) <= width:
+        return a, b
+    pairs = enumerate(zip(a, b, strict=False))
+    first = next((i for i, (x, y) in pairs if x != y), min(len(a), len(b)))
+    start = max(0, first - (width - 3)) if first >= width - 2 else 0
+
+    def cut(text: str) -> str:
+        part = text[start:]
+        head = "…" if start else ""
+        room = width - len(head)
+        return head + (part if len(part) <= room else part[: room - 1] + "…")
+
+    return cut(a), cut(b)
 
 
 def render_parity_result(result: ParityResult, top: int = 0, width: int = 36) -> str:
