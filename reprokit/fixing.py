@@ -134,22 +134,33 @@ class FixResult(Reported):
 
     @cached_property
     def rounds(self) -> pd.DataFrame:
-        """One row per round: ``round, edits, verdict, reason`` (edits described)."""
-        import pandas as pd
+        """One row per round: ``round, edits, verdict, reason`` (edits described; ``verdict`` a
+        category)."""
+        from .frames import frame
 
         rows = [
-            [r.number, "; ".join(e.describe() for e in r.edits), r.verdict, r.reason]
+            {
+                "round": r.number,
+                "edits": "; ".join(e.describe() for e in r.edits),
+                "verdict": r.verdict,
+                "reason": r.reason,
+            }
             for r in self.round_records
         ]
-        return pd.DataFrame(rows, columns=ROUND_COLUMNS)
+        return frame(rows, ROUND_COLUMNS, categories=["verdict"], ints=["round"])
 
     @cached_property
     def unfixed(self) -> pd.DataFrame:
-        """One row per cause no edit fixed: ``line, instruction, cause, count, why``."""
-        import pandas as pd
+        """One row per cause no edit fixed: ``line, instruction, cause, count, why`` (``cause``
+        a category)."""
+        from .frames import frame
 
-        rows = [[u.line, u.instruction, u.cause, u.count, u.why] for u in self.unfixed_records]
-        return pd.DataFrame(rows, columns=UNFIXED_COLUMNS)
+        rows = [
+            {"line": u.line, "instruction": u.instruction, "cause": u.cause, "count": u.count,
+             "why": u.why}
+            for u in self.unfixed_records
+        ]  # fmt: skip
+        return frame(rows, UNFIXED_COLUMNS, categories=["cause"], ints=["line", "count"])
 
     def to_dict(self) -> dict[str, Any]:
         """A ``reprokit/v1`` document of kind ``fix``: both Dockerfiles, the patch, the rounds,
