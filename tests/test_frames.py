@@ -34,6 +34,7 @@ FRAMES: dict[str, dict[str, tuple[set[str], set[str]]]] = {
         "groups": (set(), set()),
     },
     "replay": {"mismatches": (set(), set())},
+    "fix": {"rounds": (set(), {"verdict"}), "unfixed": (set(), {"cause"})},
     "images": {"images": ({"created"}, set())},
     "survey": {"targets": (set(), {"kind", "verdict", "require", "builder"})},
     "history": {

@@ -311,6 +311,7 @@ def render_view(v: View, plots: dict[str, str] | None = None) -> str:
         f'padding:8px 12px;border-radius:4px">'
         f"<b>{esc(v.verdict.upper())}</b> — {esc(v.reason, 400)}</div>"
     )
+    parts.append(f"<p><b>{esc(v.headline, 600)}</b></p>")
     if v.explained is not None:
         state = "every difference has a cause" if v.explained else "some differences unexplained"
         parts.append(f'<p class="rk-note">{state}</p>')
