@@ -171,8 +171,9 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None =
     numeric = {
         i
         for i in numeric or set()
-        if all(_NUMERIC.match(_TAG.sub("", row[i])) for row in rows if i < len(row) and row[i])
-    }  # a column right-aligned holds only numbers (a "?" or "—" keeps it left-aligned)
+        if (cells := [_TAG.sub("", row[i]) for row in rows if i < len(row) and row[i]])
+        and all(_NUMERIC.match(cell) for cell in cells)
+    }  # a column right-aligned holds numbers, and only numbers (a "?" or "—" keeps it left)
 
     def is_num(i: int, cell: str) -> bool:
         return i in numeric or bool(_NUMERIC.match(cell))
