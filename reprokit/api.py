@@ -346,14 +346,16 @@ def _build_and_compare(session: Session, spec: BuildSpec, plan: _Plan, compare: 
     return run_builds(session, spec, plan.variations, plan.runs, compare)
 
 
-def load(path: str | Path) -> AnyResult:
+def load(path: str | Path, *, show_secrets: bool = False) -> AnyResult:
     """Load a JSON report of any kind (from ``--json``, ``--report x.json``, ``to_json`` or
     ``write``) back into its result: a :class:`Result` for a comparison, a
     :class:`~reprokit.behaviour.result.ParityResult`, an
     :class:`~reprokit.auditing.result.AuditResult` (audit, drift), an
     :class:`~reprokit.packages.model.Inventory`, a :class:`~reprokit.baseline.ReplayResult`
     or an :class:`~reprokit.auditing.images.ImagesResult`. Reports written before kinds
-    existed load too."""
+    existed load too. The document is validated against its schema first (a
+    :class:`~reprokit.errors.ReportError` names the file and the field); ``show_secrets``
+    shows in its outputs what the report holds unredacted."""
     from .kinds import load as load_any
 
-    return load_any(path)
+    return load_any(path).revealing(show_secrets)
