@@ -8,34 +8,27 @@ True
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .builders import CHOICES, resolve_builder
-from .diff import compare_config, compare_layers, compare_merged, fill_shared_layers, verdict
 from .errors import Cancelled, UsageError
 from .example import example_context
-from .explain.explainer import explain_result, layer_pairing
-from .explain.pairing import LayerPairing
 from .explain.rules import Rule
 from .explain.settings import Settings, find_settings, read_settings
-from .model import ImageInfo
-from .packages.diff import package_plan
-from .packages.parsers import PACKAGE_DB
+from .pipeline import Compare, Pipeline
 from .result import Result
-from .runs import Compare, Session, engine_url, find_culprits, run_builds
-from .sources.image import Image, Source, config_platform
+from .runs import Session, engine_url, find_culprits, run_builds
+from .sources.image import Source
 from .sources.layout import Platform, parse_platform
-from .sources.refs import as_source
 from .spec import BuildSpec
 from .suggestions import suggest
 from .variations import Variation, VaryOptions, parse_vary
+from .verdict import Tolerance
 
 if TYPE_CHECKING:
     from .kinds import AnyResult
@@ -45,49 +38,6 @@ def _platform(platform: str | Platform | None) -> Platform | None:
     if platform is None or isinstance(platform, Platform):
         return platform
     return parse_platform(platform)
-
-
-def _info(image: Image) -> ImageInfo:
-    cfg = image.config
-    return ImageInfo(
-        ref=image.ref,
-        id=image.id,
-        diff_ids=list(image.diff_ids),
-        size=image.size(),
-        created=cfg.get("created"),
-        platform=config_platform(cfg) or None,
-        repo_tags=image.repo_tags,
-    )
-
-
-def read_pair(
-    a: Source, b: Source, settings: Settings | None = None
-) -> tuple[Image, Image, LayerPairing]:
-    """Read both images concurrently; a layer both have (same diff_id) is read only once.
-
-    The contents of small files in layers that differ are paired on the way (for the
-    explanations' evidence); the pairing returned holds their facts.
-    """
-    ids_a = a.diff_ids()
-    ids_b = b.diff_ids()  # fail fast (image not found) before any export starts
-    skip_b = set(ids_a or ())
-
-    def is_db(path: str) -> bool:  # package databases are kept for the package diff
-        return PACKAGE_DB.match(path) is not None
-
-    pairing = layer_pairing(ids_a or [], ids_b or [], settings or Settings(), keep=is_db)
-    cancel = threading.Event()
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reprokit-read") as pool:
-        future_a = pool.submit(a.read, (), cancel, pairing.tap_for("a"))
-        future_b = pool.submit(b.read, skip_b, cancel, pairing.tap_for("b"))
-        try:
-            image_a, image_b = future_a.result(), future_b.result()
-        except BaseException:
-            cancel.set()
-            raise
-    fill_shared_layers(image_a, image_b)
-    pairing.finish()
-    return image_a, image_b, pairing
 
 
 RuleLike = Rule | Mapping[str, Any]
@@ -119,21 +69,6 @@ def _read_dockerfile(path: str | Path | None) -> str | None:
         raise UsageError(f"Dockerfile {path}: cannot read ({err.strerror})") from None
 
 
-def _count_ignores(result: Result, image_a: Image, image_b: Image) -> None:
-    """Judge the verdict on the differences that count; say how many were ignored."""
-    ignored = result.ignored_count
-    if not ignored:
-        return
-    result.verdict, reason = verdict(
-        image_a,
-        image_b,
-        [c for c in result.config_records if not c.ignored],
-        [d for d in result.file_records if not d.ignored],
-        [d for d in result.merged_records if not d.ignored],
-    )
-    result.reason = f"{reason} ({ignored} ignored difference(s) not counted)"
-
-
 def compare(
     a: str | Source,
     b: str | Source,
@@ -144,6 +79,7 @@ def compare(
     config: str | Path | Settings | None = None,
     dockerfile: str | Path | None = None,
     target: str | None = None,
+    tolerance: str | Tolerance = "equivalent",
 ) -> Result:
     """Compare two existing images given as transport references (or :class:`Source` objects),
     and explain every difference.
@@ -152,38 +88,20 @@ def compare(
     verdict; ``rules``: extra rules (:class:`reprokit.Rule` or dicts as in
     reprokit.toml); ``config``: a settings file or :class:`~reprokit.Settings` (default:
     ``reprokit.toml`` or ``[tool.reprokit]`` in the current directory); ``dockerfile``: maps
-    layers to its lines (``target``: the stage built).
+    layers to its lines (``target``: the stage built); ``tolerance``: what may differ in
+    ``equivalent`` images, a bundle of :data:`reprokit.verdict.TOLERANCES`.
 
     >>> result = compare("docker-archive:a.tar", "oci:./layout")  # doctest: +SKIP
     >>> result.verdict, result.files.head()  # doctest: +SKIP
     """
-    started = time.monotonic()
-    settings = settings_for(config, ignore, rules, search=[Path.cwd()])
-    text = _read_dockerfile(dockerfile)
-    plat = _platform(platform)
-    source_a, source_b = as_source(a, plat), as_source(b, plat)
-    image_a, image_b, first_pass = read_pair(source_a, source_b, settings)
-    layers, files = compare_layers(image_a, image_b)
-    config_records = compare_config(image_a.config, image_b.config)
-    merged = compare_merged(image_a, image_b)
-    outcome, reason = verdict(image_a, image_b, config_records, files, merged)
-    result = Result(
-        verdict=outcome,
-        reason=reason,
-        images=(_info(image_a), _info(image_b)),
-        layer_records=layers,
-        config_records=config_records,
-        file_records=files,
-        merged_records=merged,
+    pipeline = Pipeline(
+        settings=settings_for(config, ignore, rules, search=[Path.cwd()]),
+        dockerfile=_read_dockerfile(dockerfile),
+        target=target,
+        platform=_platform(platform),
+        tolerance=tolerance,
     )
-    packages = package_plan(image_a, image_b, already=first_pass.kept)
-    explain_result(
-        result, image_a, image_b, source_a, source_b, settings, text, target, first_pass, packages
-    )
-    result.package_records = packages.diff() if packages else []
-    _count_ignores(result, image_a, image_b)
-    result.duration_s = time.monotonic() - started
-    return result
+    return pipeline.compare(a, b)
 
 
 def check(
@@ -261,25 +179,24 @@ def check(
                     platform=platform,
                     opts=plan.opts,
                 )
-                pair: Compare = lambda a, b: compare(  # noqa: E731
-                    a,
-                    b,
-                    platform=platform,
-                    config=settings,
+                pipeline = Pipeline(
+                    settings=settings,
+                    dockerfile=_read_dockerfile(spec.dockerfile_path),
                     target=spec.target,
-                    dockerfile=spec.dockerfile_path,
+                    platform=_platform(platform),
                 )
-                result = _build_and_compare(session, spec, plan, pair)
+                compared = _build_and_compare(session, spec, plan, pipeline.compare)
         except KeyboardInterrupt:
             raise Cancelled("interrupted; the images this run built were removed") from None
-        result.spec = spec_dict
-        result.builds = list(session.builds)
-        result.run_id = session.run.id
-        result.kept_images = list(session.kept)
-        if suggest:
-            result.suggestions = _suggestions(result, spec, base_url, source_date_epoch)
-        result.duration_s = time.monotonic() - started
-        return result
+        built = replace(
+            compared,
+            spec=spec_dict,
+            builds=list(session.builds),
+            run_id=session.run.id,
+            kept_images=list(session.kept),
+        )
+        suggestions = _suggestions(built, spec, base_url, source_date_epoch) if suggest else []
+        return replace(built, suggestions=suggestions, duration_s=time.monotonic() - started)
 
 
 def _suggestions(

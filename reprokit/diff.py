@@ -1,9 +1,8 @@
-"""Two read images → layer, config, file and merged-view differences, and a verdict.
+"""Two read images → layer, config, file and merged-view differences (pure: records in,
+:class:`Differences` out; nothing here judges or explains them, see reprokit.verdict).
 
 Layers are paired by index. A pair with equal diff_ids is the same layer and its files are not
-compared. The verdict is ``identical`` (same config, same diff_ids), ``equivalent`` (only file
-mtimes, image/history creation times and the legacy builder's per-build fields differ) or
-``different``.
+compared.
 
 >>> flatten({"config": {"Env": ["A=1"]}, "created": "t"})
 {'config.Env[0]': 'A=1', 'created': 't'}
@@ -12,7 +11,7 @@ mtimes, image/history creation times and the legacy builder's per-build fields d
 from __future__ import annotations
 
 import re
-from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from .model import ConfigDiff, FileDiff, LayerDiff
@@ -20,16 +19,24 @@ from .read.layers import LayerIndex
 from .records import FileRecord, differing_fields
 from .sources.image import Image
 
-#: Config fields whose differences still allow the verdict ``equivalent``: creation times, the
-#: legacy builder's per-build container id/hostname and parent-image ids, and the layer digests
-#: (layers are judged by their files instead).
-TIMESTAMP_FIELDS = (re.compile(r"^created$"), re.compile(r"^history\[\d+\]\.created$"))
-LEGACY_BUILDER_FIELDS = (
-    re.compile(r"^container$"),
-    re.compile(r"^(container_config|config)\.(Hostname|Image)$"),
-)
-DERIVED_FIELDS = (re.compile(r"^rootfs\.diff_ids\[\d+\]$"),)
 _MISSING = object()
+
+
+@dataclass(frozen=True)
+class Differences:
+    """What :func:`compare_images` found: per layer, per config field, per file (per layer)
+    and per path of the final filesystems. Explanations and the verdict come later."""
+
+    layers: list[LayerDiff]
+    config: list[ConfigDiff]
+    files: list[FileDiff]
+    merged: list[FileDiff]
+
+
+def compare_images(a: Image, b: Image) -> Differences:
+    """Every difference between two read images (both with all their layers read)."""
+    layers, files = compare_layers(a, b)
+    return Differences(layers, compare_config(a.config, b.config), files, compare_merged(a, b))
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -65,17 +72,6 @@ def _field_order(key: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in re.split(r"\[(\d+)\]", key)]
 
 
-def config_field_kind(field: str) -> str:
-    """``timestamp``, ``legacy-builder``, ``derived`` or ``other`` for a flattened field."""
-    if any(p.match(field) for p in TIMESTAMP_FIELDS):
-        return "timestamp"
-    if any(p.match(field) for p in LEGACY_BUILDER_FIELDS):
-        return "legacy-builder"
-    if any(p.match(field) for p in DERIVED_FIELDS):
-        return "derived"
-    return "other"
-
-
 def compare_records(
     a: dict[str, FileRecord], b: dict[str, FileRecord], layer: int | None = None
 ) -> list[FileDiff]:
@@ -90,17 +86,6 @@ def compare_records(
         elif fields := differing_fields(ra, rb):
             out.append(FileDiff(path, "modified", fields, layer, ra, rb))
     return out
-
-
-def fill_shared_layers(a: Image, b: Image) -> None:
-    """Layers left unread in one image (same diff_id as the other's) are shared from the other."""
-    known = {
-        layer.diff_id: layer for image in (a, b) for layer in image.layers if layer is not None
-    }
-    for image in (a, b):
-        for i, layer in enumerate(image.layers):
-            if layer is None:
-                image.layers[i] = known.get(image.diff_ids[i])
 
 
 def compare_layers(a: Image, b: Image) -> tuple[list[LayerDiff], list[FileDiff]]:
@@ -144,60 +129,3 @@ def compare_merged(a: Image, b: Image) -> list[FileDiff]:
     if a.diff_ids == b.diff_ids:
         return []
     return compare_records(a.merged(), b.merged())
-
-
-def _timestamp_only(diff: FileDiff) -> bool:
-    return diff.change == "modified" and diff.fields == ["mtime"]
-
-
-def verdict(
-    a: Image,
-    b: Image,
-    config: list[ConfigDiff],
-    files: list[FileDiff],
-    merged: list[FileDiff],
-) -> tuple[str, str]:
-    """The verdict and a one-line reason for it."""
-    if a.diff_ids == b.diff_ids and not config:
-        return "identical", f"same config and the same {len(a.diff_ids)} layer(s)"
-    real_config = [c for c in config if config_field_kind(c.field) == "other"]
-    real_files = [d for d in files if not _timestamp_only(d)]
-    real_merged = [d for d in merged if not _timestamp_only(d)]
-    layers_differ = [
-        i for i, (da, db) in enumerate(zip(a.diff_ids, b.diff_ids, strict=False)) if da != db
-    ]
-    if len(a.diff_ids) != len(b.diff_ids):
-        return "different", (
-            f"layer count differs ({len(a.diff_ids)} vs {len(b.diff_ids)})"
-            + (f"; {len(real_files)} file difference(s) beyond timestamps" if real_files else "")
-        )
-    if real_config or real_files or real_merged:
-        parts = []
-        if real_files or real_merged:
-            where = sorted({d.layer for d in real_files if d.layer is not None})
-            shown = real_merged or real_files
-            names = ", ".join(d.path for d in shown[:3])
-            more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
-            parts.append(
-                f"{len(shown)} path(s) differ beyond timestamps"
-                + (f" in layer {', '.join(map(str, where))}" if where else "")
-                + f": {names}{more}"
-            )
-        if real_config:
-            names = ", ".join(c.field for c in real_config[:3])
-            more = f" and {len(real_config) - 3} more" if len(real_config) > 3 else ""
-            parts.append(f"config differs in {names}{more}")
-        return "different", "; ".join(parts)
-    parts = []
-    mtimes = Counter(d.layer for d in files if _timestamp_only(d))
-    if mtimes:
-        parts.append(f"{sum(mtimes.values())} file mtime(s) in {len(mtimes)} layer(s)")
-    kinds = Counter(config_field_kind(c.field) for c in config)
-    if kinds["timestamp"]:
-        parts.append(f"{kinds['timestamp']} creation time(s)")
-    if kinds["legacy-builder"]:
-        parts.append(f"{kinds['legacy-builder']} legacy-builder field(s)")
-    silent = [i for i in layers_differ if not any(d.layer == i for d in files)]
-    if silent:
-        parts.append(f"tar encoding of layer {', '.join(map(str, silent))}")
-    return "equivalent", "only timestamps differ: " + ", ".join(parts or ["config metadata"])

@@ -71,7 +71,7 @@ PARITY_COLUMNS = ["test", "a", "b", "same", "status_a", "status_b"]
 SCHEMA = "reprokit/v1"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Result(Reported):
     """A comparison of two images: verdict, reason, both images and all their differences.
 
@@ -80,6 +80,9 @@ class Result(Reported):
     renders, are ``layer_records``, ``config_records``, ``file_records``, ``merged_records``,
     ``step_records``, ``package_records`` and ``parity_records``. ``ok`` is whether the
     verdict meets ``require``.
+
+    A Result is built once and is immutable: a check's provenance (builds, runs, …) is added
+    with :func:`dataclasses.replace`, which makes a new one.
     """
 
     kind: ClassVar[str] = "comparison"

@@ -16,9 +16,8 @@ import os
 import string
 import tempfile
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from .builders.buildx import IGNORED_REWRITE
 from .engine import Run, open_client
 from .errors import UsageError
 from .model import VERDICTS, BuildInfo, Culprit, CulpritSearch, FileDiff, RunComparison
+from .pipeline import Compare
 from .result import Result
 from .sources.daemon import DaemonSource
 from .sources.image import Source
@@ -34,8 +34,6 @@ from .sources.layout import parse_platform
 from .sources.refs import as_source
 from .spec import BuildSpec
 from .variations import Variation, VaryOptions, prepare
-
-Compare = Callable[[Source, Source], Result]
 
 EXPLAIN = {
     "context-mtime": "COPY/ADD keep the build context's file mtimes, and a fresh checkout "
@@ -145,20 +143,19 @@ class Session:
         return as_source(ref, plat)
 
     def compare(self, a: BuildInfo, b: BuildInfo, compare: Compare, role: str) -> Result:
+        """``compare`` the images of builds ``a`` and ``b``; the comparison is recorded."""
         result = compare(self.source(a), self.source(b))
-        result.runs = [
-            RunComparison(
-                a=a.name,
-                b=b.name,
-                verdict=result.verdict,
-                reason=result.reason,
-                variations=list(b.variations),
-                summary=result.summary,
-                role=role,
-            )
-        ]
-        self.comparisons += result.runs
-        return result
+        run = RunComparison(
+            a=a.name,
+            b=b.name,
+            verdict=result.verdict,
+            reason=result.reason,
+            variations=list(b.variations),
+            summary=result.summary,
+            role=role,
+        )
+        self.comparisons.append(run)
+        return replace(result, runs=[run])
 
 
 def _rank(verdict: str) -> int:
@@ -181,9 +178,7 @@ def run_builds(
     for _ in range(1, runs):
         other = session.build(spec, variations)
         results.append(session.compare(first, other, compare, "run"))
-    main = _worst(results)
-    main.runs = list(session.comparisons)
-    return main
+    return replace(_worst(results), runs=list(session.comparisons))
 
 
 def _file_key(d: FileDiff) -> tuple[Any, ...]:
@@ -257,12 +252,11 @@ def find_culprits(
     first = session.build(spec, [])
     baseline = session.compare(first, session.build(spec, []), compare, "baseline")
     if baseline.verdict == "different":
-        baseline.culprits = CulpritSearch(
+        search = CulpritSearch(
             conclusion="not reproducible even under identical conditions: " + baseline.reason,
             baseline_verdict=baseline.verdict,
         )
-        baseline.runs = list(session.comparisons)
-        return baseline
+        return replace(baseline, runs=list(session.comparisons), culprits=search)
     everything = session.compare(first, session.build(spec, variations), compare, "all")
     search = CulpritSearch(conclusion="", baseline_verdict=baseline.verdict)
     search.all_verdict = everything.verdict
@@ -287,6 +281,4 @@ def find_culprits(
             else "no single variation breaks reproducibility; only their combination does"
         )
     main = everything if _rank(everything.verdict) >= _rank(baseline.verdict) else baseline
-    main.runs = list(session.comparisons)
-    main.culprits = search
-    return main
+    return replace(main, runs=list(session.comparisons), culprits=search)

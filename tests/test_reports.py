@@ -18,6 +18,7 @@ import sys
 import termios
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -76,31 +77,44 @@ def results(tmp_path_factory) -> dict[str, Result]:
     }
     for verdict, result in out.items():
         assert result.verdict == verdict, result.text()
-    explain(out["different"])
+    out["different"] = explain(out["different"])
     return out
 
 
-def explain(result: Result) -> None:
-    """Set causes the way reprokit.explain would (what is tested is their rendering)."""
-    for d in [*result.file_records, *result.merged_records]:
+def explain(result: Result) -> Result:
+    """A copy of ``result`` with causes set the way reprokit.explain would (what is tested is
+    their rendering)."""
+
+    def file(d: FileDiff) -> FileDiff:
         if "content" in d.fields:
-            d.cause, d.rule = "unexplained", "fallback"
-            d.fix = "make the step write the same bytes"
-            d.evidence = f"- 1\n+ 2 {HOSTILE}"
-        else:
-            d.cause, d.fix = "timestamp", "set SOURCE_DATE_EPOCH and clamp mtimes"
-    for c in result.config_records:
-        c.cause, c.fix = "image-metadata", "set SOURCE_DATE_EPOCH"
-    result.step_records = [
-        StepExplanation(
-            layer=1,
-            instruction=f"RUN echo {HOSTILE} > /app/x",
-            dockerfile_line=2,
-            causes={"unexplained": 2, "timestamp": 2},
-            fix="make the step write the same bytes",
-        )
-    ]
-    result.explained = False
+            return replace(
+                d,
+                cause="unexplained",
+                rule="fallback",
+                fix="make the step write the same bytes",
+                evidence=f"- 1\n+ 2 {HOSTILE}",
+            )
+        return replace(d, cause="timestamp", fix="set SOURCE_DATE_EPOCH and clamp mtimes")
+
+    return replace(
+        result,
+        file_records=[file(d) for d in result.file_records],
+        merged_records=[file(d) for d in result.merged_records],
+        config_records=[
+            replace(c, cause="image-metadata", fix="set SOURCE_DATE_EPOCH")
+            for c in result.config_records
+        ],
+        step_records=[
+            StepExplanation(
+                layer=1,
+                instruction=f"RUN echo {HOSTILE} > /app/x",
+                dockerfile_line=2,
+                causes={"unexplained": 2, "timestamp": 2},
+                fix="make the step write the same bytes",
+            )
+        ],
+        explained=False,
+    )
 
 
 def assert_inert_html(text: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import html
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -59,13 +60,12 @@ def plain(tmp_path_factory) -> Result:
 
 def with_sections(result: Result) -> Result:
     """``result`` (copied) with a package diff, parity outcomes, builds, runs, culprits."""
-    out = copy.deepcopy(result)
-    out.package_records = [
+    package_records = [
         PackageDiff("dpkg", "libc6", "changed", "2.36-9", "2.36-9+deb12u4"),
         PackageDiff("dpkg", HOSTILE, "added", None, "1.0|`2`"),
         PackageDiff("python", "requests", "removed", "2.31.0", None),
     ]
-    out.parity_records = [
+    parity_records = [
         ParityEntry("os release", Outcome("ok", "12"), Outcome("ok", "12")),
         ParityEntry(
             PIPES, Outcome("ok", {"uid": 0, "gid": 0}), Outcome("ok", {"uid": 1000, "gid": 0})
@@ -73,7 +73,7 @@ def with_sections(result: Result) -> Result:
         ParityEntry("test_motd", Outcome("passed"), Outcome("failed", message=HOSTILE)),
         ParityEntry("gone", Outcome("error", message="no such file"), Outcome("ok", 1)),
     ]
-    out.builds = [
+    builds = [
         BuildInfo("a", "buildx", "t:a", "sha256:" + "a" * 64, 12.34, version="v0.17.1"),
         BuildInfo("b", "buildx", "t:b", "sha256:" + "b" * 64, 11.0, variations=["time"]),
         BuildInfo(
@@ -87,11 +87,11 @@ def with_sections(result: Result) -> Result:
             notes=[f"rewrite-timestamp ignored {HOSTILE}"],
         ),
     ]
-    out.runs = [
+    runs = [
         RunComparison("a", "b", "equivalent", "timestamps", ["time"], role="run"),
         RunComparison("a", "c", "identical", "same", [f"env=X={HOSTILE}"], role="run"),
     ]
-    out.culprits = CulpritSearch(
+    culprits = CulpritSearch(
         conclusion="variation(s) that break reproducibility: time",
         baseline_verdict="identical",
         all_verdict="equivalent",
@@ -108,8 +108,16 @@ def with_sections(result: Result) -> Result:
             Culprit(f"env=X={HOSTILE}", False, "identical", "same"),
         ],
     )
-    out.suggestions = [f"buildx makes it identical: docker buildx build {HOSTILE} ."]
-    return out
+    suggestions = [f"buildx makes it identical: docker buildx build {HOSTILE} ."]
+    return replace(
+        copy.deepcopy(result),
+        package_records=package_records,
+        parity_records=parity_records,
+        builds=builds,
+        runs=runs,
+        culprits=culprits,
+        suggestions=suggestions,
+    )
 
 
 # --- reading tables back ------------------------------------------------------------------------
@@ -315,12 +323,14 @@ def test_sections_absent_when_empty(plain, tmp_path):
 def test_plain_builds_stay_compact(plain):
     """Two builds without variations or notes, one run, no culprit search: one builder line
     and one builds line, no tables, nothing about runs or culprits."""
-    result = copy.deepcopy(plain)
-    result.builds = [
-        BuildInfo("a", "docker", "t:a", "sha256:" + "1" * 64, 3.0, version="27.5.1"),
-        BuildInfo("b", "docker", "t:b", "sha256:" + "2" * 64, 2.5, version="27.5.1"),
-    ]
-    result.runs = [RunComparison("a", "b", "different", "content differs")]
+    result = replace(
+        copy.deepcopy(plain),
+        builds=[
+            BuildInfo("a", "docker", "t:a", "sha256:" + "1" * 64, 3.0, version="27.5.1"),
+            BuildInfo("b", "docker", "t:b", "sha256:" + "2" * 64, 2.5, version="27.5.1"),
+        ],
+        runs=[RunComparison("a", "b", "different", "content differs")],
+    )
     page = result._repr_html_()
     builds = page.split("<h3>Builds</h3>", 1)[1]
     assert "<table" not in builds
@@ -333,19 +343,21 @@ def test_plain_builds_stay_compact(plain):
 
 
 def test_truncation_with_hidden_counts(plain):
-    result = copy.deepcopy(plain)
     n_packages, n_parity, n_runs = LIMITS["packages"] + 70, LIMITS["parity"] + 30, 65
-    result.package_records = [
-        PackageDiff("dpkg", f"pkg{i:03d}", "changed", "1", "2") for i in range(n_packages)
-    ]
     # the agreeing checks come first here: the table must still show every differing one
-    result.parity_records = [
-        ParityEntry(f"same{i:03d}", Outcome("ok", i), Outcome("ok", i)) for i in range(n_parity - 5)
-    ] + [ParityEntry(f"diff{i}", Outcome("ok", i), Outcome("ok", -i - 1)) for i in range(5)]
-    result.builds = [BuildInfo("a", "docker", "t", "sha256:1", 1.0)]
-    result.runs = [
-        RunComparison("a", f"b{i}", "identical", "same", ["time"]) for i in range(n_runs)
-    ]
+    result = replace(
+        copy.deepcopy(plain),
+        package_records=[
+            PackageDiff("dpkg", f"pkg{i:03d}", "changed", "1", "2") for i in range(n_packages)
+        ],
+        parity_records=[
+            ParityEntry(f"same{i:03d}", Outcome("ok", i), Outcome("ok", i))
+            for i in range(n_parity - 5)
+        ]
+        + [ParityEntry(f"diff{i}", Outcome("ok", i), Outcome("ok", -i - 1)) for i in range(5)],
+        builds=[BuildInfo("a", "docker", "t", "sha256:1", 1.0)],
+        runs=[RunComparison("a", f"b{i}", "identical", "same", ["time"]) for i in range(n_runs)],
+    )
     page = result._repr_html_()
     tables = html_tables(page)
     packages = tables[f"Packages ({n_packages} differ: {n_packages} changed)"]

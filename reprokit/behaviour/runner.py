@@ -87,34 +87,35 @@ def host_pair(
     ...     pair.a.file("/etc/passwd").exists, pair.b.user("app").uid
     """
     from ..engine import Run, open_client
+    from ..runs import Session
 
-    client = open_client(base_url, "build")
-    run = Run(client)
     try:
-        if build is not None:
-            from ..builders import BUILDERS
-
-            builder = BUILDERS["docker"](client)
-            a, b = (builder.build(build, f"reprokit-build:{run.id}-{n}", run, n).tag for n in "ab")
-        if a is None or b is None:
-            raise UsageError("parity needs two images (or a build spec)")
-        with container_pair(a, b, base_url=base_url, hardening=hardening, run=run) as pair:
-            ids = (_image_id(pair[0]), _image_id(pair[1]))
-            yield HostPair(
-                testinfra_host(pair[0]),
-                testinfra_host(pair[1]),
-                pair,
-                (str(a), str(b)),
-                run.id,
-                ids,
-            )
+        with contextlib.ExitStack() as stack:
+            if build is not None:  # built as a check builds (runs.Session), twice, no cache
+                session = Session(stack, builder="docker", base_url=base_url)
+                run = session.run
+                a, b = (session.build(build, []).tag for _ in "ab")
+            else:
+                client = open_client(base_url, "build")
+                stack.callback(client.close)
+                run = Run(client)
+                stack.callback(run.cleanup)
+            if a is None or b is None:
+                raise UsageError("parity needs two images (or a build spec)")
+            with container_pair(a, b, base_url=base_url, hardening=hardening, run=run) as pair:
+                ids = (_image_id(pair[0]), _image_id(pair[1]))
+                yield HostPair(
+                    testinfra_host(pair[0]),
+                    testinfra_host(pair[1]),
+                    pair,
+                    (str(a), str(b)),
+                    run.id,
+                    ids,
+                )
     except KeyboardInterrupt:
         raise Cancelled(
             "interrupted; the containers and images this run made were removed"
         ) from None
-    finally:
-        run.cleanup()
-        client.close()
 
 
 def parity(

@@ -1,37 +1,40 @@
 """Explain a comparison: give every difference a cause, a fix and evidence, mark ignored ones,
-map layers to Dockerfile steps, and say whether everything is explained.
+map layers to Dockerfile steps, and say whether everything is explained. The differences are
+not edited: :func:`explain` returns :class:`Explanations`.
 
 File contents are looked at only for files that differ in content and are of modest size.
 They are paired while the images are read for the comparison (:class:`LayerPairing`, passed in
 as ``facts``); what that pass could not pair is read in one more pass over just the layers that
 hold it. Contents are turned into short facts at once and never kept.
 
->>> from reprokit.model import ImageInfo
->>> from reprokit.result import Result
->>> img = ImageInfo("a", "sha256:1", [])
->>> r = Result("identical", "same", (img, img))
->>> explain_result(r).explained
-True
+>>> from reprokit.diff import Differences
+>>> from reprokit.model import ConfigDiff
+>>> diffs = Differences([], [ConfigDiff("history[1].created", "t1", "t2")], [], [])
+>>> found = explain(diffs)
+>>> found.explained, found.config[0].cause, diffs.config[0].cause
+(True, 'image-metadata', None)
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..globs import matches_any
-from ..model import ConfigDiff, FileDiff, StepExplanation
+from ..diff import Differences
+from ..globs import compile_globs, matches_any
+from ..model import ConfigDiff, FileDiff, LayerDiff, StepExplanation
 from ..packages.reader import read_layers
 from ..read.layers import LayerIndex, TapFor, combine_taps
 from ..records import FileRecord
-from ..result import Result
 from ..sources.image import Image, Source
 from . import content as c
 from .causes import CAUSES
+from .explanation import Explanation, Explanations
 from .facts import ContentFacts, is_package_db
 from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing
 from .rules import Rule, Subject
@@ -55,7 +58,7 @@ def layer_pairing(
     settings: Settings,
     keep: Callable[[str], bool] | None = None,
 ) -> LayerPairing:
-    """The first-pass pairing for two images about to be read (see :func:`explain_result`);
+    """The first-pass pairing for two images about to be read (see :func:`explain`);
     the raw content of the paths ``keep`` accepts is kept too."""
     return LayerPairing(
         ids_a,
@@ -105,7 +108,7 @@ class _Providers:
 
 
 def _facts_and_leftovers(
-    result: Result,
+    diffs: Differences,
     image_a: Image,
     image_b: Image,
     settings: Settings,
@@ -122,16 +125,16 @@ def _facts_and_leftovers(
     def diff_id(image: Image, i: int | None) -> str | None:
         return image.diff_ids[i] if i is not None and i < len(image.diff_ids) else None
 
-    for d in result.file_records:
+    for d in diffs.files:
         if not _wants_content(d, settings) or d.layer is None:
             continue
         if (facts := first.get((d.layer, d.path))) is not None:
             found[id(d)] = facts
         else:
             leftovers.append((d, diff_id(image_a, d.layer), diff_id(image_b, d.layer)))
-    per_layer = {(d.path, id(d.a), id(d.b)) for d in result.file_records}
+    per_layer = {(d.path, id(d.a), id(d.b)) for d in diffs.files}
     providers_a, providers_b = _Providers(image_a), _Providers(image_b)
-    for d in result.merged_records:
+    for d in diffs.merged:
         if not _wants_content(d, settings) or (d.path, id(d.a), id(d.b)) in per_layer:
             continue
         assert d.a is not None and d.b is not None
@@ -190,114 +193,135 @@ def _second_pass(
     return pairing.finish()
 
 
-def explain_result(
-    result: Result,
+def explain(
+    diffs: Differences,
     image_a: Image | None = None,
     image_b: Image | None = None,
-    source_a: Source | None = None,
-    source_b: Source | None = None,
+    sources: tuple[Source, Source] | None = None,
     settings: Settings | None = None,
     dockerfile: str | None = None,
     target: str | None = None,
     first_pass: LayerPairing | None = None,
     also: Reader | None = None,
-) -> Result:
-    """Fill in cause, fix, evidence and ignored on every difference of ``result``, its steps
-    and ``explained``. ``first_pass`` paired contents while the images were read
-    (:func:`layer_pairing`); contents it lacks are read from the sources when given, in one
-    pass shared with ``also``. Returns ``result``."""
+) -> Explanations:
+    """The cause, fix, evidence and ignored of every difference of ``diffs``, its steps and
+    whether all is explained. ``first_pass`` paired contents while the images were read
+    (:func:`layer_pairing`); contents it lacks are read from the ``sources`` when given, in one
+    pass shared with ``also``. ``diffs`` is left as it is."""
     settings = settings or Settings()
     by_diff: dict[int, ContentFacts] = {}
     if image_a is not None and image_b is not None:
-        by_diff, leftovers = _facts_and_leftovers(result, image_a, image_b, settings, first_pass)
-        if source_a is not None and source_b is not None:
-            second = _second_pass(leftovers, (source_a, source_b), settings, also)
+        by_diff, leftovers = _facts_and_leftovers(diffs, image_a, image_b, settings, first_pass)
+        if sources is not None:
+            second = _second_pass(leftovers, sources, settings, also)
             by_diff.update({k: v for k, v in second.items() if isinstance(k, int)})
     file_rules = settings.file_rules()
+    ignore = compile_globs(tuple(settings.ignore))
+    files = [_NONE] * len(diffs.files)
+    merged = [_NONE] * len(diffs.merged)
     pending: list[_Pending] = []
-    by_key: dict[tuple[str, int, int], FileDiff] = {}
-    copies: list[tuple[FileDiff, FileDiff]] = []
-    for d in result.file_records:
-        pending.append(_explain_file(d, file_rules, settings, by_diff.get(id(d))))
-        by_key[(d.path, id(d.a), id(d.b))] = d
-    for d in result.merged_records:
+    by_key: dict[tuple[str, int, int], int] = {}
+    copies: list[tuple[int, int]] = []  # (merged index, per-layer index): the very same records
+    for i, d in enumerate(diffs.files):
+        pending.append(_classify(d, files, i, file_rules, ignore, by_diff.get(id(d))))
+        by_key[(d.path, id(d.a), id(d.b))] = i
+    for i, d in enumerate(diffs.merged):
         same = by_key.get((d.path, id(d.a), id(d.b)))
-        if same is not None:  # the very records of a per-layer difference: same explanation
-            copies.append((d, same))
+        if same is not None:
+            copies.append((i, same))
         else:
-            pending.append(_explain_file(d, file_rules, settings, by_diff.get(id(d))))
-    del by_diff
+            pending.append(_classify(d, merged, i, file_rules, ignore, by_diff.get(id(d))))
+    del by_diff, by_key
     # evidence goes first to what most needs it: unexplained, then other causes, then times
     pending.sort(key=lambda p: p.priority)
-    for item in pending[: settings.evidence_entries]:
-        item.diff.evidence = item.evidence or _evidence(item.diff, item.subject, settings)
-    del pending
-    for d, same in copies:
-        d.cause, d.fix, d.evidence, d.rule = same.cause, same.fix, same.evidence, same.rule
-        d.ignored = same.ignored
+    shared: dict[tuple[str, str | None, bool, str | None], Explanation] = {}
+    for n, item in enumerate(pending):
+        evidence = None
+        if n < settings.evidence_entries:
+            evidence = item.evidence or _evidence(item.diff, item.subject, settings)
+        if evidence is None:  # many differences share one explanation without evidence
+            key = (item.cause, item.fix, item.ignored, item.rule)
+            e = shared.get(key) or shared.setdefault(
+                key, Explanation(item.cause, item.fix, None, item.ignored, item.rule)
+            )
+        else:
+            e = Explanation(item.cause, item.fix, evidence, item.ignored, item.rule)
+        item.out[item.index] = e
+    del pending, shared
+    for i, same in copies:
+        merged[i] = files[same]
     config_rules = settings.config_rules()
-    for cd in result.config_records:
-        _explain_config(cd, config_rules, settings)
-    counted = _counted(result)
-    result.explained = all(x.cause != "unexplained" for x in counted)
-    result.step_records = _steps(result, file_rules, dockerfile, target)
-    return result
+    config = [_explain_config(cd, config_rules, settings) for cd in diffs.config]
+    explained = all(e.cause != "unexplained" for e in (*files, *merged, *config) if not e.ignored)
+    steps = _steps(diffs.layers, diffs.files, files, file_rules, dockerfile, target)
+    return Explanations(files, merged, config, steps, explained)
 
 
-def _counted(result: Result) -> list[FileDiff | ConfigDiff]:
-    """The differences that count: not ignored."""
-    items: Iterable[FileDiff | ConfigDiff] = [
-        *result.file_records,
-        *result.merged_records,
-        *result.config_records,
-    ]
-    return [x for x in items if not x.ignored]
+#: a placeholder until the evidence pass fills every slot
+_NONE = Explanation("unexplained")
 
 
-def _apply(
-    target: FileDiff | ConfigDiff, rules: list[Rule], subject: Subject
-) -> tuple[Rule | None, str | None]:
+def _apply(rules: list[Rule], subject: Subject) -> tuple[Rule | None, str | None]:
+    """The first rule that recognises ``subject``, and the evidence its sniff found."""
     for rule in rules:
         ok, evidence = rule.matches(subject)
         if ok:
-            target.cause, target.fix, target.rule = rule.cause, rule.fix_text, rule.id
             return rule, evidence
-    target.cause, target.fix, target.rule = "unexplained", CAUSES["unexplained"].fix, None
     return None, None
+
+
+def _cause(rule: Rule | None) -> tuple[str, str | None, str | None]:
+    """Cause, fix and rule id given by ``rule`` (None: unexplained)."""
+    if rule is None:
+        return "unexplained", CAUSES["unexplained"].fix, None
+    return rule.cause, rule.fix_text, rule.id
 
 
 @dataclass(slots=True)
 class _Pending:
-    """A classified difference waiting for its share of the evidence budget."""
+    """A classified difference waiting for its share of the evidence budget; its explanation
+    goes to ``out[index]``."""
 
     diff: FileDiff
     subject: Subject
     evidence: str | None
+    cause: str
+    fix: str | None
+    rule: str | None
+    ignored: bool
+    out: list[Explanation]
+    index: int
 
     @property
     def priority(self) -> int:
-        d = self.diff
-        if d.ignored:
+        if self.ignored:
             return 3
-        return 0 if d.cause == "unexplained" else 2 if d.cause == "timestamp" else 1
+        return 0 if self.cause == "unexplained" else 2 if self.cause == "timestamp" else 1
 
 
-def _explain_file(
-    d: FileDiff, rules: list[Rule], settings: Settings, facts: ContentFacts | None = None
+def _classify(
+    d: FileDiff,
+    out: list[Explanation],
+    index: int,
+    rules: list[Rule],
+    ignore: re.Pattern[str],
+    facts: ContentFacts | None = None,
 ) -> _Pending:
     subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
-    _, evidence = _apply(d, rules, subject)
-    d.ignored = matches_any(settings.ignore, d.path)
-    return _Pending(d, subject, evidence)
+    rule, evidence = _apply(rules, subject)
+    cause, fix, rule_id = _cause(rule)
+    ignored = ignore.match(d.path) is not None
+    return _Pending(d, subject, evidence, cause, fix, rule_id, ignored, out, index)
 
 
-def _explain_config(cd: ConfigDiff, rules: list[Rule], settings: Settings) -> None:
+def _explain_config(cd: ConfigDiff, rules: list[Rule], settings: Settings) -> Explanation:
     subject = Subject(cd.field, cd.change, ("value",), value_a=cd.a, value_b=cd.b)
-    _, evidence = _apply(cd, rules, subject)
-    cd.ignored = matches_any(settings.ignore, cd.field)
-    if cd.cause == "layer-digest":
+    rule, evidence = _apply(rules, subject)
+    cause, fix, rule_id = _cause(rule)
+    if cause == "layer-digest":
         evidence = "follows from the files of that layer (see its step)"
-    cd.evidence = evidence or c.shorten(f"{cd.a!r} → {cd.b!r}", 300)
+    evidence = evidence or c.shorten(f"{cd.a!r} → {cd.b!r}", 300)
+    return Explanation(cause, fix, evidence, matches_any(settings.ignore, cd.field), rule_id)
 
 
 def _evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
@@ -346,34 +370,39 @@ def _content_evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
 
 
 def _steps(
-    result: Result, rules: list[Rule], dockerfile: str | None, target: str | None
+    layers: list[LayerDiff],
+    diffs: list[FileDiff],
+    explanations: list[Explanation],
+    rules: list[Rule],
+    dockerfile: str | None,
+    target: str | None,
 ) -> list[StepExplanation]:
-    created = [layer.created_by for layer in result.layer_records]
+    created = [layer.created_by for layer in layers]
     matched: list[Instruction | None] = [None] * len(created)
     if dockerfile:
         matched = map_layers(created, final_stage(parse_dockerfile(dockerfile), target))
     rule_by_id = {r.id: r for r in rules}
-    per_layer: dict[int, list[FileDiff]] = defaultdict(list)
-    for d in result.file_records:
-        if d.layer is not None and not d.ignored:
-            per_layer[d.layer].append(d)
+    per_layer: dict[int, list[Explanation]] = defaultdict(list)
+    for d, e in zip(diffs, explanations, strict=True):
+        if d.layer is not None and not e.ignored:
+            per_layer[d.layer].append(e)
     out = []
-    for layer in result.layer_records:
+    for layer in layers:
         if layer.same:
             continue
-        diffs = per_layer.get(layer.index, [])
-        causes = Counter(d.cause or "unexplained" for d in diffs)
+        found = per_layer.get(layer.index, [])
+        causes = Counter(e.cause or "unexplained" for e in found)
         cleanup: list[str] = []
         fixes: dict[str, str] = {}
-        for d in diffs:
-            rule = rule_by_id.get(d.rule or "")
+        for e in found:
+            rule = rule_by_id.get(e.rule or "")
             if rule is not None and rule.cleanup:
                 cleanup.extend(rule.cleanup)
-            elif d.cause and d.fix and d.cause not in CAUSES:
-                fixes[d.cause] = d.fix
+            elif e.cause and e.fix and e.cause not in CAUSES:
+                fixes[e.cause] = e.fix
         instruction = matched[layer.index] if layer.index < len(matched) else None
         keyword = instruction.keyword if instruction else keyword_of(layer.created_by)
-        if diffs:
+        if found:
             fix = grouped_fix(keyword, causes, cleanup, fixes)
         else:
             fix = (

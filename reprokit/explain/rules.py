@@ -14,11 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..errors import UsageError
-from ..globs import matches_any
+from ..globs import compile_globs
 from ..records import FileRecord
+from ..verdict import EQUIVALENT, KIND_CAUSES
 from . import content as c
 from .causes import CAUSES
 from .facts import ContentFacts
@@ -123,9 +125,14 @@ class Rule:
             parts.append(f"sniff {self.sniff}")
         return "; ".join(parts) or "anything"
 
+    @cached_property
+    def _paths(self) -> re.Pattern[str] | None:
+        """``paths`` compiled once (None: any path)."""
+        return compile_globs(self.paths) if self.paths else None
+
     def matches(self, s: Subject) -> tuple[bool, str | None]:
         """Whether the rule recognises ``s``, and the evidence its sniff found."""
-        if self.paths and not matches_any(self.paths, s.path):
+        if self._paths is not None and self._paths.match(s.path) is None:
             return False, None
         fields = set(s.fields)
         if self.fields_only is not None and not (fields and fields <= self.fields_only):
@@ -194,7 +201,7 @@ def rule_from_dict(data: Mapping[str, Any], where: str = "rule") -> Rule:
     )
 
 
-_TIME = frozenset({"mtime"})
+_TIME = EQUIVALENT.file_fields  # what the verdict tolerates is what mtime-only explains
 _OWNER = frozenset({"uid", "gid"})
 _CONTENT = frozenset({"content", "size"})
 
@@ -296,15 +303,16 @@ FILE_RULES: tuple[Rule, ...] = (
     ),
 )
 
-#: The built-in rules for config fields (flattened names such as ``history[2].created``).
+#: The built-in rules for config fields (flattened names such as ``history[2].created``): the
+#: fields the verdict's ``equivalent`` bundle tolerates, by kind, then dates in other values.
 CONFIG_RULES: tuple[Rule, ...] = (
-    Rule("created", "image-metadata", paths=("created", "history[*].created"), target="config"),
-    Rule(
-        "legacy-builder",
-        "image-metadata",
-        paths=("container", "container_config.**", "config.Hostname", "config.Image"),
-        target="config",
+    *(
+        Rule(rule_id, KIND_CAUSES[kind], paths=EQUIVALENT.patterns(kind), target="config")
+        for rule_id, kind in (
+            ("created", "timestamp"),
+            ("legacy-builder", "legacy-builder"),
+            ("diff-ids", "derived"),
+        )
     ),
-    Rule("diff-ids", "layer-digest", paths=("rootfs.diff_ids[*]",), target="config"),
     Rule("config-dates", "embedded-timestamp", sniff="only-dates", target="config"),
 )
