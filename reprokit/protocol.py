@@ -132,5 +132,6 @@ class Reported:
     def __repr__(self) -> str:
         from .redaction import redact_line
         from .report.text import headline
+        from .text import clean
 
-        return f"<reprokit.{type(self).__name__} {redact_line(headline(self))}>"
+        return f"<reprokit.{type(self).__name__} {clean(redact_line(headline(self)))}>"

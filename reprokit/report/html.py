@@ -147,12 +147,12 @@ def render_view(v: View, plots: dict[str, str] | None = None) -> str:
         parts.append("<h3>Layers</h3>")
         rows = [
             [
-                str(r.index),
+                esc(r.index),
                 f"<code>{esc(r.instruction, 160)}</code>",
                 '<span class="rk-same">same</span>'
                 if r.same
                 else '<span class="rk-differs">differs</span>',
-                "" if r.same else str(r.files_differing),
+                "" if r.same else esc(r.files_differing),
                 esc(r.causes),
                 esc(r.size_a),
                 esc(r.size_b),
