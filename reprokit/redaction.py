@@ -34,6 +34,7 @@ document is strict JSON.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from functools import lru_cache
@@ -100,6 +101,7 @@ def hide(value: str) -> str:
     return value if value.startswith(MARK) else f"{MARK}{_short(value)}]"
 
 
+@lru_cache(maxsize=1 << 16)
 def secret_name(name: str) -> bool:
     """Whether ``name`` (its last component: ``config.Env.DB_PASSWORD``, ``env API_KEY``)
     says its value is a secret.
@@ -127,19 +129,116 @@ def _secrets_in(text: str) -> set[str]:
     return {s for s in found if len(s) >= 3 and not s.startswith("[redacted")}
 
 
-@lru_cache(maxsize=4096)
+class _Known:
+    """Every secret found so far in this process: each is hidden wherever it appears, also
+    where the text around it does not say it is a secret; in text that was cut (``...``,
+    ``…``) or escaped, so is each piece of :data:`PIECE` characters of one
+    (``'APP=1\\nDB_PA...02T1g09prn3'``, as pytest shortens a long value)."""
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()
+        self.pieces: set[str] = set()
+        self._regex: re.Pattern[str] | None = None
+
+    def add(self, secrets: set[str]) -> None:
+        new = {s for s in secrets - self.secrets if 4 <= len(s) <= MAX_SECRET}
+        for secret in new:
+            if len(self.secrets) >= MAX_KNOWN:
+                break
+            self.secrets.add(secret)
+            self.pieces.update(secret[i : i + PIECE] for i in range(len(secret) - PIECE + 1))
+            self._regex = None
+
+    def may_hold(self, text: str) -> bool:
+        """Whether ``text`` may hold a known secret or a piece of one (cut text)."""
+        if not self.secrets:
+            return False
+        return bool(self.regex().search(text) or (self.pieces and _CUT.search(text)))
+
+    def regex(self) -> re.Pattern[str]:
+        if self._regex is None:
+            ordered = sorted(self.secrets, key=len, reverse=True)
+            self._regex = re.compile("|".join(map(re.escape, ordered)))
+        return self._regex
+
+    def found(self, text: str) -> set[str]:
+        """The known secrets in ``text``, and the runs of its cut text covered by pieces."""
+        if not self.secrets:
+            return set()
+        out = set(self.regex().findall(text))
+        if self.pieces and _CUT.search(text):
+            out.update(self._runs(text))
+        return out
+
+    def left_in(self, data: Any) -> bool:
+        """Whether a known secret is still in ``data`` (checked on its JSON text, in slices)."""
+        forms = {json.dumps(s, ensure_ascii=False)[1:-1] for s in self.secrets}
+        regex = re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))))
+        items = list(data.values()) if isinstance(data, dict) else [data]
+        for item in items:
+            parts = item if isinstance(item, list) else [item]
+            for n in range(0, len(parts), 1000):
+                text = json.dumps(parts[n : n + 1000], ensure_ascii=False, default=str)
+                if regex.search(text):
+                    return True
+        return False
+
+    def _runs(self, text: str) -> list[str]:
+        hits = [i for i in range(len(text) - PIECE + 1) if text[i : i + PIECE] in self.pieces]
+        runs: list[str] = []
+        start = end = -1
+        for i in hits:
+            if i > end:
+                if end > start:
+                    runs.append(text[start:end])
+                start = i
+            end = i + PIECE
+        if end > start >= 0:
+            runs.append(text[start:end])
+        return runs
+
+
+#: a piece of a secret this long is hidden in text that was cut or escaped
+PIECE = 8
+#: secrets remembered per process, and the longest remembered (longer ones are hidden where
+#: they are found)
+MAX_KNOWN = 10_000
+MAX_SECRET = 512
+#: signs that a text was cut or escaped (a secret's name may be gone from it)
+_CUT = re.compile(r"\.\.\.|…|\\")
+#: what any detected secret needs around it: text without one of these is not scanned
+_MAYBE = re.compile(
+    r"[=:@]|AKIA|ASIA|gh[pousr]_|github_pat_|glpat-|xox[baprs]-|npm_|PRIVATE KEY"
+    r"|(?i:bearer|basic)[ \t]"
+)
+#: a digest (``sha256:…``) holds no secret
+_DIGEST = re.compile(r"(?:sha256|sha512|sha384):[0-9a-f]{32,128}")
+_known = _Known()
+
+
 def redact_string(text: str) -> str:
     """``text`` with every secret the audit's detection (or a secret-named assignment) finds
-    replaced by its redacted form; text without one is returned unchanged."""
-    if len(text) < 4:
+    replaced by its redacted form, and every secret found before (in this text or another);
+    text without one is returned unchanged."""
+    if len(text) < 8:  # too short for a name and a value, or a piece of a secret
+        return text
+    if not _MAYBE.search(text) and not _known.may_hold(text):  # the common case: fast
         return text
     tail = ""
     if len(text) > SCAN_CAP:
         text, tail = text[:SCAN_CAP], f"…[{len(text) - SCAN_CAP} more chars not shown]"
-    found = _secrets_in(text)
-    for secret in sorted(found, key=len, reverse=True):
+    found = _scan(text)
+    _known.add(found)
+    for secret in sorted(found | _known.found(text), key=len, reverse=True):
         text = _replace_outside_marks(text, secret)
     return text + tail
+
+
+@lru_cache(maxsize=4096)
+def _scan(text: str) -> set[str]:
+    if len(text) < 4 or not _MAYBE.search(text) or _DIGEST.fullmatch(text):
+        return set()
+    return _secrets_in(text)
 
 
 def _replace_outside_marks(text: str, secret: str) -> str:
@@ -162,26 +261,47 @@ def redact_data(data: T) -> T:
     """A deep copy of JSON-like ``data`` with every secret hidden: strings are scanned
     (:func:`redact_string`), the values of secret-named keys (``env``, ``labels``) and of
     records naming a secret (``{"field": "config.Env.TOKEN", "a": …}``) are hidden whole, and
-    non-finite numbers become text."""
-    return _walk(data, False)
+    non-finite numbers become text. A secret found in one field is hidden in every field (a
+    second pass runs when the first found a secret it had not known)."""
+    known = len(_known.secrets)
+    out = _walk(data, False)
+    if len(_known.secrets) != known and _known.left_in(out):
+        out = _walk(out, False)
+    return out
+
+
+_NAMED_KEYS = frozenset(_NAMED)
+#: a key that is a plain word (``path``, ``size_a``) holds no secret
+_PLAIN_KEY = re.compile(r"[a-z_]{1,24}\Z")
+_PLAIN = (int, bool, type(None))
 
 
 def _walk(data: Any, secret: bool) -> Any:
-    if isinstance(data, str):
-        return hide(data) if secret and data else redact_string(data)
-    if isinstance(data, float) and not math.isfinite(data):
-        return str(data)
-    if isinstance(data, dict):
-        named = {
-            v for k, values in _NAMED.items() if secret_name(_str(data.get(k))) for v in values
-        }
+    kind = type(data)
+    if kind is str:
+        if secret and len(data) >= 4:
+            _known.add({data})
+            return hide(data)
+        return redact_string(data)
+    if kind is dict:
+        named: set[str] = set()
+        if _NAMED_KEYS & data.keys():
+            named = {
+                v for k, values in _NAMED.items() if secret_name(_str(data.get(k))) for v in values
+            }
         out = {}
         for key, value in data.items():
-            hidden = secret or key in named or (isinstance(key, str) and secret_name(key))
-            out[redact_string(key) if isinstance(key, str) else key] = _walk(value, hidden)
+            shown_key = key if type(key) is not str or _PLAIN_KEY.match(key) else redact_string(key)
+            if type(value) in _PLAIN:
+                out[shown_key] = value
+                continue
+            hidden = secret or key in named or (type(key) is str and secret_name(key))
+            out[shown_key] = _walk(value, hidden)
         return out
-    if isinstance(data, (list, tuple)):
-        return [_walk(v, secret) for v in data]
+    if kind is list or kind is tuple:
+        return [v if type(v) in _PLAIN else _walk(v, secret) for v in data]
+    if kind is float and not math.isfinite(data):
+        return str(data)
     return data
 
 

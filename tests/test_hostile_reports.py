@@ -20,13 +20,13 @@ from typing import Any
 
 import nbformat
 import pytest
+from test_protocol import MAKERS
 
 import reprokit
 from reprokit.errors import ReportError
 from reprokit.model import LayerDiff
 from reprokit.outputs import write_all
 from reprokit.protocol import KINDS, Reported
-from tests.test_protocol import MAKERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
