@@ -39,6 +39,8 @@ _LAZY = {
     "check": "reprokit.api",
     "compare": "reprokit.api",
     "load": "reprokit.api",
+    "fix": "reprokit.fixing",
+    "FixResult": "reprokit.fixing",
     "audit": "reprokit.auditing.scan",
     "drift": "reprokit.auditing.drift",
     "images": "reprokit.auditing.images",
@@ -55,6 +57,10 @@ _LAZY = {
     "CAUSES": "reprokit.explain.causes",
     "Rule": "reprokit.explain.rules",
     "Settings": "reprokit.explain.settings",
+    "survey": "reprokit.fleet.survey",
+    "SurveyResult": "reprokit.fleet.result",
+    "history": "reprokit.fleet.history",
+    "HistoryResult": "reprokit.fleet.history",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on demand
@@ -70,6 +76,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from .explain.causes import CAUSES  # noqa: F401
     from .explain.rules import Rule  # noqa: F401
     from .explain.settings import Settings  # noqa: F401
+    from .fixing import FixResult, fix  # noqa: F401
+    from .fleet.history import HistoryResult, history  # noqa: F401
+    from .fleet.result import SurveyResult  # noqa: F401
+    from .fleet.survey import survey  # noqa: F401
     from .packages.reader import inventory  # noqa: F401
     from .result import Result  # noqa: F401
     from .spec import BuildSpec  # noqa: F401

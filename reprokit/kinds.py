@@ -21,6 +21,8 @@ from .auditing.result import AuditResult
 from .baseline import ReplayResult
 from .behaviour.result import ParityResult
 from .errors import ReportError
+from .fleet.history import HistoryResult
+from .fleet.result import SurveyResult
 from .packages.model import Inventory
 from .protocol import KINDS
 from .report.json import read_json
@@ -28,7 +30,10 @@ from .result import Result
 from .schemas import validate
 
 #: What :func:`load` returns: one of the result kinds.
-AnyResult = Result | ParityResult | AuditResult | Inventory | ReplayResult | ImagesResult
+AnyResult = (
+    Result | ParityResult | AuditResult | Inventory | ReplayResult | ImagesResult | SurveyResult
+    | HistoryResult
+)  # fmt: skip
 
 #: kind → the class whose ``from_dict`` reads it
 REGISTRY: dict[str, type[AnyResult]] = {
@@ -39,6 +44,8 @@ REGISTRY: dict[str, type[AnyResult]] = {
     "inventory": Inventory,
     "replay": ReplayResult,
     "images": ImagesResult,
+    "survey": SurveyResult,
+    "history": HistoryResult,
 }
 
 

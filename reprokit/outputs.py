@@ -56,6 +56,18 @@ def probe(path: str | Path, option: str = "output") -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+def _move(stage: Path, directory: Path) -> None:
+    """Rename every file under ``stage`` to the same place under ``directory`` (folders a
+    writer made, such as a survey's ``targets/``, are merged)."""
+    for staged in sorted(stage.iterdir()):
+        target = directory / staged.name
+        if staged.is_dir() and not staged.is_symlink():
+            target.mkdir(exist_ok=True)
+            _move(staged, target)
+        else:
+            os.replace(staged, target)
+
+
 def _why(err: OSError) -> str:
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
         return "no space left"
@@ -75,8 +87,7 @@ def write_all(writes: Iterable[tuple[Path, Callable[[Path], Any]]]) -> None:
                 stages[directory] = Path(tempfile.mkdtemp(prefix=".reprokit-", dir=directory))
             writer(stages[directory] / target.name)
         for directory, stage in stages.items():
-            for staged in sorted(stage.iterdir()):
-                os.replace(staged, directory / staged.name)
+            _move(stage, directory)
     except OSError as err:
         name = target if target is not None else "the reports"
         why = _why(err)

@@ -1,9 +1,14 @@
 """Progress bars (tqdm) for builds and for image export and layer indexing (one pass).
 
-A widget in a Jupyter notebook (when ipywidgets is installed, a text bar otherwise), a bar on
-an interactive terminal, nothing when stderr is not a terminal (tests, CI, pipes) or when
-turned off (``reprokit ... --quiet`` or :func:`configure`). When off, every hook is a no-op
-that costs one method call.
+In a Jupyter notebook every bar of a cell lives in one output, updated in place (a display
+id, no widget): nothing is left dead when the kernel stops, and once a bar closes its line
+says what happened — ``✓ build a — 4/4 steps in 1.2 s`` — so a saved notebook keeps one clean
+line per build and one for the layers read. On an interactive terminal a tqdm bar; nothing
+when stderr is not a terminal (tests, CI, pipes) or when turned off (``reprokit ... --quiet``
+or :func:`configure`). When off, every hook is a no-op that costs one method call.
+
+A bar reaches its total when it closes after success; it shows failure only when it closes
+while an exception propagates (``close()`` in a ``finally``) or on :meth:`_Bar.fail`.
 
 >>> configure(False)
 >>> with bar("build a", unit="step") as b:
@@ -13,6 +18,8 @@ that costs one method call.
 
 from __future__ import annotations
 
+import html
+import io
 import re
 import sys
 from typing import Any, BinaryIO
@@ -58,24 +65,184 @@ class _Off:
     def close(self) -> None:
         pass
 
+    def fail(self) -> None:
+        pass
+
     def __enter__(self) -> _Off:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.fail()
+
+
+def _shell() -> Any:
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+
+
+class _Board:
+    """Every bar of one notebook cell, in one output updated in place."""
+
+    def __init__(self) -> None:
+        from IPython.display import display
+
+        self.cell = _cell()
+        self.bars: list[_NotebookBar] = []
+        self.lines: list[tuple[bool, str]] = []  # closed bars: (ok, line)
+        self.reads = [0, 0, 0.0]  # layers read, bytes, seconds
+        self.handle = display(self.bundle(), raw=True, display_id=True)
+
+    def bundle(self) -> dict[str, str]:
+        done = list(self.lines)
+        layers, size, took = self.reads
+        if layers:
+            done.append((True, f"read {layers} layer(s) — {_size(size)} in {took:.1f} s"))
+        text = [("✓ " if ok else "✗ ") + line for ok, line in done]
+        rows = [
+            f'<div style="color:{"inherit" if ok else "#b3261e"}">'
+            f"{'✓' if ok else '✗'} {html.escape(line)}</div>"
+            for ok, line in done
+        ]
+        for b in self.bars:
+            text.append(b.line())
+            rows.append(b.html())
+        return {
+            "text/plain": "\n".join(text),
+            "text/html": '<div class="reprokit-progress tex2jax_ignore mathjax_ignore" '
+            'style="font-family:var(--jp-code-font-family,monospace);font-size:12px;'
+            'text-align:left">' + "".join(rows) + "</div>",
+        }
+
+    def refresh(self) -> None:
+        self.handle.update(self.bundle(), raw=True)
+
+
+def _cell() -> int:
+    shell = _shell()
+    return int(getattr(shell, "execution_count", 0) or 0)
+
+
+_board: _Board | None = None
+
+
+def _current_board() -> _Board:
+    global _board
+    if _board is None or _board.cell != _cell():
+        _board = _Board()
+    return _board
+
+
+def _size(n: float) -> str:
+    from .text import human_size
+
+    return human_size(int(n))
+
+
+def _notebook_tqdm() -> Any:
+    from tqdm.std import tqdm
+
+    class NotebookTqdm(tqdm):  # type: ignore[misc,type-arg]
+        """tqdm counting and timing; drawing goes to the cell's board."""
+
+        def __init__(self, *args: Any, board: _Board, **kwargs: Any):
+            self._board = board
+            super().__init__(*args, file=io.StringIO(), **kwargs)
+
+        def display(self, msg: str | None = None, pos: int | None = None) -> bool:
+            if msg is None and not self.disable and hasattr(self, "n"):
+                self._board.refresh()
+            return True
+
+    return NotebookTqdm
+
+
+class _NotebookBar(_Off):
+    """A bar of a notebook cell's board."""
+
+    def __init__(self, desc: str, total: float | None, unit: str):
+        self.desc, self.unit = desc[:48], unit
+        self._board = board = _current_board()
+        scale = unit == "B"
+        self._t = _notebook_tqdm()(
+            desc=self.desc,
+            total=total,
+            unit=unit,
+            unit_scale=scale,
+            unit_divisor=1024 if scale else 1000,
+            leave=False,
+            board=board,
+            mininterval=0.25,
+        )
+        self._closed = False
+        board.bars.append(self)
+        board.refresh()
+
+    def line(self) -> str:
+        d = self._t.format_dict
+        if d.get("total"):
+            return f"… {self.desc} — {d['n']:.0f}/{d['total']:.0f} {self.unit}"
+        return f"… {self.desc} — {_amount(d['n'], self.unit)}"
+
+    def html(self) -> str:
+        d = self._t.format_dict
+        meter = ""
+        if d.get("total"):
+            meter = f'<progress max="{d["total"]:.0f}" value="{d["n"]:.0f}"></progress> '
+        return f"<div>{meter}{html.escape(self.line())}</div>"
+
+    def update(self, n: int = 1) -> None:
+        self._t.update(n)
+
+    def step(self, where: str) -> None:
+        done, _, total = where.partition("/")
+        if done.isdigit() and total.isdigit():
+            self._t.total = int(total)
+            self._t.n = int(done) - 1
+            self._t.refresh()
+
+    def fail(self) -> None:
+        self._finish(False)
+
+    def close(self) -> None:
+        self._finish(sys.exc_info()[0] is None)
+
+    def _finish(self, ok: bool) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        t, board = self._t, self._board
+        if ok and t.total:
+            t.n = t.total  # the last step ran: the bar reaches its total
+        took = t.format_dict["elapsed"]
+        t.disable = True
+        t.close()
+        board.bars.remove(self)
+        if ok and self.unit == "B":
+            board.reads[0] += 1
+            board.reads[1] += t.n
+            board.reads[2] += took
+        elif ok:
+            count = f"{t.n:.0f}/{t.total:.0f} {self.unit}s" if t.total else _amount(t.n, self.unit)
+            board.lines.append((True, f"{self.desc} — {count} in {took:.1f} s"))
+        else:
+            at = f" at {t.n + 1:.0f}/{t.total:.0f}" if t.total else ""
+            board.lines.append((False, f"{self.desc} — failed{at} after {took:.1f} s"))
+        board.refresh()
+
+
+def _amount(n: float, unit: str) -> str:
+    return _size(n) if unit == "B" else f"{n:.0f} {unit}"
 
 
 class _Bar(_Off):
+    """A tqdm bar on an interactive terminal."""
+
     def __init__(self, desc: str, total: float | None, unit: str):
-        tqdm: Any
-        if _in_notebook():
-            try:
-                import ipywidgets  # noqa: F401
-                from tqdm.notebook import tqdm
-            except ImportError:
-                from tqdm import tqdm
-        else:
-            from tqdm import tqdm
+        from tqdm import tqdm
+
         scale = unit == "B"
         self._t = tqdm(
             desc=desc[:48],
@@ -100,12 +267,25 @@ class _Bar(_Off):
             self._t.refresh()
 
     def close(self) -> None:
+        if sys.exc_info()[0] is None and self._t.total:
+            self._t.n = self._t.total  # the last step ran: the bar reaches its total
+        self._t.close()
+
+    def fail(self) -> None:
         self._t.close()
 
 
 def bar(desc: str, total: float | None = None, unit: str = "B") -> _Off:
     """A progress bar (a no-op when progress is off); use it as a context manager."""
-    return _Bar(desc, total, unit) if active() else _Off()
+    if not active():
+        return _Off()
+    if _in_notebook():
+        try:
+            import IPython.display  # noqa: F401
+        except ImportError:  # pragma: no cover - a kernel always has IPython
+            return _Bar(desc, total, unit)
+        return _NotebookBar(desc, total, unit)
+    return _Bar(desc, total, unit)
 
 
 _LAYER = re.compile(r"^(.*?) (layer \d+|blobs/sha256/([0-9a-f]+)|([0-9a-f]{64})/layer\.tar)$")

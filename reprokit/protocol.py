@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 #: every kind of result, in the order the documentation lists them
-KINDS = ("comparison", "parity", "audit", "drift", "inventory", "replay", "images")
+KINDS = (
+    "comparison", "parity", "audit", "drift", "inventory", "replay", "images", "survey", "history",
+)  # fmt: skip
 
 
 class Reported:

@@ -53,6 +53,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("reprokit_host", SIDES, ids=SIDES, indirect=True)
 
 
+FIXTURES = {"reprokit_host", "reprokit_pair", "assert_parity"}
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """A configuration error (no image pair, both options, a malformed pair) is reported once,
+    as a usage error before any test runs, when a collected test needs the pair."""
+    if not any(FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
+        return
+    from .errors import UsageError
+
+    try:
+        _pair_arguments(config)
+    except UsageError as err:
+        raise pytest.UsageError(f"reprokit: {err}") from None
+
+
 def _pair_arguments(config: pytest.Config) -> dict[str, Any]:
     from .containers import Hardening
     from .errors import UsageError

@@ -317,6 +317,9 @@ def shown(result: T, show: bool | None = None) -> T:
         return result
     copy = type(result).from_dict(redact_data(result.to_dict()))  # type: ignore[attr-defined]
     object.__setattr__(copy, "_redacted", True)
+    for name, spec in getattr(result, "__dataclass_fields__", {}).items():
+        if not spec.compare:  # held beside the document (a survey's target results, each
+            object.__setattr__(copy, name, getattr(result, name))  # redacted when written)
     return copy
 
 

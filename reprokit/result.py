@@ -4,7 +4,7 @@
 ...     "images": [{"ref": "a", "id": "sha256:1", "diff_ids": []},
 ...                {"ref": "b", "id": "sha256:1", "diff_ids": []}]})
 >>> r.verdict, r.meets("equivalent"), len(r.files), list(r.layers.columns)[:4]
-('identical', True, 0, ['index', 'a', 'b', 'same'])
+('identical', True, 0, ['layer', 'a', 'b', 'same'])
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ FILE_COLUMNS = [
     "evidence",
 ]
 LAYER_COLUMNS = [
-    "index",
+    "layer",
     "a",
     "b",
     "same",
@@ -149,9 +149,11 @@ class Result(Reported):
         """One row per layer index (columns: :data:`LAYER_COLUMNS`)."""
         import pandas as pd
 
-        rows = [
-            {k: v for k, v in d.to_dict().items() if k in LAYER_COLUMNS} for d in self.layer_records
-        ]
+        rows = []
+        for d in self.layer_records:
+            row = d.to_dict()
+            row["layer"] = row.pop("index")
+            rows.append({k: v for k, v in row.items() if k in LAYER_COLUMNS})
         return pd.DataFrame(rows, columns=LAYER_COLUMNS)
 
     @cached_property
@@ -159,7 +161,15 @@ class Result(Reported):
         """One row per differing layer: its step, causes and fix (:data:`STEP_COLUMNS`)."""
         import pandas as pd
 
-        return pd.DataFrame([s.to_dict() for s in self.step_records], columns=STEP_COLUMNS)
+        rows = []
+        for s in self.step_records:
+            row = s.to_dict()
+            row["causes"] = ", ".join(
+                f"{k} {n}" for k, n in sorted(s.causes.items(), key=lambda kv: (-kv[1], kv[0]))
+            )
+            rows.append(row)
+        frame = pd.DataFrame(rows, columns=STEP_COLUMNS)
+        return frame.astype({"dockerfile_line": "Int64"})
 
     @cached_property
     def packages(self) -> pd.DataFrame:
@@ -178,7 +188,9 @@ class Result(Reported):
         """One row per differing config field: ``field, change, a, b``."""
         import pandas as pd
 
-        return pd.DataFrame([c.to_dict() for c in self.config_records], columns=CONFIG_COLUMNS)
+        frame = pd.DataFrame([c.to_dict() for c in self.config_records], columns=CONFIG_COLUMNS)
+        frame["evidence"] = frame["evidence"].map(one_line, na_action="ignore")
+        return frame.astype({"change": "category", "cause": "category"})
 
     @cached_property
     def files(self) -> pd.DataFrame:
@@ -287,7 +299,25 @@ def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
             row[f"mtime_{side}"] = rec.mtime if rec else None
             row[f"sha256_{side}"] = rec.sha256 if rec else None
         rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    for side in ("a", "b"):
+        mtime = pd.to_datetime(frame[f"mtime_{side}"], unit="s", utc=True)
+        frame[f"mtime_{side}"] = mtime.astype("datetime64[ns, UTC]")
+    frame["evidence"] = frame["evidence"].map(one_line, na_action="ignore")
+    small = ["change", "cause", "type_a", "type_b"]
+    types = {c: "category" for c in small}
+    if "layer" in frame:
+        types["layer"] = "Int64"
+    return frame.astype(types)
+
+
+def one_line(text: str) -> str:
+    """Multi-line evidence on one line for a DataFrame cell (lines joined with `` ⏎ ``).
+
+    >>> one_line("@@ line 1 @@\\n-a\\n+b")
+    '@@ line 1 @@ ⏎ -a ⏎ +b'
+    """
+    return " ⏎ ".join(str(text).splitlines())
 
 
 def parity_frame(entries: list[ParityEntry]) -> pd.DataFrame:

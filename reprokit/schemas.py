@@ -300,6 +300,54 @@ IMAGES = _obj(
     ),
 )
 
+SURVEY = _obj(
+    ("schema", "kind"),
+    **_HEAD,
+    kind={"const": "survey"},
+    summary={"type": ["object", "null"], "additionalProperties": _COUNT},
+    executor=_STR,
+    concurrency={"type": ["integer", "null"], "minimum": 1},
+    scheduler=_NSTR,
+    dashboard=_NSTR,
+    started=_NSTR,
+    duration_s=_SECONDS,
+    run_id=_NSTR,
+    targets=_list(
+        _obj(
+            ("target",),
+            target=_STR,
+            kind=_STR,
+            verdict=_STR,
+            ok=_BOOL,
+            require={"enum": ["identical", "equivalent"]},
+            causes={"type": "object", "additionalProperties": _COUNT},
+            unexplained=_COUNT,
+            ignored=_COUNT,
+            top_fix=_NSTR,
+            builder=_NSTR,
+            engine=_NSTR,
+            worker=_NSTR,
+            duration_s=_SECONDS,
+            error=_NSTR,
+            what=_NSTR,
+            fingerprint=_NSTR,
+            spec=_NOBJ,
+            image_a=_NSTR,
+            image_b=_NSTR,
+            report={"type": ["string", "null"], "pattern": "^[A-Za-z0-9._-]*$"},
+        )
+    ),
+)
+HISTORY = _obj(
+    ("schema", "kind"),
+    **_HEAD,
+    kind={"const": "history"},
+    store=_NSTR,
+    status=_list(_OBJ),
+    flaky=_list(_OBJ),
+    timeline=_list(_OBJ),
+)
+
 #: kind → the schema of its document
 SCHEMAS: dict[str, dict[str, Any]] = {
     "comparison": COMPARISON,
@@ -309,6 +357,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "inventory": INVENTORY,
     "replay": REPLAY,
     "images": IMAGES,
+    "survey": SURVEY,
+    "history": HISTORY,
 }
 
 
@@ -316,13 +366,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 def _validator(kind: str) -> Any:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(SCHEMAS[kind])
+    return Draft202012Validator(SCHEMAS.get(kind) or _obj(("kind",), **_HEAD, kind=_STR))
 
 
 def validate(data: Any, kind: str, source: str = "report") -> None:
     """:class:`ReportError` naming ``source`` and the first failing field unless ``data`` is a
     valid document of ``kind``."""
     from jsonschema.exceptions import best_match
+
+    if kind not in SCHEMAS:  # a kind newer than its schema here: only the common keys
+        kind = "_any"
 
     if isinstance(data, dict) and data.get("schema", "reprokit/v1") != "reprokit/v1":
         found = clean(repr(data["schema"]), 60)

@@ -2,7 +2,7 @@
 # Set up everything reprokit needs on this machine, idempotently:
 #   1. a Docker Engine that `docker info` reaches (installed from Debian trixie when absent),
 #   2. buildah and the helpers the tests use (busybox-static, debootstrap, zstd, chromium),
-#   3. a virtualenv in .venv with reprokit installed in editable mode.
+#   3. a virtualenv in .venv with reprokit installed in editable mode (extras dev, fleet).
 # Usage: scripts/setup.sh            (engine + venv)
 #        REPROKIT_SKIP_VENV=1 scripts/setup.sh   (engine only)
 set -euo pipefail
@@ -97,8 +97,11 @@ ensure_engine() {
 ensure_tools() {
   have_debian_root || return 0
   apt_install buildah busybox-static debootstrap zstd skopeo rpm
-  # headless Chromium renders the HTML report in tests/test_report_browser.py
-  apt_install chromium
+  # headless Chromium renders the HTML report in tests/test_report_browser.py; chromium-driver
+  # lets selenium drive it through JupyterLab in tests/test_notebook_browser.py
+  apt_install chromium chromium-driver
+  # a real PostgreSQL server for the history store's tests (tests/test_history_postgres.py)
+  apt_install postgresql
   # BuildKit through `docker buildx` (builder buildx, the default `auto` builder's first choice)
   if ! docker buildx version >/dev/null 2>&1; then
     add_trixie_source
@@ -116,7 +119,7 @@ ensure_venv() {
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     say "installing reprokit and its dependencies into $VENV"
     "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-    "$VENV/bin/pip" install -q -e "$ROOT[dev]"
+    "$VENV/bin/pip" install -q -e "$ROOT[dev,fleet]"
     touch "$stamp"
   fi
 }

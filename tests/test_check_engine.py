@@ -131,7 +131,7 @@ def test_json_contract(busybox, context, tmp_path):
     again = reprokit.load(tmp_path / "r.json")
     assert again.verdict == result.verdict
     assert again.files.equals(result.files)
-    assert list(result.layers.columns)[:5] == ["index", "a", "b", "same", "created_by"]
+    assert list(result.layers.columns)[:5] == ["layer", "a", "b", "same", "created_by"]
 
 
 def test_images_removed_on_success(busybox, context, client):

@@ -187,7 +187,7 @@ def test_ignored_differences_stay_in_the_report_and_do_not_count(tmp_path: Path)
     assert result.verdict == "equivalent", result.reason
     assert "1 ignored difference(s) not counted" in result.reason
     assert result.explained is True
-    assert result.steps.loc[0, "causes"] == {"timestamp": 1}  # ignored ones are not counted
+    assert result.steps.loc[0, "causes"] == "timestamp 1"  # ignored ones are not counted
     data = json.loads(result.to_json())
     entry = next(f for f in data["files"] if f["path"] == "/app/BUILD_ID")
     assert entry["ignored"] is True and entry["cause"] == "unexplained"
@@ -228,11 +228,40 @@ def test_content_budgets_keep_causes_and_say_what_was_not_kept(tmp_path: Path):
     assert sum(e.startswith("@@ line 1 @@") for e in evidence) == 2
     assert sum("evidence budget reached" in e for e in evidence) == 4
     assert by["/app/zstamp"].cause == "embedded-timestamp"
-    # past the bytes budget, nothing is read: the cause cannot be known
+    # past the bytes budget, nothing is read: the cause cannot be known, and it is not called
+    # unexplained (that needs the content examined) but unexamined, with the reason
     (tmp_path / "bytes").mkdir()
     result, by = explain(tmp_path / "bytes", a, b, config=Settings(evidence_bytes=1))
-    assert by["/app/zstamp"].cause == "unexplained"
+    assert by["/app/zstamp"].cause == "unexamined"
     assert "content not read: evidence budget" in (by["/app/zstamp"].evidence or "")
+    assert result.explained is False
+
+
+def test_causes_do_not_depend_on_budgets_or_identical_files(tmp_path: Path):
+    code = b"\xe3" + bytes(40) + b"code-object"
+    same = [tc.file(f"app/same{i}.txt", b"x" * 4000) for i in range(50)]  # identical, 200 KB
+    a = same + [tc.file(f"app/m{i}.pyc", pyc(M0, code)) for i in range(30)]
+    b = same + [tc.file(f"app/m{i}.pyc", pyc(M0 + 9, code)) for i in range(30)]
+    a.append(tc.file("app/stamp", b"built 2026-01-01\n"))
+    b.append(tc.file("app/stamp", b"built 2026-01-02\n"))
+    # identical files are not charged to the bytes budget; pycs are read whatever the budgets
+    result, by = explain(tmp_path, a, b, config=Settings(evidence_bytes=4000, evidence_files=3))
+    causes = {p: d.cause for p, d in by.items() if "content" in d.fields}
+    assert {causes[f"/app/m{i}.pyc"] for i in range(30)} == {"python-bytecode"}
+    assert causes["/app/stamp"] == "embedded-timestamp"
+    assert result.explained is True
+
+
+def test_mtime_only_is_decided_before_any_path_rule(tmp_path: Path):
+    a = [tc.file("var/log/app.log", b"", mtime=M0), tc.file("var/cache/debconf/config.dat", b"c")]
+    b = [
+        tc.file("var/log/app.log", b"", mtime=M0 + 3),
+        tc.file("var/cache/debconf/config.dat", b"c", mtime=M0 + 3),
+    ]
+    result, by = explain(tmp_path, a, b)
+    assert by["/var/log/app.log"].cause == "timestamp"
+    assert by["/var/cache/debconf/config.dat"].cause == "timestamp"
+    assert result.verdict == "equivalent"
 
 
 def test_user_rules_from_the_api_and_settings_files(tmp_path: Path):
@@ -380,7 +409,7 @@ def test_steps_name_dockerfile_lines_when_compare_is_given_the_dockerfile(tmp_pa
         "RUN make > /var/log/x.log",
     )
     assert step.causes == {"log-file": 1}
-    assert "`rm -rf /var/log/*`" in step.fix
+    assert "`rm -rf /var/log/x.log`" in step.fix  # only what differs
     cli = run_cli("diff", a, b, "--dockerfile", str(dockerfile))
     assert cli.returncode == 1
     assert "#1 (Dockerfile line 2) RUN make > /var/log/x.log" in cli.stdout

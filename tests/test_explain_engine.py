@@ -73,7 +73,7 @@ def test_a_real_build_shows_each_cause_with_its_step(causes_context, no_leftover
     assert base_layers and all(layer.same for layer in base_layers)
     for cause in ("log-file", "embedded-timestamp", "ldconfig-cache", "identity", "unexplained"):
         assert run_step.causes.get(cause), cause
-    assert "rm -rf" in run_step.fix and "/var/log/*" in run_step.fix
+    assert "rm -rf" in run_step.fix and "/var/log/build.log" in run_step.fix  # what differs
     assert "/var/cache/ldconfig/aux-cache" in run_step.fix
     assert "SOURCE_DATE_EPOCH" in run_step.fix
     assert "PYTHONDONTWRITEBYTECODE=1" in pyc_step.fix

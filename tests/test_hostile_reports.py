@@ -51,10 +51,13 @@ KEEP = {
     "what",
     "fail_on",
     "manager",
+    "time",  # parsed as a time (history)
 }
 #: number fields presenters show as they are: made hostile text (constructed in Python,
 #: never loaded: validation refuses them)
 NUMBERS = {"index"}
+#: maps whose keys come from the image
+FREE_MAPS = {"env", "labels", "os", "xattrs", "image", "stats"}
 
 
 def poison(value: Any, name: str = "") -> Any:
@@ -74,8 +77,12 @@ def poison(value: Any, name: str = "") -> Any:
             if f.init
         }
         return dataclasses.replace(value, **changes)
-    if isinstance(value, dict):
-        return {poison(k): poison(v, k if isinstance(k, str) else "") for k, v in value.items()}
+    if isinstance(value, dict):  # keys of free maps (env, labels) too, not of records
+        free = name in FREE_MAPS
+        return {
+            (poison(k) if free else k): poison(v, k if isinstance(k, str) else "")
+            for k, v in value.items()
+        }
     if isinstance(value, tuple):
         return tuple(poison(v, name) for v in value)
     if isinstance(value, list):

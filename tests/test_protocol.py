@@ -20,6 +20,8 @@ from reprokit.auditing.result import AuditResult
 from reprokit.baseline import Mismatch, ReplayResult
 from reprokit.behaviour.result import ParityResult
 from reprokit.commands.common import status
+from reprokit.fleet.history import HistoryResult
+from reprokit.fleet.result import SurveyResult, TargetRow
 from reprokit.kinds import REGISTRY
 from reprokit.model import (
     ConfigDiff,
@@ -133,6 +135,36 @@ def images() -> ImagesResult:
     return ImagesResult(rows)
 
 
+def survey() -> SurveyResult:
+    rows = [
+        TargetRow(f"svc/{HOSTILE}", "context", "different", False, causes={"timestamp": 2,
+                  "unexplained": 1}, unexplained=1, top_fix=f"pin {HOSTILE}", duration_s=1.5,
+                  report="svc"),
+        TargetRow("db", "context", "error", False, error=f"build failed: {HOSTILE}"),
+        TargetRow("a=b", "pair", "identical", True, require="identical"),
+    ]  # fmt: skip
+    return SurveyResult(rows, started="2024-05-01T00:00:00+00:00", duration_s=3.0, run_id="r1")
+
+
+def history() -> HistoryResult:
+    def entry(time: str, verdict: str, fingerprint: str, causes: dict) -> dict:
+        return {"time": time, "run_id": time[:10], "target": HOSTILE, "kind": "context",
+                "verdict": verdict, "ok": verdict != "different", "require": "equivalent",
+                "fingerprint": fingerprint, "context_digest": "c", "dockerfile_digest":
+                fingerprint, "build_args": {}, "options": {}, "image_a": None, "image_b": None,
+                "causes": causes, "unexplained": 0, "builder": "docker", "engine": None,
+                "duration_s": 1.0, "error": None}  # fmt: skip
+
+    return HistoryResult.of(
+        [
+            entry("2024-05-01T00:00:00+00:00", "equivalent", "f1", {"timestamp": 1}),
+            entry("2024-05-02T00:00:00+00:00", "equivalent", "f1", {}),
+            entry("2024-05-03T00:00:00+00:00", "different", "f2", {"unexplained": 1}),
+        ],
+        "history.db",
+    )
+
+
 MAKERS = {
     "comparison": comparison,
     "parity": parity,
@@ -141,6 +173,8 @@ MAKERS = {
     "inventory": inventory,
     "replay": replay,
     "images": images,
+    "survey": survey,
+    "history": history,
 }
 
 
@@ -197,7 +231,10 @@ def test_dataframes_are_named_as_their_records_and_computed_once():
         "inventory": [("packages", "package_records"), ("users", "user_records")],
         "replay": [("mismatches", "mismatch_records")],
         "images": [("images", "image_records")],
-    }
+        "survey": [("targets", "target_records")],
+        "history": [("status", "status_records"), ("flaky", "flaky_records"),
+                    ("timeline", "timeline_records")],
+    }  # fmt: skip
     for kind, names in pairs.items():
         result = MAKERS[kind]()
         for frame, records in names:
@@ -292,8 +329,9 @@ def test_every_format_lists_the_same_top_paths_in_the_same_order(tmp_path: Path)
     assert len({tuple(rank(d)[:2]) for d in result.file_records}) > 4  # mixed tiers
     from_text = text_paths(result.text(top=10))
     html = result._repr_html_()
-    top_table = html.split("Top differing files", 1)[1].split("</table>", 1)[0]
-    from_html = re.findall(r"<tr><td><code>([^<]+)</code>", top_table)
+    top_table = html.split("Every differing path", 1)[1].split("</table>", 1)[0]
+    cells = re.findall(r'<tr><td style="[^"]*"><code>(.+?)</code>', top_table)
+    from_html = [c.replace("<wbr>", "") for c in cells][:20]
     from_md = markdown_paths(result.to_markdown(), "### Top differing files")
     result.write(tmp_path / "r.ipynb")
     nb = nbformat.read(tmp_path / "r.ipynb", as_version=4)

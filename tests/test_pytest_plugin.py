@@ -70,10 +70,14 @@ def test_plugin_runs_tests_on_both_images(pytester, motd_pair, no_leftovers):
 def test_plugin_needs_an_image_pair(pytester):
     pytester.makepyfile(test_user="def test_root(reprokit_host):\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(
-        ["*this test needs an image pair: run pytest with --reprokit-images*"]
+    # once per session, as a usage error (exit status 4), not per test
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*reprokit: this test needs an image pair: run pytest with --reprokit-images*"]
     )
+    both = result.stdout.str() + result.stderr.str()
+    assert both.count("needs an image pair") == 1
+    assert "During handling" not in both
 
 
 def test_plugin_costs_nothing_unless_used(pytester):

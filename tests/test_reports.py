@@ -136,12 +136,15 @@ def test_rich_display_per_verdict(results, verdict):
     assert f"<b>{verdict.upper()}</b>" in out
     assert html_report.esc(result.reason) in out
     for image in result.images:
-        assert html_report.esc(image.ref) in out and image.id[:19] in out
-    # one layer-table row per layer, each saying same or differs
-    assert out.count('<span class="rk-same">same</span>') == sum(
+        assert html_report.path(image.ref, 120) in out and image.id[:19] in out
+    # MathJax stays off, styles are scoped to the root and inline where legibility needs them
+    assert out.startswith('<div class="reprokit reprokit-report tex2jax_ignore mathjax_ignore')
+    assert "text-align:left" in out
+    # one layer-table row per layer, each saying same or differs on a badge
+    assert out.count('class="rk-badge rk-same"') == sum(
         1 for layer in result.layer_records if layer.same
     )
-    assert out.count('<span class="rk-differs">differs</span>') == sum(
+    assert out.count('class="rk-badge rk-differs"') == sum(
         1 for layer in result.layer_records if not layer.same
     )
     assert_inert_html(out)  # the hostile name is in a layer's history
@@ -153,15 +156,18 @@ def test_rich_display_per_verdict(results, verdict):
 def test_different_shows_causes_fixes_evidence(results):
     result = results["different"]
     out = result._repr_html_()
-    assert "Top differing files" in out
-    # content differences rank before timestamp-only ones
-    top = out.split("Top differing files", 1)[1]
-    assert top.index("/app/build-id") < top.index("/app/main.py")
+    assert "What differs beyond timestamps" in out
+    # content differences first; timestamp-only ones collapse into one row per layer
+    first = out.split("What differs beyond timestamps", 1)[1].split("</table>", 1)[0]
+    assert "build-id" in first and "main.py" not in first
+    assert "Timestamp-only differences" in out
+    top = out.split("Every differing path", 1)[1]
+    assert top.index("build-id") < top.index("main.py")
     assert "make the step write the same bytes" in out
     assert "<pre>- 1\n+ 2 &lt;script&gt;" in out  # evidence, escaped, lines kept
     assert "timestamp 2, unexplained 2" in out  # the step's causes in the layer table
     assert "some differences unexplained" in out
-    assert "<h3>Fixes</h3>" in out
+    assert "<h3>What to change</h3>" in out
     assert "image-metadata" in out  # config field cause
 
 
@@ -180,8 +186,8 @@ def test_unexplained_result_degrades(results):
     result = unexplained(results["different"])
     assert all(d.cause is None for d in result.file_records) and result.explained is None
     out = result._repr_html_()
-    assert "<h3>Fixes</h3>" not in out and "some differences" not in out
-    assert "<td>—</td>" in out  # cause shown as a dash
+    assert "<h3>What to change</h3>" not in out and "some differences" not in out
+    assert '<td style="text-align:left">—</td>' in out  # cause shown as a dash
     md = result.to_markdown()
     assert "| — |" in md
 
@@ -198,7 +204,7 @@ def test_markdown_per_verdict(results, verdict):
     assert "<script" not in md and "&lt;script&gt;" in md
     assert "![" not in md  # no images unless asked
     if verdict == "different":
-        assert "### Fixes" in md and "make the step write the same bytes" in md
+        assert "### What to change" in md and "make the step write the same bytes" in md
     pictures = result.to_markdown(images=True)
     assert pictures.count("](data:image/png;base64,") == 3
 

@@ -277,7 +277,7 @@ def test_markdown_sections(plain):
     ]
     assert "- buildx makes it identical: docker buildx build &lt;script&gt;" in md
     # the new sections follow the rest in the order of the text summary
-    order = [md.index(h) for h in ("### Layers", "### Packages", "### Parity", "### Builds")]
+    order = [md.index(h) for h in ("<summary>Layers (", "### Packages", "### Parity", "### Builds")]
     assert order == sorted(order)
 
 

@@ -238,7 +238,7 @@ def test_every_documented_name_resolves():
 HEAVY = ("docker", "requests", "pandas", "matplotlib", "nbformat", "testinfra", "tqdm")
 
 
-@pytest.mark.parametrize("module", ["reprokit", "reprokit.engine", "reprokit.history"])
+@pytest.mark.parametrize("module", ["reprokit", "reprokit.engine", "reprokit.layer_history"])
 def test_import_stays_light(module: str):
     code = f"import sys, {module}\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     done = subprocess.run(

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..history import Step, steps
+from ..layer_history import Step, steps
 from ..read.layers import LayerIndex, covered
 from ..records import FileRecord
 from ..sources.image import Image

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from ..errors import UsageError
-from ..history import steps
+from ..layer_history import steps
 from ..sources.daemon import DaemonSource
 from ..sources.image import Source, config_platform
 from ..sources.refs import parse_ref

@@ -84,9 +84,12 @@ class BuildahBuilder:
         cmd += ["--layers=false", "-f", str(spec.dockerfile_path)]
         if spec.network == "host":
             cmd += ["--network", "host"]
+        args = dict(spec.build_args)
         if self.source_date_epoch is not None:
             cmd += ["--timestamp", str(self.source_date_epoch)]
-        cmd += common_flags(spec, run, dict(spec.build_args))
+            # --timestamp clamps times; RUN steps (pip, compileall) need the build arg too
+            args.setdefault("SOURCE_DATE_EPOCH", str(self.source_date_epoch))
+        cmd += common_flags(spec, run, args)
         cmd += ["--pull=true" if spec.pull else "--pull-never"]
         return [*cmd, "-t", tag, str(spec.context)]
 

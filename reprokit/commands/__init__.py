@@ -15,11 +15,17 @@ from . import (
     check,
     diff,
     drift,
+    fix,
+    history,
     images,
     inventory,
     parity,
     replay,
     report,
+    survey,
 )
 
-COMMANDS = [check, diff, report, causes, parity, inventory, capture, replay, audit, drift, images]
+COMMANDS = [
+    *[check, diff, fix, report, causes, parity, inventory, capture, replay, audit, drift],
+    *[images, survey, history],
+]

@@ -73,6 +73,12 @@ def report_option(parser: argparse.ArgumentParser) -> None:
         type=report_path,
         help="write a report; the extension picks the format: .ipynb .html .md .json (repeatable)",
     )
+    parser.add_argument(
+        "--junit",
+        metavar="PATH",
+        type=output_path,
+        help="write JUnit XML for CI (a test case per target, parity check or finding)",
+    )
 
 
 def write_outputs(result: Reported, args: argparse.Namespace) -> None:
@@ -83,12 +89,26 @@ def write_outputs(result: Reported, args: argparse.Namespace) -> None:
     ]
     if getattr(args, "json", None):
         writes.append((Path(args.json), shown.to_json))
+    if getattr(args, "junit", None):
+        from ..report.junit import write
+
+        writes.append((Path(args.junit), lambda path: write(shown, path)))
     write_all(writes)  # all or none: staged, renamed into place when every one succeeded
 
 
 def status(result: Reported) -> int:
     """The exit status of a result: 0 when it is ``ok``, 1 when not."""
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def output_path(path: str) -> str:
+    """An argparse type: an output file whose directory exists, is writable and has room
+    (:func:`reprokit.outputs.probe`)."""
+    try:
+        probe(path, "")
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return path
 
 
 def report_path(path: str) -> str:

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 #: Causes after which the image still counts as ``equivalent`` (nothing but time differs).
 TIME_ONLY = frozenset({"timestamp", "image-metadata", "layer-digest"})
 
+#: Causes that leave a difference without a known reason (``explained`` is False with them).
+NOT_EXPLAINED = frozenset({"unexplained", "unexamined"})
+
 #: A fix for timestamps that no Dockerfile edit can give with the classic builder.
 TIMESTAMP_FIX = (
     "clamp timestamps with a builder that supports it: `docker buildx build --build-arg "
@@ -81,10 +84,11 @@ CAUSES = _causes(
     Cause(
         "python-bytecode",
         "timestamp-based .pyc files whose header records the source file's time/size",
-        "set `ENV PYTHONDONTWRITEBYTECODE=1` before the step, or compile with "
-        "`python -m compileall --invalidation-mode unchecked-hash` (SOURCE_DATE_EPOCH makes "
-        "pip and compileall write hash-based pycs)",
-        "PYTHONDONTWRITEBYTECODE=1, or compileall --invalidation-mode unchecked-hash",
+        "`pip install --no-compile` (pip compiles what it installs whatever "
+        "PYTHONDONTWRITEBYTECODE says), or declare `ARG SOURCE_DATE_EPOCH` in the stage and "
+        "build with `--source-date-epoch N` so pip and compileall write hash-based pycs; for "
+        "your own code, `python -m compileall --invalidation-mode unchecked-hash`",
+        "pip install --no-compile, or ARG SOURCE_DATE_EPOCH (hash-based pycs)",
     ),
     Cause(
         "embedded-timestamp",
@@ -119,6 +123,22 @@ CAUSES = _causes(
         "pin versions (`apt-get install pkg=VERSION`, `pip install -r requirements.txt` with "
         "hashes, lockfiles) and install from a snapshot mirror (snapshot.debian.org)",
         "pin versions (lockfiles, pkg=VERSION) and use a snapshot mirror",
+    ),
+    Cause(
+        "vcs-metadata",
+        "version-control metadata copied or written into the image (`.git/index` records "
+        "file times and inodes)",
+        "keep it out of the image: add `.git` to `.dockerignore`, or delete it at the end of "
+        "the step that needs it (`rm -rf .git`)",
+        "add .git to .dockerignore, or rm -rf .git at the end of the step",
+    ),
+    Cause(
+        "unexamined",
+        "content differs but was not read (above the size limit or past an evidence budget), "
+        "so no cause can be told",
+        "raise `evidence_file_bytes` / `evidence_bytes` / `evidence_files` (reprokit.toml) so "
+        "reprokit reads it, or add a rule or an ignore if it is expected",
+        "let reprokit read it (raise the evidence limits), then fix its cause",
     ),
     Cause(
         "unexplained",

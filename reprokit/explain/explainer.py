@@ -33,20 +33,21 @@ from ..read.layers import LayerIndex, TapFor, combine_taps
 from ..records import FileRecord
 from ..sources.image import Image, Source
 from . import content as c
-from .causes import CAUSES
-from .explanation import Explanation, Explanations
+from .causes import CAUSES, NOT_EXPLAINED
+from .explanation import Explanation, Explanations, with_explanation
 from .facts import ContentFacts, is_package_db
-from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing
+from .fixes import step_fix
+from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing, always_read
 from .rules import Rule, Subject
 from .settings import Settings
 from .steps import (
     Instruction,
     final_stage,
-    grouped_fix,
     instruction_text,
     keyword_of,
     map_layers,
     parse_dockerfile,
+    split_by_step,
 )
 
 Located = tuple[FileDiff, str | None, str | None]
@@ -143,11 +144,14 @@ def _facts_and_leftovers(
             found[id(d)] = facts
         else:
             leftovers.append((d, diff_id(image_a, ia), diff_id(image_b, ib)))
-    # package databases first, then by path, within the budgets of files and bytes
-    leftovers.sort(key=lambda item: (not is_package_db(item[0].path), item[0].path))
-    room_files = max(0, settings.evidence_files - len(found))
-    total, kept = read_already, []
-    for item in leftovers[:room_files]:
+    # pycs and package databases whatever the budgets (their causes must not depend on
+    # them), then the others by path, within the budgets of files and bytes
+    kept = [item for item in leftovers if always_read(item[0].path)]
+    rest = sorted((i for i in leftovers if not always_read(i[0].path)), key=lambda i: i[0].path)
+    counted = sum(1 for d in diffs.files if id(d) in found and not always_read(d.path))
+    room_files = max(0, settings.evidence_files - counted)
+    total = read_already
+    for item in rest[:room_files]:
         a, b = item[0].a, item[0].b
         total += (a.size if a else 0) + (b.size if b else 0)
         if total > settings.evidence_bytes:
@@ -252,7 +256,9 @@ def explain(
         merged[i] = files[same]
     config_rules = settings.config_rules()
     config = [_explain_config(cd, config_rules, settings) for cd in diffs.config]
-    explained = all(e.cause != "unexplained" for e in (*files, *merged, *config) if not e.ignored)
+    explained = all(
+        e.cause not in NOT_EXPLAINED for e in (*files, *merged, *config) if not e.ignored
+    )
     steps = _steps(diffs.layers, diffs.files, files, file_rules, dockerfile, target)
     return Explanations(files, merged, config, steps, explained)
 
@@ -296,7 +302,7 @@ class _Pending:
     def priority(self) -> int:
         if self.ignored:
             return 3
-        return 0 if self.cause == "unexplained" else 2 if self.cause == "timestamp" else 1
+        return 0 if self.cause in NOT_EXPLAINED else 2 if self.cause == "timestamp" else 1
 
 
 def _classify(
@@ -310,6 +316,9 @@ def _classify(
     subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
     rule, evidence = _apply(rules, subject)
     cause, fix, rule_id = _cause(rule)
+    if cause == "unexplained" and facts is None and "content" in d.fields:
+        # unexplained only once the content was examined; here it was not read
+        cause, fix = "unexamined", CAUSES["unexamined"].fix
     ignored = ignore.match(d.path) is not None
     return _Pending(d, subject, evidence, cause, fix, rule_id, ignored, out, index)
 
@@ -379,43 +388,40 @@ def _steps(
 ) -> list[StepExplanation]:
     created = [layer.created_by for layer in layers]
     matched: list[Instruction | None] = [None] * len(created)
+    stage: list[Instruction] = []
     if dockerfile:
-        matched = map_layers(created, final_stage(parse_dockerfile(dockerfile), target))
+        stage = final_stage(parse_dockerfile(dockerfile), target)
+        matched = map_layers(created, stage)
+    stage_text = "\n".join(i.text for i in stage)
     rule_by_id = {r.id: r for r in rules}
-    per_layer: dict[int, list[Explanation]] = defaultdict(list)
+    per_layer: dict[int, list[FileDiff]] = defaultdict(list)
     for d, e in zip(diffs, explanations, strict=True):
         if d.layer is not None and not e.ignored:
-            per_layer[d.layer].append(e)
+            per_layer[d.layer].append(with_explanation(d, e))
     out = []
     for layer in layers:
         if layer.same:
             continue
         found = per_layer.get(layer.index, [])
-        causes = Counter(e.cause or "unexplained" for e in found)
-        cleanup: list[str] = []
-        fixes: dict[str, str] = {}
-        for e in found:
-            rule = rule_by_id.get(e.rule or "")
-            if rule is not None and rule.cleanup:
-                cleanup.extend(rule.cleanup)
-            elif e.cause and e.fix and e.cause not in CAUSES:
-                fixes[e.cause] = e.fix
         instruction = matched[layer.index] if layer.index < len(matched) else None
-        keyword = instruction.keyword if instruction else keyword_of(layer.created_by)
-        if found:
-            fix = grouped_fix(keyword, causes, cleanup, fixes)
-        else:
-            fix = (
-                "no file differs: the layer's tar encoding does (headers such as PAX times); "
-                "a builder that rewrites timestamps normalises it"
+        # a layer squashing several steps (buildah --layers=false): split by the step writing it
+        for step, step_diffs in split_by_step(instruction, stage, matched, found):
+            causes = Counter(d.cause or "unexplained" for d in step_diffs)
+            keyword = step.keyword if step else keyword_of(layer.created_by)
+            if step_diffs:
+                fix = step_fix(keyword, step, step_diffs, rule_by_id, stage_text)
+            else:
+                fix = (
+                    "no file differs: the layer's tar encoding does (headers such as PAX "
+                    "times); a builder that rewrites timestamps normalises it"
+                )
+            out.append(
+                StepExplanation(
+                    layer=layer.index,
+                    instruction=instruction_text(layer.created_by, step),
+                    dockerfile_line=step.line if step else None,
+                    causes=dict(causes.most_common()),
+                    fix=fix,
+                )
             )
-        out.append(
-            StepExplanation(
-                layer=layer.index,
-                instruction=instruction_text(layer.created_by, instruction),
-                dockerfile_line=instruction.line if instruction else None,
-                causes=dict(causes.most_common()),
-                fix=fix,
-            )
-        )
     return out

@@ -62,20 +62,12 @@ D = TypeVar("D", FileDiff, ConfigDiff)
 def with_explanation(d: D, e: Explanation) -> D:
     """A copy of ``d`` carrying ``e`` (``d`` is left as it is)."""
     if isinstance(d, FileDiff):
-        return FileDiff(  # type: ignore[return-value]
-            d.path,
-            d.change,
-            d.fields,
-            d.layer,
-            d.a,
-            d.b,
-            e.cause,
-            e.fix,
-            e.evidence,
-            e.ignored,
-            e.rule,
-        )
+        return _explained_file(d, e)  # type: ignore[return-value]
     return ConfigDiff(d.field, d.a, d.b, d.change, *_fields(e))  # type: ignore[return-value]
+
+
+def _explained_file(d: FileDiff, e: Explanation) -> FileDiff:
+    return FileDiff(d.path, d.change, d.fields, d.layer, d.a, d.b, *_fields(e))
 
 
 def _fields(e: Explanation) -> tuple[str, str | None, str | None, bool, str | None]:
@@ -90,19 +82,4 @@ def _same_length(records: list[Any], explanations: list[Explanation]) -> None:
 def _attach_files(records: list[FileDiff], explanations: list[Explanation]) -> list[FileDiff]:
     """New file records carrying ``explanations`` (one list pass: 100k records are common)."""
     _same_length(records, explanations)
-    return [
-        FileDiff(
-            d.path,
-            d.change,
-            d.fields,
-            d.layer,
-            d.a,
-            d.b,
-            e.cause,
-            e.fix,
-            e.evidence,
-            e.ignored,
-            e.rule,
-        )
-        for d, e in zip(records, explanations, strict=True)
-    ]
+    return [_explained_file(d, e) for d, e in zip(records, explanations, strict=True)]

@@ -26,6 +26,16 @@ from .facts import ContentFacts, content_facts, is_package_db
 PACKAGE_DB_FACTOR = 64
 
 
+def always_read(path: str) -> bool:
+    """Whether a differing file is read whatever the budgets: a ``.pyc`` (its cause is in its
+    16-byte header and code object) or a package database.
+
+    >>> always_read("/usr/lib/python3/x/__pycache__/a.cpython-311.pyc"), always_read("/a.so")
+    (True, False)
+    """
+    return path.endswith(".pyc") or is_package_db(path)
+
+
 class _Pairing:
     """Holds one side's content until the other side's arrives, within a byte budget."""
 
@@ -47,25 +57,29 @@ class _Pairing:
     def size_limit(self, path: str) -> int:
         return self.limit * PACKAGE_DB_FACTOR if is_package_db(path) else self.limit
 
-    def room(self) -> bool:
+    def room(self, path: str = "") -> bool:
         """Whether more contents may be read (the bytes budget). Past the files budget, facts
-        are kept lean: which rules recognise the difference, without evidence text."""
-        return self.read_bytes < self.max_bytes
+        are kept lean: which rules recognise the difference, without evidence text. Files a
+        cause is told from by a small header (``.pyc``) and package databases are always read:
+        their causes must not depend on a budget."""
+        return self.read_bytes < self.max_bytes or always_read(path)
 
     def offer(self, side: str, key: Hashable, path: str, data: bytes) -> None:
         """One side's content for ``key``; computes the facts once both sides are in."""
         other = "b" if side == "a" else "a"
         with self.lock:
-            self.read_bytes += len(data)
             mate = self.pending[other].pop(key, None)
             if mate is None:
-                if self.pending_bytes + len(data) <= self.max_bytes // 2:
+                if self.pending_bytes + len(data) <= self.max_bytes // 2 or always_read(path):
                     self.pending[side][key] = data
                     self.pending_bytes += len(data)
                 return
             self.pending_bytes -= len(mate)
         a, b = (data, mate) if side == "a" else (mate, data)
         if a != b:
+            if not always_read(path):  # only differing contents count; pycs and dbs do not
+                with self.lock:
+                    self.read_bytes += len(a) + len(b)
             lean = len(self.facts) >= self.max_files
             facts = content_facts(path, a, b, self.patterns, lean)
             with self.lock:
@@ -92,7 +106,7 @@ class _SideTap:
     def wants(self, path: str, size: int) -> bool:
         return (
             size <= self.pairing.size_limit(path)
-            and self.pairing.room()
+            and self.pairing.room(path)
             and self.key_of(path) is not None
         )
 
@@ -112,7 +126,7 @@ class _LayerTap(_SideTap):
     def wants(self, path: str, size: int) -> bool:
         keep = self.layer_pairing.keep
         return size <= self.pairing.size_limit(path) and (
-            self.pairing.room() or (keep is not None and keep(path))
+            self.pairing.room(path) or (keep is not None and keep(path))
         )
 
     def take(self, path: str, data: bytes) -> None:
@@ -120,7 +134,7 @@ class _LayerTap(_SideTap):
         if keep is not None and keep(path):
             with self.pairing.lock:
                 self.layer_pairing.kept[self.side][(self.diff_id, path)] = data
-        if self.pairing.room():
+        if self.pairing.room(path):
             super().take(path, data)
 
 

@@ -205,8 +205,13 @@ _TIME = EQUIVALENT.file_fields  # what the verdict tolerates is what mtime-only 
 _OWNER = frozenset({"uid", "gid"})
 _CONTENT = frozenset({"content", "size"})
 
-#: The built-in rules for files, in the order they are tried.
+#: The built-in rules for files, in the order they are tried. "Only the mtime differs" comes
+#: first: a file whose content, owner and mode agree is a timestamp whatever its path (an empty
+#: log a Dockerfile creates on purpose, the debconf database), never something to delete.
+#: ``cleanup`` lists what a step may delete, most specific first; a fix uses only those that
+#: cover a path that differs (see :mod:`reprokit.explain.fixes`).
 FILE_RULES: tuple[Rule, ...] = (
+    Rule("mtime-only", "timestamp", fields_only=_TIME),
     Rule(
         "identity",
         "identity",
@@ -221,13 +226,29 @@ FILE_RULES: tuple[Rule, ...] = (
             "/etc/ssl/private/ssl-cert-snakeoil.key",
             "/etc/ssl/certs/ssl-cert-snakeoil.pem",
         ),
-        cleanup=("/etc/ssh/ssh_host_*", "/var/lib/systemd/random-seed"),
+        cleanup=("/etc/ssh/ssh_host_*", "/var/lib/systemd/random-seed", "/root/.rnd"),
     ),
     Rule(
         "log-file",
         "log-file",
-        paths=("/var/log/**", "**/npm-debug.log", "/root/.npm/_logs/**", "/tmp/*.log"),
-        cleanup=("/var/log/*",),
+        paths=(
+            "/var/log/**",
+            "**/npm-debug.log",
+            "**/.npm/_logs/**",
+            "/tmp/*.log",
+            "**/config.log",
+            "**/test-suite.log",
+            "**/tests/*.log",
+            "**/*.log",
+        ),
+        cleanup=(
+            "/var/log/apt/*.log",
+            "/var/log/*.log",
+            "/var/log/*",
+            "/root/.npm/_logs",
+            "/home/*/.npm/_logs",
+            "/tmp/*.log",
+        ),
     ),
     Rule(
         "ldconfig-aux-cache",
@@ -240,7 +261,12 @@ FILE_RULES: tuple[Rule, ...] = (
         "package-manager-cache",
         paths=("/var/cache/apt/**", "/var/lib/apt/lists/**", "/var/lib/apt/extended_states"),
         changes=None,
-        cleanup=("/var/lib/apt/lists/*", "/var/cache/apt/*.bin"),
+        cleanup=(
+            "/var/lib/apt/lists/*",
+            "/var/cache/apt/*.bin",
+            "/var/cache/apt/archives/*.deb",
+            "/var/lib/apt/extended_states",
+        ),
     ),
     Rule(
         "dpkg-backups",
@@ -267,11 +293,25 @@ FILE_RULES: tuple[Rule, ...] = (
             "/root/.cache/**",
             "/home/*/.cache/**",
             "**/.npm/_cacache/**",
+            "**/.npm/_update-notifier-last-checked",
             "/usr/local/share/.cache/**",
             "/tmp/pip-*/**",
+            "/tmp/pip-*",
+            "/tmp/node-compile-cache/**",
         ),
-        cleanup=("/root/.cache", "/root/.npm/_cacache"),
+        cleanup=(
+            "/root/.cache",
+            "/home/*/.cache",
+            "/root/.npm/_cacache",
+            "/home/*/.npm/_cacache",
+            "/root/.npm/_update-notifier-last-checked",
+            "/home/*/.npm/_update-notifier-last-checked",
+            "/usr/local/share/.cache",
+            "/tmp/pip-*",
+            "/tmp/node-compile-cache",
+        ),
     ),
+    Rule("vcs-index", "vcs-metadata", paths=("**/.git/**", "**/.hg/**", "**/.svn/**")),
     Rule(
         "package-versions",
         "dependency-drift",
@@ -286,7 +326,6 @@ FILE_RULES: tuple[Rule, ...] = (
         sniff="dist-info",
     ),
     Rule("pyc-header", "python-bytecode", paths=("**/*.pyc",), sniff="pyc-header"),
-    Rule("mtime-only", "timestamp", fields_only=_TIME),
     Rule("owner", "ownership", fields_only=_OWNER | _TIME, fields_any=_OWNER),
     Rule(
         "mode",

@@ -12,14 +12,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from ..text import short_step
+from ..layer_history import KEYWORDS, display
+from ..layer_history import keyword as keyword_of
 from .causes import CAUSES, TIME_ONLY
 
-KEYWORDS = {
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
-    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
-}  # fmt: skip
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$")
 _HEREDOC = re.compile(r"<<-?\s*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?")
 
@@ -81,16 +79,6 @@ def parse_dockerfile(text: str) -> list[Instruction]:
     return out
 
 
-def keyword_of(created_by: str | None) -> str:
-    """The Dockerfile keyword a history ``created_by`` comes from (RUN when it is a command)."""
-    text = (created_by or "").strip()
-    if "#(nop)" in text:
-        word = text.split("#(nop)", 1)[1].split(None, 1)
-        return word[0].upper() if word else "RUN"
-    first = text.split(None, 1)[0] if text else ""
-    return first if first in KEYWORDS else "RUN"
-
-
 def final_stage(instructions: list[Instruction], target: str | None = None) -> list[Instruction]:
     """The instructions of the stage that was built (``target`` or the last one)."""
     stages = {i.stage for i in instructions}
@@ -133,12 +121,94 @@ def map_layers(
     return out
 
 
+#: Instructions that write files into a layer.
+FILESYSTEM = frozenset({"RUN", "COPY", "ADD"})
+
+_WRITERS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    # (paths, what a RUN command says when it writes them)
+    (
+        re.compile(r"/(site|dist)-packages/|\.pyc$|/\.cache/pip|/tmp/pip-|/bin/pip|\.dist-info"),
+        re.compile(r"\bpip3?\b|-m pip\b|\bsetup\.py\b|\bpoetry\b|\buv\b|ensurepip|venv"),
+    ),
+    (
+        re.compile(r"/node_modules/|/\.npm/|/\.yarn|/\.cache/yarn|node-compile-cache"),
+        re.compile(r"\b(npm|yarn|pnpm|npx|corepack)\b"),
+    ),
+    (
+        re.compile(
+            r"^/var/(lib|cache|log)/(dpkg|apt|debconf)|^/var/log/(dpkg|alternatives)\.log"
+            r"|^/etc/ld\.so\.cache|^/var/cache/(ldconfig|man)/|^/usr/share/doc/"
+        ),
+        re.compile(r"\b(apt-get|apt|dpkg|aptitude)\b"),
+    ),
+    (re.compile(r"^/(var/cache/apk|lib/apk|etc/apk)/"), re.compile(r"\bapk\b")),
+)
+
+
+def writes(instruction: Instruction, path: str) -> int:
+    """How strongly ``instruction`` looks like the step that wrote ``path`` (0: no sign)."""
+    text = instruction.text
+    if instruction.keyword in ("COPY", "ADD"):
+        words = [w for w in text.split()[1:] if not w.startswith("--")]
+        dest = words[-1] if len(words) >= 2 else ""
+        return 2 if dest.startswith("/") and path.startswith(dest.rstrip("/") + "/") else 0
+    score = 0
+    for paths, command in _WRITERS:
+        if paths.search(path) and command.search(text):
+            score += 3
+    for word in re.findall(r"(?<![\w$])/[\w./-]+", text):
+        word = word.rstrip("/.")
+        if len(word) > 1 and (path == word or path.startswith(word + "/")):
+            score += 1
+    return score
+
+
+def split_by_step(
+    instruction: Instruction | None,
+    stage: list[Instruction],
+    matched: list[Instruction | None],
+    diffs: list[Any],
+) -> list[tuple[Instruction | None, list[Any]]]:
+    """The differences of one layer grouped by the Dockerfile step that wrote them.
+
+    A layer is one step, except when a builder squashed several into one (``buildah bud
+    --layers=false`` commits the stage once, and its history names the last instruction, often
+    a CMD): then each difference goes to the RUN/COPY/ADD step that most likely wrote it (a pip
+    command for site-packages and pycs, npm for node_modules, apt for dpkg and apt files, a
+    COPY for its destination, a RUN naming the path), else the last of them.
+
+    >>> steps = parse_dockerfile("FROM b\\nRUN pip install x\\nRUN mkdir /data\\nCMD x\\n")
+    >>> class D: path = "/usr/lib/python3/site-packages/x.pyc"
+    >>> [(i.line, len(ds)) for i, ds in split_by_step(steps[3], steps, [steps[0], steps[3]], [D])]
+    [(2, 1)]
+    """
+    if instruction is None or instruction.keyword == "FROM":
+        return [(instruction, diffs)]
+    used = {i.line for i in matched if i is not None}
+    below = [
+        i
+        for i in stage
+        if i.keyword in FILESYSTEM and i.line <= instruction.line and i.line not in used
+    ]
+    candidates = below + ([instruction] if instruction.keyword in FILESYSTEM else [])
+    if not candidates or (len(candidates) == 1 and candidates[0] is instruction):
+        return [(instruction, diffs)]
+    groups: dict[int, list[Any]] = {}
+    by_line = {i.line: i for i in candidates}
+    for d in diffs:
+        scores = [(writes(i, d.path), i.line) for i in candidates]
+        best = max(scores)
+        line = best[1] if best[0] > 0 else candidates[-1].line
+        groups.setdefault(line, []).append(d)
+    return [(by_line[line], groups[line]) for line in sorted(groups)]
+
+
 def instruction_text(created_by: str | None, matched: Instruction | None) -> str:
     """What to call a step: the Dockerfile instruction when known, else the history entry."""
     if matched is None:
-        return short_step(created_by)
+        return display(created_by)
     if matched.keyword == "FROM":
-        return f"{matched.text} (base image layer: {short_step(created_by)})"
+        return f"{matched.text} (base image layer: {display(created_by)})"
     return matched.text
 
 

@@ -7,41 +7,75 @@ that comes from an image is escaped.
 >>> from reprokit.result import Result
 >>> img = ImageInfo("<b>a</b>", "sha256:1", [])
 >>> out = fragment(Result("identical", "same", (img, img)))
->>> "rk-identical" in out, "<b>a</b>" in out, "&lt;b&gt;a&lt;/b&gt;" in out
+>>> "rk-identical" in out, "<b>a</b>" in out, "&lt;b&gt;a&lt;/<wbr>b&gt;" in out
 (True, False, True)
 """
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from ..text import clean
 from .view import NONE, BuildsView, Document, FileRow, View, build, document
 
+#: The root element of every display: scoped styles hang off ``.reprokit``; pandas' classes
+#: keep MathJax off (``$SOURCE_DATE_EPOCH`` in a fix is not math).
+ROOT = "reprokit reprokit-report tex2jax_ignore mathjax_ignore"
+
+#: Styles scoped to the root, built on JupyterLab's theme variables (with fallbacks for a
+#: standalone page), so light, dark and high-contrast themes read. What legibility needs
+#: (alignment, badge colours, banner) is also inline, so an untrusted notebook, which drops
+#: ``<style>``, still reads.
 CSS = """
-.reprokit-report{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
- font-size:13px;line-height:1.4;color:#1d1d1f;background:#fff;padding:4px;max-width:1200px}
-.reprokit-report h3{font-size:14px;margin:14px 0 4px}
-.reprokit-report table{border-collapse:collapse;margin:4px 0;font-size:12px}
-.reprokit-report th,.reprokit-report td{border:1px solid #d0d0d0;padding:2px 6px;
- text-align:left;vertical-align:top}
-.reprokit-report td{max-width:480px;overflow-wrap:anywhere}
-.reprokit-report th{background:#f2f2f2}
-.reprokit-report td.num{text-align:right}
-.reprokit-report code,.reprokit-report pre{font-family:ui-monospace,Menlo,Consolas,monospace;
- font-size:12px}
-.reprokit-report pre{margin:0;white-space:pre-wrap;max-width:480px}
-.reprokit-report .rk-banner{padding:8px 12px;border-radius:4px;font-size:15px}
-.reprokit-report .rk-banner b{letter-spacing:.05em}
-.reprokit-report .rk-same{color:#1b7f3b}
-.reprokit-report .rk-differs{color:#b3261e;font-weight:600}
-.reprokit-report .rk-ignored{color:#777}
-.reprokit-report .rk-note{color:#555;font-style:italic}
-.reprokit-report details{margin:6px 0}
-.reprokit-report summary{cursor:pointer}
-.reprokit-report img{max-width:100%;margin:4px 0}
+.reprokit{--rk-fg:var(--jp-content-font-color1,#1d1d1f);--rk-fg0:var(--jp-ui-font-color0,#000);
+ --rk-muted:var(--jp-content-font-color2,#4a4a4a);--rk-bg:var(--jp-layout-color0,#fff);
+ --rk-head:var(--jp-layout-color2,#ececec);--rk-line:var(--jp-border-color2,#d0d0d0);
+ --rk-alt:var(--jp-layout-color1,#fafafa);
+ font-family:var(--jp-ui-font-family,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif);
+ font-size:13px;line-height:1.45;color:var(--rk-fg);background:var(--rk-bg);padding:4px 2px;
+ max-width:100%;box-sizing:border-box;text-align:left}
+.reprokit h3{font-size:14px;margin:14px 0 4px;color:var(--rk-fg0)}
+.reprokit p,.reprokit ul,.reprokit ol{margin:4px 0}
+.reprokit table{border-collapse:collapse;margin:4px 0;font-size:12px;max-width:100%;
+ table-layout:auto;color:var(--rk-fg);background:var(--rk-bg)}
+.reprokit th,.reprokit td{border:1px solid var(--rk-line);padding:2px 6px;text-align:left;
+ vertical-align:top;overflow-wrap:normal;word-break:normal;hyphens:none;color:var(--rk-fg)}
+.reprokit th{background:var(--rk-head);color:var(--rk-fg0);font-weight:600}
+.reprokit tbody tr:nth-child(even) td{background:var(--rk-alt)}
+.reprokit td.num,.reprokit th.num{text-align:right;white-space:nowrap}
+.reprokit code,.reprokit pre{font-family:var(--jp-code-font-family,ui-monospace,Menlo,Consolas,
+ monospace);font-size:12px;background:transparent;color:inherit;padding:0}
+.reprokit pre{margin:0;white-space:pre-wrap;overflow-wrap:normal;word-break:normal;
+ max-width:42em;overflow-x:auto}
+.reprokit .rk-banner{padding:8px 12px;border-radius:4px;font-size:15px}
+.reprokit .rk-banner b{letter-spacing:.05em}
+.reprokit .rk-badge{display:inline-block;padding:0 6px;border-radius:3px;font-size:11px;
+ font-weight:600;white-space:nowrap}
+.reprokit .rk-note{color:var(--rk-muted);font-style:italic}
+.reprokit .rk-diffcell{outline:2px solid #b3261e;outline-offset:-2px}
+.reprokit details{margin:6px 0}
+.reprokit summary{cursor:pointer;font-weight:600;color:var(--rk-fg0)}
+.reprokit img{max-width:100%;margin:4px 0;background:#fff}
+.reprokit ol.rk-fixes li{margin:2px 0}
 """
+
+#: Badge colours (background, text): white on a dark colour reads on every theme.
+BADGES = {
+    "same": ("#1b7f3b", "#ffffff"),
+    "ok": ("#1b7f3b", "#ffffff"),
+    "differs": ("#b3261e", "#ffffff"),
+    "DIFF": ("#b3261e", "#ffffff"),
+    "FAIL": ("#b3261e", "#ffffff"),
+    "ERR": ("#7a1d16", "#ffffff"),
+    "BREAKS": ("#b3261e", "#ffffff"),
+    "high": ("#b3261e", "#ffffff"),
+    "medium": ("#8a4b00", "#ffffff"),
+    "low": ("#1f5fa8", "#ffffff"),
+    "ignored": ("#5f5f5f", "#ffffff"),
+}
+LEFT, RIGHT = "text-align:left", "text-align:right;white-space:nowrap"
 
 
 def esc(value: object, limit: int | None = None) -> str:
@@ -49,20 +83,87 @@ def esc(value: object, limit: int | None = None) -> str:
     return html.escape(clean(value, limit), quote=True)
 
 
+def badge(word: str, key: str | None = None) -> str:
+    """A word on a coloured badge (inline colours: readable untrusted and on every theme)."""
+    bg, fg = BADGES.get(key or word, ("#5f5f5f", "#ffffff"))
+    return (
+        f'<span class="rk-badge rk-{esc(key or word)}" '
+        f'style="background:{bg};color:{fg};padding:0 6px;border-radius:3px">{esc(word)}</span>'
+    )
+
+
+def path(value: object, limit: int = 160) -> str:
+    """A path in ``<code>``, allowed to wrap only after a ``/``.
+
+    >>> path("/usr/lib/x")
+    '<code>/<wbr>usr/<wbr>lib/<wbr>x</code>'
+    """
+    return "<code>" + esc(value, limit).replace("/", "/<wbr>") + "</code>"
+
+
+def digest(value: object, keep: int = 19) -> str:
+    """A digest shortened to ``keep`` characters, the full value on hover and when copied
+    (``title``).
+
+    >>> digest("sha256:" + "a" * 64)[:40]
+    '<code title="sha256:aaaaaaaaaaaaaaaaaaaa'
+    """
+    full = esc(value)
+    short = esc(str(value)[:keep]) + ("…" if len(str(value)) > keep else "")
+    return f'<code title="{full}">{short}</code>'
+
+
+#: Cells whose text is a number, a size or a duration: right-aligned.
+_NUMERIC = re.compile(r"^[-+]?[\d.,]+( ?(%|[KMGT]?i?B|s|ms))?$")
+
+
+def _td(cell: str, numeric: bool) -> str:
+    if numeric:
+        return f'<td class="num" style="{RIGHT}">{cell}</td>'
+    return f'<td style="{LEFT}">{cell}</td>'
+
+
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
-    """``rows`` hold HTML already escaped."""
+    """``rows`` hold HTML already escaped; columns in ``numeric`` (and cells that are plain
+    numbers) are right-aligned, every other cell left-aligned (inline, so JupyterLab's
+    right-aligned tables and an untrusted notebook do not change it)."""
     numeric = numeric or set()
-    head = "".join(f"<th>{h}</th>" for h in headers)
+
+    def is_num(i: int, cell: str) -> bool:
+        return i in numeric or bool(_NUMERIC.match(cell))
+
+    head = "".join(
+        f'<th class="num" style="{RIGHT}">{h}</th>'
+        if i in numeric
+        else f'<th style="{LEFT}">{h}</th>'
+        for i, h in enumerate(headers)
+    )
     body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
-            for i, cell in enumerate(row)
-        )
-        + "</tr>"
+        "<tr>" + "".join(_td(cell, is_num(i, cell)) for i, cell in enumerate(row)) + "</tr>"
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{32,}$")
+
+
+def _value(text: str) -> str:
+    """A config value: a digest shortened (full on hover), anything else escaped."""
+    return digest(text) if _DIGEST.match(text) else esc(text, 160)
+
+
+def _open(kind: str, extra: str = "") -> str:
+    """The root element and its scoped style."""
+    return (
+        f'<div class="{ROOT} rk-{esc(kind)}{extra}" '
+        f'style="text-align:left;max-width:100%;overflow-x:auto"><style>{CSS}</style>'
+    )
+
+
+def _section(title: str, body: str, open_: bool = False) -> str:
+    """A section shown on demand: ``<details>`` with the count in its summary."""
+    return f"<details{' open' if open_ else ''}><summary>{title}</summary>{body}</details>"
 
 
 def _hidden(count: int, what: str, where: str = "the DataFrames and the JSON report") -> str:
@@ -84,74 +185,103 @@ def esc_block(text: str, limit: int) -> str:
     return html.escape(out, quote=True)
 
 
-def _file_rows(rows: list[FileRow]) -> list[list[str]]:
+def _file_rows(rows: list[FileRow], fix: bool = True) -> list[list[str]]:
     return [
         [
-            f"<code>{esc(r.path, 160)}</code>"
-            + (' <span class="rk-ignored">(ignored)</span>' if r.ignored else ""),
+            path(r.path) + (" " + badge("ignored") if r.ignored else ""),
             esc(r.layer),
-            esc(r.change),
             esc(r.fields),
             esc(r.cause),
-            esc(r.fix, 300),
+            *([esc(r.fix, 300)] if fix else []),
             _evidence(r.evidence),
         ]
         for r in rows
     ]
 
 
-FILE_HEADERS = ["path", "layer", "change", "fields", "cause", "fix", "evidence"]
+FILE_HEADERS = ["path", "layer", "fields", "cause", "fix", "evidence"]
+CHANGE_HEADERS = ["path", "layer", "fields", "cause", "evidence"]
+
+
+def _summary_line(v: View) -> str:
+    s = v.summary
+    beyond = len(v.changes) + v.hidden_changes
+    stamps = sum(t.count for t in v.timestamps)
+    return (
+        f"<p>{s['layers_differing']} of {s['layers']} layers differ · "
+        f"<b>{beyond}</b> difference(s) beyond timestamps, {stamps} timestamp-only · "
+        f"{s['merged_differing']} in the final filesystem · "
+        f"{s['config_differing']} config field(s)</p>"
+    )
+
+
+def fixes_section(v: View) -> str:
+    """Each fix once, numbered, with the steps (and Dockerfile lines) it applies to."""
+    if not v.step_fixes:
+        return ""
+    items = "".join(
+        f"<li>{esc(f.fix, 600)} <span class='rk-note'>— {esc(f.steps, 200)}: "
+        f"{esc(f.causes)}</span></li>"
+        for f in v.step_fixes
+    )
+    return f'<h3>What to change</h3><ol class="rk-fixes">{items}</ol>'
+
+
+def _fix_number(v: View, fix: str) -> str:
+    for i, f in enumerate(v.step_fixes, 1):
+        if f.fix == fix:
+            return f"fix {i} below"
+    return esc(fix, 300)
+
+
+def timestamps_section(v: View) -> str:
+    """Timestamp-only differences: one row per layer (count, range of deltas, the fix)."""
+    if not v.timestamps:
+        return ""
+    total = sum(t.count for t in v.timestamps)
+    rows = [
+        [
+            esc(t.layer),
+            f"<code>{esc(t.step, 90)}</code>",
+            str(t.count),
+            esc(t.deltas),
+            _fix_number(v, t.fix) if t.fix != NONE else NONE,
+        ]
+        for t in v.timestamps
+    ]
+    return f"<h3>Timestamp-only differences ({total})</h3>" + _table(
+        ["step", "instruction", "files", "mtime B − A", "fix"], rows, {2}
+    )
 
 
 def render_view(v: View, plots: dict[str, str] | None = None) -> str:
-    """The report as an HTML fragment (a ``<div>`` with its own ``<style>``)."""
+    """The report as an HTML fragment (a ``<div>`` with its own ``<style>``). The first screen
+    answers: is it reproducible, what differs beyond timestamps, what to change; the rest
+    (layers, config, images, every path, builds) opens on demand."""
     bg, fg = v.colour
-    parts = [f'<div class="reprokit-report"><style>{CSS}</style>']
+    parts = [_open("comparison")]
     parts.append(
-        f'<div class="rk-banner rk-{esc(v.verdict)}" style="background:{bg};color:{fg}">'
+        f'<div class="rk-banner rk-{esc(v.verdict)}" style="background:{bg};color:{fg};'
+        f'padding:8px 12px;border-radius:4px">'
         f"<b>{esc(v.verdict.upper())}</b> — {esc(v.reason, 400)}</div>"
     )
     if v.explained is not None:
         state = "every difference has a cause" if v.explained else "some differences unexplained"
         parts.append(f'<p class="rk-note">{state}</p>')
-    parts.append("<h3>Images</h3>")
-    parts.append(
-        _table(
-            ["", "ref", "id", "layers", "size", "platform", "created"],
-            [
-                [
-                    f"<b>{i.name}</b>",
-                    f"<code>{esc(i.ref, 120)}</code>",
-                    f"<code>{esc(i.id[:19])}</code>",
-                    str(i.layers),
-                    esc(i.size),
-                    esc(i.platform),
-                    esc(i.created),
-                ]
-                for i in v.images
-            ],
-            {3},
-        )
-    )
-    s = v.summary
-    parts.append(
-        f"<p>{s['layers_differing']} of {s['layers']} layers differ · "
-        f"{s['files_differing']} file differences in layers · "
-        f"{s['merged_differing']} in the final filesystem · "
-        f"{s['config_differing']} config fields</p>"
-    )
-    if v.spec:
-        spec = ", ".join(f"{k}={v.spec[k]}" for k in sorted(v.spec) if v.spec[k] not in (None, {}))
-        parts.append(f'<p class="rk-note">spec: <code>{esc(spec, 600)}</code></p>')
+    parts.append(_summary_line(v))
+    beyond = len(v.changes) + v.hidden_changes
+    if v.changes:
+        parts.append(f"<h3>What differs beyond timestamps ({beyond})</h3>")
+        parts.append(_table(CHANGE_HEADERS, _file_rows(v.changes, fix=False)))
+        parts.append(_hidden(v.hidden_changes, "differences beyond timestamps"))
+    parts.append(timestamps_section(v))
+    parts.append(fixes_section(v))
     if v.layers:
-        parts.append("<h3>Layers</h3>")
         rows = [
             [
                 esc(r.index),
-                f"<code>{esc(r.instruction, 160)}</code>",
-                '<span class="rk-same">same</span>'
-                if r.same
-                else '<span class="rk-differs">differs</span>',
+                f"<code>{esc(r.instruction, 120)}</code>",
+                badge("same") if r.same else badge("differs"),
                 "" if r.same else esc(r.files_differing),
                 esc(r.causes),
                 esc(r.size_a),
@@ -159,42 +289,57 @@ def render_view(v: View, plots: dict[str, str] | None = None) -> str:
             ]
             for r in v.layers
         ]
-        headers = ["#", "instruction", "", "files differing", "causes", "size A", "size B"]
-        parts.append(_table(headers, rows, {0, 3, 5, 6}))
-        parts.append(_hidden(v.hidden_layers, "layers"))
-    if v.config:
-        parts.append("<h3>Config fields that differ</h3>")
+        headers = ["#", "instruction", "", "files", "causes", "size A", "size B"]
+        differ = sum(not r.same for r in v.layers)
         parts.append(
-            _table(
-                ["field", "A", "B", "cause"],
-                [
-                    [f"<code>{esc(f)}</code>", esc(a, 200), esc(b, 200), esc(c)]
-                    for f, a, b, c in v.config
-                ],
+            _section(
+                f"Layers ({len(v.layers) + v.hidden_layers}, {differ} differ)",
+                _table(headers, rows, {0, 3, 5, 6}) + _hidden(v.hidden_layers, "layers"),
             )
         )
-        parts.append(_hidden(v.hidden_config, "config fields"))
-    if v.top:
-        parts.append(f"<h3>Top differing files ({esc(v.files_label)})</h3>")
-        parts.append(_table(FILE_HEADERS, _file_rows(v.top)))
-    if v.details:
+    if v.config:
+        rows = [[f"<code>{esc(f)}</code>", _value(a), _value(b), esc(c)] for f, a, b, c in v.config]
         parts.append(
-            f"<details><summary>{len(v.details)} more differing files</summary>"
-            + _table(FILE_HEADERS, _file_rows(v.details))
-            + "</details>"
+            _section(
+                f"Config fields that differ ({len(v.config) + v.hidden_config})",
+                _table(["field", "A", "B", "cause"], rows)
+                + _hidden(v.hidden_config, "config fields"),
+            )
         )
-    parts.append(_hidden(v.hidden_files, "differing files"))
-    if v.fixes:
-        parts.append("<h3>Fixes</h3><ul>")
-        parts.extend(
-            f"<li>{esc(f.fix, 400)} <span class='rk-note'>({esc(f.causes)})</span></li>"
-            for f in v.fixes
+    images = _table(
+        ["", "ref", "id", "layers", "size", "platform", "created"],
+        [
+            [
+                f"<b>{i.name}</b>",
+                path(i.ref, 120),
+                digest(i.id),
+                str(i.layers),
+                esc(i.size),
+                esc(i.platform),
+                esc(i.created),
+            ]
+            for i in v.images
+        ],
+        {3, 4},
+    )
+    if v.spec:
+        spec = ", ".join(f"{k}={v.spec[k]}" for k in sorted(v.spec) if v.spec[k] not in (None, {}))
+        images += f'<p class="rk-note">spec: <code>{esc(spec, 600)}</code></p>'
+    parts.append(_section("Images", images))
+    listed = v.top + v.details
+    if listed:
+        total = len(listed) + v.hidden_files
+        parts.append(
+            _section(
+                f"Every differing path ({total}, {esc(v.files_label)})",
+                _table(FILE_HEADERS, _file_rows(listed))
+                + _hidden(v.hidden_files, "differing files"),
+            )
         )
-        parts.append("</ul>")
     parts.append(packages_section(v))
     parts.append(parity_section(v))
     if v.build:
-        parts.append(builds_section(v.build))
+        parts.append(_section("Builds", builds_section(v.build)))
     if plots:
         parts.append("<h3>Plots</h3>")
         parts.extend(f'<img alt="{esc(kind)} plot" src="{uri}">' for kind, uri in plots.items())
@@ -226,7 +371,6 @@ def packages_section(v: View) -> str:
 
 #: where the rows a table leaves out are, when there is no DataFrame of them
 JSON_ONLY = "the JSON report"
-MARKS = {"same": "rk-same", "DIFF": "rk-differs", "FAIL": "rk-differs", "ERR": "rk-differs"}
 
 
 def parity_section(v: View) -> str:
@@ -234,20 +378,29 @@ def parity_section(v: View) -> str:
     if not v.parity:
         return ""
     agree, total = v.parity_agree
-    rows = [
-        [
-            f'<span class="{MARKS.get(e.mark, "")}">{esc(e.mark)}</span>',
-            f"<code>{esc(e.name, 120)}</code>",
-            f"<code>{esc(e.a, 200)}</code>",
-            f"<code>{esc(e.b, 200)}</code>",
-        ]
-        for e in v.parity
-    ]
+    rows = [parity_row(e.mark, e.name, e.a, e.b) for e in v.parity]
     return (
         f"<h3>Parity ({agree}/{total} checks agree)</h3>"
         + _table(["", "check", "A", "B"], rows)
         + _hidden(v.hidden_parity, "checks", JSON_ONLY)
     )
+
+
+#: how many characters of a parity outcome a cell shows, A and B alike
+PARITY_WIDTH = 200
+
+
+def parity_row(mark: str, name: str, a: str, b: str) -> list[str]:
+    """One parity check side by side: its mark on a badge, A and B truncated alike, the
+    outcomes highlighted when they differ."""
+    cells = [f"<code>{esc(x, PARITY_WIDTH)}</code>" for x in (a, b)]
+    if mark != "same":
+        cells = [
+            f'<span class="rk-diffcell" style="outline:2px solid #b3261e;outline-offset:1px">'
+            f"{c}</span>"
+            for c in cells
+        ]
+    return [badge(mark), f"<code>{esc(name, 120)}</code>", *cells]
 
 
 def builds_section(b: BuildsView) -> str:
@@ -262,7 +415,7 @@ def builds_section(b: BuildsView) -> str:
             [
                 esc(r.name),
                 esc(r.variations, 300),
-                f"<code>{esc(r.image_id)}</code>",
+                digest(r.image_id),
                 esc(r.duration),
             ]
             for r in b.builds
@@ -289,9 +442,7 @@ def builds_section(b: BuildsView) -> str:
         rows = [
             [
                 f"<code>{esc(c.variation, 120)}</code>",
-                '<span class="rk-differs">BREAKS</span>'
-                if c.breaks
-                else '<span class="rk-same">ok</span>',
+                badge("BREAKS") if c.breaks else badge("ok"),
                 esc(c.verdict),
                 esc(c.files or NONE, 600),
                 esc(c.config or NONE, 300),
@@ -309,25 +460,65 @@ def builds_section(b: BuildsView) -> str:
     return "".join(parts)
 
 
+#: A document's table with more rows than this opens on demand (``<details>``, with its count).
+OPEN_ROWS = 15
+#: How a document's column is shown, by header: badges, paths, digests.
+_BADGE_COLUMNS = {"severity", ""}
+_PATH_COLUMNS = {"path"}
+_DIGEST_COLUMNS = {"id", "image"}
+
+
+def _doc_cell(header: str, cell: str) -> str:
+    if cell == NONE:
+        return NONE
+    if header in _BADGE_COLUMNS:
+        return badge(cell)
+    if header in _PATH_COLUMNS:
+        return path(cell, 300)
+    if header in _DIGEST_COLUMNS:
+        return digest(cell)
+    return esc(cell, 400)
+
+
 def render_document(d: Document) -> str:
-    """A result of another kind than a comparison as an HTML fragment: banner, facts, tables."""
+    """A result of another kind than a comparison as an HTML fragment: banner, facts, tables
+    (long ones on demand, with their counts)."""
     bg, fg = d.colour
-    parts = [f'<div class="reprokit-report rk-{esc(d.kind)}"><style>{CSS}</style>']
+    parts = [_open(d.kind)]
     parts.append(
-        f'<div class="rk-banner" style="background:{bg};color:{fg}">'
+        f'<div class="rk-banner rk-{esc(d.tone)}" style="background:{bg};color:{fg};'
+        f'padding:8px 12px;border-radius:4px">'
         f"<b>{esc(d.state)}</b> — {esc(d.headline, 400)}</div>"
     )
     if d.facts:
         parts.append("<ul>" + "".join(f"<li>{esc(f, 400)}</li>" for f in d.facts) + "</ul>")
     for t in d.tables:
-        parts.append(f"<h3>{esc(t.title)}</h3>")
+        total = len(t.rows) + t.hidden
         if not t.rows:
+            parts.append(f"<h3>{esc(t.title)}</h3>")
             parts.append(f'<p class="rk-note">{esc(t.empty)}</p>')
             continue
-        rows = [[esc(cell, 400) for cell in row] for row in t.rows]
-        parts.append(_table([esc(h) for h in t.headers], rows))
+        if d.kind == "parity" and len(t.headers) == 4:
+            rows = [parity_row(*row) for row in t.rows]
+        else:
+            rows = [
+                [_doc_cell(h, cell) for h, cell in zip(t.headers, row, strict=False)]
+                for row in t.rows
+            ]
+        numeric = {
+            i
+            for i in range(len(t.headers))
+            if all(_NUMERIC.match(r[i]) for r in t.rows if r[i] != NONE)
+            and any(r[i] != NONE for r in t.rows)
+        }
         where = f"<code>result.{t.frame}</code> and the JSON report" if t.frame else JSON_ONLY
-        parts.append(_hidden(t.hidden, esc(t.what), where))
+        body = _table([esc(h) for h in t.headers], rows, numeric) + _hidden(
+            t.hidden, esc(t.what), where
+        )
+        if len(t.rows) > OPEN_ROWS:
+            parts.append(_section(f"{esc(t.title)} ({total} {esc(t.what)})", body))
+        else:
+            parts.append(f"<h3>{esc(t.title)}</h3>{body}")
     parts.append("</div>")
     return "".join(parts)
 

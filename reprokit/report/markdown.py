@@ -24,14 +24,15 @@ from .view import NONE, BuildsView, Document, FileRow, Table, View, build, docum
 
 #: Characters that could start emphasis, code, a link or a table cell (brackets are escaped,
 #: so ``(``, ``!`` and the like cannot form a link or an image).
-_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
+_SPECIAL = re.compile(r"([\\`*_{}\[\]|~$])")
 ICONS = {"identical": "🟢", "equivalent": "🔵", "different": "🔴"}
 
 
 def esc(value: object, limit: int | None = None) -> str:
     """Untrusted text as inert Markdown on one line (a table cell, a title): control characters
-    shown as escapes, HTML escaped, and what could start emphasis, code, a link or a cell
-    backslashed; shortened to ``limit`` characters when given.
+    shown as escapes, HTML escaped, and what could start emphasis, code, a link, a cell or
+    math (``$``, which Jupyter would typeset) backslashed; shortened to ``limit`` characters
+    when given.
 
     >>> print(esc("a|b <i> `c` [x](y)"))
     a\\|b &lt;i&gt; \\`c\\` \\[x\\](y)
@@ -66,52 +67,102 @@ def _files(rows: list[FileRow]) -> list[list[str]]:
     ]
 
 
+def _details(title: str, lines: list[str]) -> list[str]:
+    """Lines shown on demand (``<details>``: GitHub and Jupyter render it)."""
+    return [f"<details><summary>{title}</summary>", "", *lines, "</details>", ""]
+
+
 def render_view(v: View, images: dict[str, str] | None = None) -> str:
-    """The report as Markdown; ``images`` maps plot names to URLs (or data URIs) to show."""
+    """The report as Markdown; ``images`` maps plot names to URLs (or data URIs) to show.
+    The same order as the HTML: verdict, what differs beyond timestamps, timestamp-only
+    differences per layer, what to change; layers, config and images on demand."""
     icon = ICONS.get(v.verdict, "")
     out = [f"## reprokit: {v.verdict.upper()}", "", f"{icon} **{esc(v.reason, 400)}**", ""]
-    out += _table(
-        ["", "ref", "id", "layers", "size"],
-        [[i.name, esc(i.ref, 100), esc(i.id[:19]), str(i.layers), i.size] for i in v.images],
-    )
     s = v.summary
+    beyond = len(v.changes) + v.hidden_changes
+    stamps = sum(t.count for t in v.timestamps)
     out += [
-        f"{s['layers_differing']} of {s['layers']} layers differ · "
-        f"{s['files_differing']} file differences in layers · "
-        f"{s['merged_differing']} in the final filesystem · {s['config_differing']} config fields",
+        f"{s['layers_differing']} of {s['layers']} layers differ · **{beyond}** difference(s) "
+        f"beyond timestamps, {stamps} timestamp-only · {s['merged_differing']} in the final "
+        f"filesystem · {s['config_differing']} config field(s)",
         "",
     ]
-    if v.layers:
-        out += ["### Layers", ""]
+    if v.changes:
+        out += [f"### What differs beyond timestamps ({beyond})", ""]
         out += _table(
-            ["#", "instruction", "", "files differing", "causes"],
+            ["path", "layer", "fields", "cause", "evidence"],
+            [row[:4] + row[5:] for row in _files(v.changes)],
+        )
+        out += _hidden(v.hidden_changes, "differences beyond timestamps")
+    if v.timestamps:
+        numbers = {f.fix: i for i, f in enumerate(v.step_fixes, 1)}
+        out += [f"### Timestamp-only differences ({stamps})", ""]
+        out += _table(
+            ["step", "instruction", "files", "mtime B − A", "fix"],
             [
                 [
-                    esc(r.index),
-                    esc(r.instruction, 100),
-                    "same" if r.same else "**differs**",
-                    "" if r.same else esc(r.files_differing),
-                    esc(r.causes),
+                    esc(t.layer),
+                    esc(t.step, 80),
+                    str(t.count),
+                    esc(t.deltas),
+                    f"fix {numbers[t.fix]} below" if t.fix in numbers else esc(t.fix, 200),
                 ]
-                for r in v.layers
+                for t in v.timestamps
             ],
         )
-        out += _hidden(v.hidden_layers, "layers")
-    if v.config:
-        out += ["### Config fields that differ", ""]
-        out += _table(
-            ["field", "A", "B", "cause"],
-            [[esc(f), esc(a, 80), esc(b, 80), esc(c)] for f, a, b, c in v.config],
-        )
-        out += _hidden(v.hidden_config, "config fields")
-    if v.top:
-        out += [f"### Top differing files ({v.files_label})", ""]
-        out += _table(["path", "layer", "fields", "cause", "fix", "evidence"], _files(v.top))
-        out += _hidden(len(v.details) + v.hidden_files, "differing files")
-    if v.fixes:
-        out += ["### Fixes", ""]
-        out += [f"- {esc(f.fix, 400)} ({esc(f.causes)})" for f in v.fixes]
+    if v.step_fixes:
+        out += ["### What to change", ""]
+        out += [
+            f"{i}. {esc(f.fix, 600)} — _{esc(f.steps, 200)}: {esc(f.causes)}_"
+            for i, f in enumerate(v.step_fixes, 1)
+        ]
         out += [""]
+    if v.layers:
+        differ = sum(not r.same for r in v.layers)
+        out += _details(
+            f"Layers ({len(v.layers) + v.hidden_layers}, {differ} differ)",
+            _table(
+                ["#", "instruction", "", "files differing", "causes"],
+                [
+                    [
+                        esc(r.index),
+                        esc(r.instruction, 100),
+                        "same" if r.same else "**differs**",
+                        "" if r.same else esc(r.files_differing),
+                        esc(r.causes),
+                    ]
+                    for r in v.layers
+                ],
+            )
+            + _hidden(v.hidden_layers, "layers"),
+        )
+    if v.config:
+        out += _details(
+            f"Config fields that differ ({len(v.config) + v.hidden_config})",
+            _table(
+                ["field", "A", "B", "cause"],
+                [[esc(f), esc(a, 80), esc(b, 80), esc(c)] for f, a, b, c in v.config],
+            )
+            + _hidden(v.hidden_config, "config fields"),
+        )
+    out += _details(
+        "Images",
+        _table(
+            ["", "ref", "id", "layers", "size"],
+            [[i.name, esc(i.ref, 100), esc(i.id[:19]), str(i.layers), i.size] for i in v.images],
+        ),
+    )
+    if v.top:
+        total = len(v.top) + len(v.details) + v.hidden_files
+        out += _details(
+            f"Every differing path ({total})",
+            [
+                f"### Top differing files ({v.files_label})",
+                "",
+                *_table(["path", "layer", "fields", "cause", "fix", "evidence"], _files(v.top)),
+                *_hidden(len(v.details) + v.hidden_files, "differing files"),
+            ],
+        )
     out += packages_section(v)
     out += parity_section(v)
     if v.build:

@@ -15,6 +15,7 @@ already filled in, so it reads well before anyone runs it (on GitHub, in a pull 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -200,5 +201,40 @@ def write(result: Any, path: Path) -> Path:
     json_path = path.with_suffix(".json")
     result.to_json(json_path)
     nb = build(result, json_path.name)
+    sign(nb)
     write_atomic(path, nbformat.writes(nb))
     return json_path
+
+
+def sign(nb: NotebookNode) -> None:
+    """Sign ``nb`` as trusted for the user who made it (nbformat's notary, the same key and
+    database Jupyter uses), so its HTML outputs keep their styles when opened; a notary that
+    cannot write (a read-only home) leaves the notebook untrusted, still readable."""
+    from nbformat.sign import NotebookNotary
+
+    with contextlib.suppress(Exception):  # a courtesy: the notebook is complete without
+        NotebookNotary().sign(nb)
+
+
+def execute(source: Path, target: Path, cwd: Path | None = None, timeout: int = 900) -> Any:
+    """Execute the notebook ``source`` (nbclient, kernel ``python3``, in ``cwd``), keep its
+    outputs, sign it as trusted and write it to ``target``; returns the notebook. What the
+    docs notebooks and their tests use."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from .json import write_atomic
+
+    nb = nbformat.read(source, as_version=4)
+    workdir = cwd or target.parent
+    NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    ).execute()
+    for cell in nb.cells:  # outputs stay; run-specific metadata does not
+        cell.metadata.pop("execution", None)
+    sign(nb)
+    write_atomic(target, nbformat.writes(nb))
+    return nb

@@ -102,7 +102,11 @@ def _layers(result: Result) -> Figure:
         if not data:
             ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
     if files:
+        ax_files.legend(fontsize=8, title="cause", title_fontsize=8)
         ax_bytes.legend(fontsize=8, title="cause", title_fontsize=8)
+    if _spans_orders([v for per in sizes.values() for v in per.values()]):
+        ax_bytes.set_yscale("log")
+        ax_bytes.set_title("bytes of differing files (log scale)", fontsize=10)
     return fig
 
 
@@ -145,9 +149,24 @@ def _sizes(result: Result) -> Figure:
         color="#dd8452",
     )
     ax.set_xticks(xs, _labels(result))
-    ax.set_title("layer sizes (uncompressed bytes)", fontsize=10)
-    ax.legend(fontsize=8)
+    log = _spans_orders([s for layer in result.layer_records for s in (layer.size_a, layer.size_b)])
+    if log:  # small layers stay visible next to large ones
+        ax.set_yscale("log")
+    scale = ", log scale" if log else ""
+    ax.set_title(f"layer sizes (uncompressed bytes{scale})", fontsize=10)
+    ax.set_ylabel("bytes")
+    ax.legend(fontsize=8, title="image", title_fontsize=8)
     return fig
+
+
+def _spans_orders(values: list[int | None], orders: int = 2) -> bool:
+    """Whether the positive ``values`` span more than ``orders`` orders of magnitude.
+
+    >>> _spans_orders([10, 2_000_000]), _spans_orders([100, 900, None, 0])
+    (True, False)
+    """
+    positive = [v for v in values if v]
+    return bool(positive) and max(positive) > min(positive) * 10**orders
 
 
 def plot(result: Result, kind: str = "layers") -> Figure:

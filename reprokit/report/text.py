@@ -10,8 +10,10 @@ import textwrap
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ..text import clean, human_size, one_line, short_step
+from ..layer_history import display
+from ..text import clean, human_size, middle, one_line, terminal_width
 from .view import (
+    EXTRA,
     differences,
     headline,
     outcome_text,
@@ -64,6 +66,8 @@ def render(result: Any, top: int | None = None) -> str:
         "replay": render_replay,
         "images": render_images,
     }
+    if kind in EXTRA:
+        return EXTRA[kind].text(result, top)  # type: ignore[no-any-return]
     if kind not in renderers:
         raise ValueError(f"no text presenter for results of kind {kind!r}")
     return renderers[kind](result, TOP[kind] if top is None else top)
@@ -99,7 +103,7 @@ def render_comparison(result: Result, top: int = 10) -> str:
     for layer in result.layer_records:
         state = "same   " if layer.same else "DIFFERS"
         step = steps.get(layer.index)
-        name = step.instruction if step else short_step(layer.created_by)
+        name = step.instruction if step else display(layer.created_by)
         line = f" (line {clean(step.dockerfile_line)})" if step and step.dockerfile_line else ""
         count = "" if layer.same else f"  {layer.files_differing} file(s)"
         counts = causes_by_layer[layer.index]
@@ -124,9 +128,10 @@ def render_comparison(result: Result, top: int = 10) -> str:
             if d.ignored:
                 what += " (ignored)"
             where = f"#{clean(d.layer)} " if d.layer is not None else ""
-            lines.append(f"  {clean(d.change):<8} {where}{clean(d.path, 50)}  {clean(what, 80)}")
+            room = max(40, terminal_width() - 14 - len(where) - len(what))
+            lines.append(f"  {clean(d.change):<8} {where}{middle(d.path, room)}  {clean(what, 80)}")
             if d.evidence and d.cause not in (None, "timestamp"):
-                lines.append(f"           {one_line(d.evidence)}")
+                lines.append(f"           {one_line(d.evidence, terminal_width() - 12)}")
         if len(diffs) > top:
             lines.append(f"  … and {len(diffs) - top} more (see the JSON report)")
     if result.step_records:
@@ -232,11 +237,33 @@ def render_parity(entries: list[ParityEntry], width: int = 36, what: str = "chec
     lines = [f"  {'':4} {what:<{width}} {'A':<{width}} B"]
     for e in ranked_parity(entries):
         mark, shown_a, shown_b = parity_cells(e)
-        lines.append(
-            f"  {mark:<4} {clean(e.name, width):<{width}} "
-            f"{clean(shown_a, width):<{width}} {clean(shown_b, 2 * width)}"
-        )
+        a, b = side_by_side(clean(shown_a), clean(shown_b), width)
+        lines.append(f"  {mark:<4} {clean(e.name, width):<{width}} {a:<{width}} {b}")
     return lines
+
+
+def side_by_side(a: str, b: str, width: int) -> tuple[str, str]:
+    """Two outcomes cut alike to ``width``, around where they first differ, so the part that
+    differs shows on both sides.
+
+    >>> side_by_side("x" * 50 + "A", "x" * 50 + "B", 12)
+    ('…xxxxxxxxxA', '…xxxxxxxxxB')
+    >>> side_by_side("short", "also short", 36)
+    ('short', 'also short')
+    """
+    if len(a) <= width and len(b) <= width:
+        return a, b
+    pairs = enumerate(zip(a, b, strict=False))
+    first = next((i for i, (x, y) in pairs if x != y), min(len(a), len(b)))
+    start = max(0, first - (width - 3)) if first >= width - 2 else 0
+
+    def cut(text: str) -> str:
+        part = text[start:]
+        head = "…" if start else ""
+        room = width - len(head)
+        return head + (part if len(part) <= room else part[: room - 1] + "…")
+
+    return cut(a), cut(b)
 
 
 def render_parity_result(result: ParityResult, top: int = 0, width: int = 36) -> str:

@@ -27,7 +27,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..text import clean, human_size, short_step
+from ..layer_history import display
+from ..text import clean, human_size
 
 if TYPE_CHECKING:
     from ..auditing.images import ImagesResult
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         Outcome,
         PackageDiff,
         ParityEntry,
+        StepExplanation,
     )
     from ..packages.model import Inventory
     from ..result import Result
@@ -108,6 +110,30 @@ class FileRow:
 @dataclass
 class FixRow:
     fix: str
+    causes: str
+    count: int
+
+
+@dataclass
+class TimestampRow:
+    """Every timestamp-only difference of one layer, as one row."""
+
+    layer: str
+    #: the layer's Dockerfile step (``#1 RUN … (line 3)``), or its instruction
+    step: str
+    count: int
+    #: the range of ``mtime`` deltas B − A (``+1 s … +2 s``)
+    deltas: str
+    fix: str
+
+
+@dataclass
+class StepFixRow:
+    """One fix, once, with the steps (and Dockerfile lines) it applies to."""
+
+    fix: str
+    #: ``#1 (line 3), #3 (line 5)``
+    steps: str
     causes: str
     count: int
 
@@ -211,6 +237,13 @@ class View:
     #: (checks that agree, checks)
     parity_agree: tuple[int, int] = (0, 0)
     build: BuildsView | None = None
+    #: the differences beyond timestamps (what the first screen lists), in rank order
+    changes: list[FileRow] = field(default_factory=list)
+    hidden_changes: int = 0
+    #: timestamp-only differences, one row per layer
+    timestamps: list[TimestampRow] = field(default_factory=list)
+    #: each fix once, labelled with its steps and Dockerfile lines
+    step_fixes: list[StepFixRow] = field(default_factory=list)
 
 
 def _text(value: Any) -> str:
@@ -349,6 +382,97 @@ def builds_view(result: Result, limits: dict[str, int] | None = None) -> BuildsV
     )
 
 
+def timestamp_only(d: FileDiff) -> bool:
+    """Whether a difference is only a timestamp: explained as one, or an undiagnosed
+    ``mtime``-only change.
+
+    >>> from reprokit.model import FileDiff
+    >>> timestamp_only(FileDiff("/a", "modified", ["mtime"])), timestamp_only(
+    ...     FileDiff("/b", "modified", ["content"], cause="embedded-timestamp"))
+    (True, False)
+    """
+    return d.cause == "timestamp" or (d.cause is None and d.fields == ["mtime"])
+
+
+def seconds(delta: float) -> str:
+    """A signed duration, short: ``+1 s``, ``-3 min``, ``+2 h``, ``+5 d``.
+
+    >>> seconds(1), seconds(-190), seconds(7200.4), seconds(0)
+    ('+1 s', '-3 min', '+2 h', '0 s')
+    """
+    if not delta:
+        return "0 s"
+    sign = "+" if delta > 0 else "-"
+    size = abs(delta)
+    for unit, span in (("d", 86400), ("h", 3600), ("min", 60)):
+        if size >= span:
+            return f"{sign}{size / span:.0f} {unit}"
+    return f"{sign}{size:.0f} s"
+
+
+def _step_label(layer: int | None, steps: dict[int, StepExplanation]) -> str:
+    if layer is None:
+        return "final filesystem"
+    step = steps.get(layer)
+    if step is None:
+        return f"#{layer}"
+    line = f" (line {step.dockerfile_line})" if step.dockerfile_line else ""
+    return f"#{layer}{line}"
+
+
+def timestamp_rows(result: Result) -> list[TimestampRow]:
+    """Timestamp-only differences, one row per layer: count, range of deltas, the fix."""
+    _, diffs = differences(result)
+    steps = {s.layer: s for s in result.step_records}
+    layers = {layer.index: layer for layer in result.layer_records}
+    groups: dict[int | None, list[FileDiff]] = defaultdict(list)
+    for d in diffs:
+        if timestamp_only(d) and not d.ignored:
+            groups[d.layer].append(d)
+    rows = []
+    for layer, found in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+        deltas = sorted(d.b.mtime - d.a.mtime for d in found if d.a and d.b)
+        span = NONE
+        if deltas:
+            low, high = seconds(deltas[0]), seconds(deltas[-1])
+            span = low if low == high else f"{low} … {high}"
+        step = steps.get(layer) if layer is not None else None
+        instruction = (
+            step.instruction
+            if step
+            else display(layers[layer].created_by)
+            if layer in layers
+            else ""
+        )
+        fix = next((d.fix for d in found if d.fix), None)
+        rows.append(
+            TimestampRow(_step_label(layer, steps), instruction, len(found), span, _text(fix))
+        )
+    return rows
+
+
+def step_fixes(result: Result) -> list[StepFixRow]:
+    """Each fix once (the fix of every difference that counts, and of config fields), with the
+    steps it applies to and how many differences it fixes; those fixing most first."""
+    _, diffs = differences(result)
+    steps = {s.layer: s for s in result.step_records}
+    where: dict[str, dict[str, None]] = defaultdict(dict)
+    causes: dict[str, Counter[str]] = defaultdict(Counter)
+    for d in diffs:
+        if d.fix and not d.ignored:
+            where[d.fix][_step_label(d.layer, steps)] = None
+            causes[d.fix][d.cause or "unexplained"] += 1
+    for c in result.config_records:
+        if c.fix and not c.ignored:
+            where[c.fix]["image config"] = None
+            causes[c.fix][c.cause or "unexplained"] += 1
+    rows = [
+        StepFixRow(fix, ", ".join(where[fix]), _counts(counter), sum(counter.values()))
+        for fix, counter in causes.items()
+    ]
+    return sorted(rows, key=lambda f: (-f.count, f.fix))
+
+
 def build(result: Result, limits: dict[str, int] | None = None) -> View:
     """The view of ``result``; ``limits`` overrides :data:`LIMITS` entries."""
     lim = {**LIMITS, **(limits or {})}
@@ -377,7 +501,7 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         layers.append(
             LayerRow(
                 index=layer.index,
-                instruction=step.instruction if step else short_step(layer.created_by),
+                instruction=step.instruction if step else display(layer.created_by),
                 same=layer.same,
                 files_differing=layer.files_differing,
                 causes="" if layer.same else _counts(causes),
@@ -406,7 +530,8 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         for fix, counter in fix_causes.items():
             fixes[fix] = FixRow(fix, _counts(counter), sum(counter.values()))
     fix_rows = sorted(fixes.values(), key=lambda f: (-f.count, f.fix))[: lim["fixes"]]
-    changes = Counter(p.change for p in result.package_records)
+    package_changes = Counter(p.change for p in result.package_records)
+    changes = sorted((d for d in diffs if not timestamp_only(d)), key=rank)
     parity = ranked_parity(result.parity_records)[: lim["parity"]]
     return View(
         verdict=result.verdict,
@@ -428,7 +553,7 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
         spec=result.spec,
         packages=[_package(p) for p in result.package_records[: lim["packages"]]],
         hidden_packages=max(0, len(result.package_records) - lim["packages"]),
-        package_counts=", ".join(f"{n} {c}" for c, n in sorted(changes.items())),
+        package_counts=", ".join(f"{n} {c}" for c, n in sorted(package_changes.items())),
         parity=[_parity(e) for e in parity],
         hidden_parity=max(0, len(result.parity_records) - lim["parity"]),
         parity_agree=(
@@ -436,6 +561,10 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
             len(result.parity_records),
         ),
         build=builds_view(result, lim),
+        changes=[_row(d) for d in changes[: lim["top"]]],
+        hidden_changes=max(0, len(changes) - lim["top"]),
+        timestamps=timestamp_rows(result),
+        step_fixes=step_fixes(result)[: lim["fixes"]],
     )
 
 
@@ -493,6 +622,12 @@ STATE_COLOURS = {
     "fail": COLOURS["different"],
     "facts": COLOURS["equivalent"],
 }
+
+
+#: presenters of kinds defined outside this module, by kind: an object with ``state(result)``,
+#: ``headline(result)``, ``document(result)`` and ``text(result, top)`` (reprokit.report.fleet
+#: registers ``survey`` and ``history`` when imported by their result modules)
+EXTRA: dict[str, Any] = {}
 
 
 @dataclass
@@ -566,6 +701,8 @@ def _table(
 def state(result: Any) -> tuple[str, str]:
     """The banner word of a result of any kind and its tone (``ok``, ``fail``, ``facts``)."""
     kind = result.kind
+    if kind in EXTRA:
+        return EXTRA[kind].state(result)  # type: ignore[no-any-return]
     if kind == "comparison":
         return result.verdict.upper(), "ok" if result.ok else "fail"
     if kind == "parity":
@@ -588,6 +725,8 @@ def headline(result: Any) -> str:
     'replay: MATCHES — 4/4 facts of app:1 hold on app:2'
     """
     kind = result.kind
+    if kind in EXTRA:
+        return EXTRA[kind].headline(result)  # type: ignore[no-any-return]
     word = state(result)[0]
     if kind == "comparison":
         a, b = result.images
@@ -653,6 +792,8 @@ def document(result: Any) -> Document:
         "inventory": _inventory_document,
         "images": _images_document,
     }
+    if result.kind in EXTRA:
+        return EXTRA[result.kind].document(result)  # type: ignore[no-any-return]
     if result.kind not in makers:
         raise ValueError(f"no document for results of kind {result.kind!r}")
     return makers[result.kind](result)

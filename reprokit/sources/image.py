@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ArchiveError
-from ..history import Step, layer_steps
+from ..layer_history import Step, layer_steps
 from ..read.layers import LayerIndex, TapFor, merge
 from ..records import FileRecord
 
@@ -46,7 +46,7 @@ class Image:
         return self._merged
 
     def steps(self) -> list[Step | None]:
-        """The history step of each layer (:func:`reprokit.history.layer_steps`)."""
+        """The history step of each layer (:func:`reprokit.layer_history.layer_steps`)."""
         return layer_steps(self.config, len(self.diff_ids))
 
     def history(self) -> list[str | None]:

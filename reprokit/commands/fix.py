@@ -1,0 +1,69 @@
+"""``reprokit fix CONTEXT``: patch the Dockerfile with the fixes a check finds, and prove the
+patch by building it twice (bounded rounds). Exit 0 when the required verdict is reached, 1 when
+not, 2 on errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..fixing import ROUNDS, fix
+from ..spec import parse_build_args
+from .check import builder_options, labels
+from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fix", help="patch a Dockerfile with its fixes and prove it by rebuilding")
+    p.add_argument("context", help="build context")
+    p.add_argument(
+        "-f", "--file", dest="dockerfile", help="Dockerfile (default: CONTEXT/Dockerfile)"
+    )
+    p.add_argument("--output", metavar="PATH", help="patched Dockerfile (DOCKERFILE.fixed)")
+    p.add_argument("--in-place", action="store_true", help="rewrite the Dockerfile itself")
+    p.add_argument("--no-verify", action="store_true", help="write the patch without rebuilding")
+    p.add_argument("--rounds", type=int, default=ROUNDS, help=f"rounds at most ({ROUNDS})")
+    p.add_argument(
+        "--require",
+        choices=("identical", "equivalent"),
+        default="equivalent",
+        help="verdict to reach (default: equivalent)",
+    )
+    p.add_argument("--json", metavar="PATH", help="write the fix result as JSON")
+    p.add_argument("--build-arg", action="append", default=[], metavar="K=V", help="build arg")
+    p.add_argument("--target", help="target stage of a multi-stage Dockerfile")
+    p.add_argument("--network", default="none", help="network of RUN steps: none (default) or host")
+    p.add_argument("--label", action="append", default=[], metavar="K=V", help="image label")
+    p.add_argument("--platform", help="os/arch[/variant] to build")
+    p.add_argument("--ignore", action="append", default=[], metavar="GLOB", help="ignore paths")
+    p.add_argument("--config", metavar="TOML", help="settings file (reprokit.toml)")
+    builder_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    check_output_path("--json", args.json)
+    check_output_path("--output", args.output)
+    result = fix(
+        args.context,
+        dockerfile=args.dockerfile,
+        output=args.output,
+        in_place=args.in_place,
+        verify=not args.no_verify,
+        rounds=args.rounds,
+        require=args.require,
+        build_args=parse_build_args(args.build_arg),
+        target=args.target,
+        network=args.network,
+        labels=labels(args.label),
+        platform=args.platform,
+        ignore=args.ignore,
+        config=args.config,
+        builder=args.builder,
+        source_date_epoch=args.source_date_epoch,
+    )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(result.to_dict(), out, indent=2)
+    say(result.text())
+    return EXIT_OK if result.ok else EXIT_FAILED

@@ -1,0 +1,3 @@
+from itsdangerous import URLSafeSerializer
+
+print(URLSafeSerializer("secret").dumps({"hello": "world"}))

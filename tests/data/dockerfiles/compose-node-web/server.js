@@ -1,0 +1,2 @@
+const ms = require("ms");
+console.log(`web: an hour is ${ms("1h")} ms`);
