@@ -80,6 +80,7 @@ def compare(
     dockerfile: str | Path | None = None,
     target: str | None = None,
     tolerance: str | Tolerance = "equivalent",
+    show_secrets: bool = False,
 ) -> Result:
     """Compare two existing images given as transport references (or :class:`Source` objects),
     and explain every difference.
@@ -89,7 +90,8 @@ def compare(
     reprokit.toml); ``config``: a settings file or :class:`~reprokit.Settings` (default:
     ``reprokit.toml`` or ``[tool.reprokit]`` in the current directory); ``dockerfile``: maps
     layers to its lines (``target``: the stage built); ``tolerance``: what may differ in
-    ``equivalent`` images, a bundle of :data:`reprokit.verdict.TOLERANCES`.
+    ``equivalent`` images, a bundle of :data:`reprokit.verdict.TOLERANCES`; ``show_secrets``:
+    show secrets in the result's outputs (default: ``[redacted: …]``, :mod:`reprokit.redaction`).
 
     >>> result = compare("docker-archive:a.tar", "oci:./layout")  # doctest: +SKIP
     >>> result.verdict, result.files.head()  # doctest: +SKIP
@@ -101,7 +103,7 @@ def compare(
         platform=_platform(platform),
         tolerance=tolerance,
     )
-    return pipeline.compare(a, b)
+    return pipeline.compare(a, b).revealing(show_secrets)
 
 
 def check(

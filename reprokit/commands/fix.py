@@ -5,9 +5,12 @@ not, 2 on errors."""
 from __future__ import annotations
 
 import argparse
-import json
+from pathlib import Path
 
 from ..fixing import ROUNDS, fix
+from ..outputs import write_all
+from ..redaction import redact_data, showing
+from ..report.json import document
 from ..spec import parse_build_args
 from .check import builder_options, labels
 from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
@@ -62,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         builder=args.builder,
         source_date_epoch=args.source_date_epoch,
     )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
-            json.dump(result.to_dict(), out, indent=2)
+    if args.json:  # redacted (unless --show-secrets), strict JSON, written whole
+        data = result.to_dict() if showing() else redact_data(result.to_dict())
+        write_all([(Path(args.json), lambda path: document(data, path))])
     say(result.text())
     return EXIT_OK if result.ok else EXIT_FAILED
