@@ -187,6 +187,28 @@ def test_reports_are_validated_by_type_and_range(kind, where, bad, tmp_path: Pat
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_schema_checker_agrees_with_jsonschema(kind: str):
+    from jsonschema import Draft202012Validator
+
+    from reprokit.schemas import SCHEMAS, first_error
+
+    schema = SCHEMAS[kind]
+    Draft202012Validator.check_schema(schema)
+    good = json.loads(MAKERS[kind]().revealing().to_json() or "")
+    assert first_error(schema, good) is None and Draft202012Validator(schema).is_valid(good)
+    for case_kind, where, bad in BAD_FIELDS:
+        if case_kind != kind:
+            continue
+        data = json.loads(json.dumps(good))
+        node = data
+        for key in where[:-1]:
+            node = node[key]
+        node[where[-1]] = bad
+        assert first_error(schema, data) is not None
+        assert not Draft202012Validator(schema).is_valid(data)
+
+
 def test_json_is_strict_and_times_out_of_range_are_text(tmp_path: Path):
     from reprokit.records import FileRecord
 
