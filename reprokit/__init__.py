@@ -18,21 +18,55 @@ True
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+import sys as _sys
 
-from .errors import (
-    ArchiveError,
-    BuildError,
-    Cancelled,
-    EngineError,
-    ImageNotFoundError,
-    ReportError,
-    ReprokitError,
-    SpecError,
-    UsageError,
+_ARGV = list(getattr(_sys, "orig_argv", None) or getattr(_sys, "argv", None) or [""])
+#: whether this process is the command line (``python -m reprokit`` or the console script)
+_CLI = (getattr(_sys, "argv", None) or [""])[0].endswith("/reprokit") or (
+    "-m" in _ARGV and _ARGV[_ARGV.index("-m") + 1 :][:1] == ["reprokit"]
 )
-from .version import __version__
+
+if _CLI:  # the command line starts
+
+    def _interrupted_hook(unraisable, _default=_sys.unraisablehook):
+        """Ctrl-C that Python would print and ignore (it came inside a callback while modules
+        import): the command line stops, one line, status 130."""
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            import os
+
+            os.write(2, b"reprokit: interrupted\n")
+            os._exit(130)
+        _default(unraisable)
+
+    _sys.unraisablehook = _interrupted_hook
+
+try:
+    from importlib import import_module
+    from typing import TYPE_CHECKING, Any
+
+    from .errors import (
+        ArchiveError,
+        BuildError,
+        Cancelled,
+        EngineError,
+        ImageNotFoundError,
+        IntegrityError,
+        ReportError,
+        ReprokitError,
+        SpecError,
+        UsageError,
+    )
+    from .version import __version__
+except (KeyboardInterrupt, RuntimeError):  # Ctrl-C while the command line starts: one line, 130
+    import os as _os
+
+    _err = _sys.exc_info()[1]
+    if _CLI and (
+        isinstance(_err, KeyboardInterrupt) or isinstance(_err.__cause__, KeyboardInterrupt)
+    ):
+        _os.write(2, b"reprokit: interrupted\n")
+        _os._exit(130)
+    raise
 
 #: public name → the module that defines it (imported on first use)
 _LAZY = {
@@ -100,6 +134,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ArchiveError",
+    "IntegrityError",
     "BuildError",
     "Cancelled",
     "EngineError",

@@ -131,6 +131,8 @@ def check(
     find_culprits: bool = False,
     delay: float = 2.0,
     suggest: bool = False,
+    variables: dict[str, str] | None = None,
+    only: Iterable[str] = (),
 ) -> Result:
     """Build ``context`` without cache (twice, or ``runs`` times) and compare the images.
 
@@ -145,7 +147,13 @@ def check(
     >>> result = reprokit.check("path/to/context", network="host")  # doctest: +SKIP
     >>> result.verdict  # doctest: +SKIP
     'equivalent'
+
+    A Packer template as ``context`` (``*.pkr.json``, ``*.pkr.hcl``, a legacy ``*.json``) is
+    built twice with ``packer build`` (``variables``: its ``-var``s, ``only``: its ``-only``)
+    and its artifacts compared (docs/machine-images.md).
     """
+    if context is not None and _is_packer_template(context):
+        return _check_packer(context, variables, only, keep_images, base_url, ignore, rules, config)
     plan = _build_plan(
         builder, base_url, vary, vary_build_args, engines, delay, runs, find_culprits
     )
@@ -199,6 +207,31 @@ def check(
         )
         suggestions = _suggestions(built, spec, base_url, source_date_epoch) if suggest else []
         return replace(built, suggestions=suggestions, duration_s=time.monotonic() - started)
+
+
+def _is_packer_template(context: str | Path) -> bool:
+    from .builders.packer import is_template
+
+    return is_template(context)
+
+
+def _check_packer(
+    template: str | Path,
+    variables: dict[str, str] | None,
+    only: Iterable[str],
+    keep: bool,
+    base_url: str | None,
+    ignore: Iterable[str],
+    rules: Iterable[RuleLike],
+    config: str | Path | Settings | None,
+) -> Result:
+    from .builders.packer import check_template
+
+    folder = Path(template).resolve().parent
+    pipeline = Pipeline(settings=settings_for(config, ignore, rules, search=[folder, Path.cwd()]))
+    return check_template(
+        template, pipeline.compare, variables=variables, only=only, keep=keep, base_url=base_url
+    )
 
 
 def _suggestions(

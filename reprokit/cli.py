@@ -61,13 +61,17 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``reprokit`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    redaction.show_secrets(getattr(args, "show_secrets", False))
-    if getattr(args, "quiet", False):
-        progress.configure(False)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    """Entry point of the command line; returns the exit status."""
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except KeyboardInterrupt:
+        print("reprokit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    try:
+        args = build_parser().parse_args(argv)
+        redaction.show_secrets(getattr(args, "show_secrets", False))
+        if getattr(args, "quiet", False):
+            progress.configure(False)
         return int(args.run(args))
     except BuildError as err:
         print(f"reprokit: error: {_line(err)}", file=sys.stderr)
@@ -84,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("reprokit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:  # a bug: still one line, with a way to see the traceback
+        if isinstance(err.__cause__, KeyboardInterrupt):  # Ctrl-C while a class was made
+            print("reprokit: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         if os.environ.get("REPROKIT_DEBUG"):
             raise
         print(

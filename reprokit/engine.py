@@ -18,6 +18,7 @@ True
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,11 +34,30 @@ log = logging.getLogger("reprokit")
 
 Purpose = Literal["inspect", "export", "exec", "build"]
 
-#: Seconds an engine call may take, by what the client is for: ``inspect`` (image and
-#: container metadata, listings), ``export`` (streaming an image or a container's files),
+#: Seconds the engine may send nothing during a call (connecting, or between two bytes of an
+#: answer — a stall watchdog, not a bound on a whole stream), by what the client is for:
+#: ``inspect`` (image and container metadata, listings), ``export`` (streaming an image or a
+#: container's files: ``docker save`` may prepare a large layer before its first byte),
 #: ``exec`` (starting containers, loading images into the engine, commands in containers),
-#: ``build`` (builds, which may run long steps without output).
-TIMEOUTS: dict[str, int] = {"inspect": 120, "export": 1800, "exec": 600, "build": 3600}
+#: ``build`` (builds, which may run long steps without output). Override one with
+#: ``REPROKIT_ENGINE_TIMEOUT_<PURPOSE>=SECONDS`` (e.g. ``REPROKIT_ENGINE_TIMEOUT_BUILD=7200``).
+TIMEOUTS: dict[str, int] = {"inspect": 20, "export": 300, "exec": 600, "build": 3600}
+
+#: Seconds to connect and for the handshake (API version, ping) every client makes first: an
+#: engine that accepts connections but never answers is reported within this.
+CONNECT_TIMEOUT = 10
+
+
+def timeout_for(purpose: str) -> int:
+    """The stall timeout of ``purpose`` (:data:`TIMEOUTS`, or its environment override).
+
+    >>> timeout_for("inspect") <= 30
+    True
+    """
+    text = os.environ.get(f"REPROKIT_ENGINE_TIMEOUT_{purpose.upper()}", "")
+    if text.isdigit() and 0 < int(text) < 10**6:
+        return int(text)
+    return TIMEOUTS[purpose]
 
 
 def open_client(base_url: str | None = None, purpose: Purpose = "inspect") -> docker.DockerClient:
@@ -55,24 +75,82 @@ def open_client(base_url: str | None = None, purpose: Purpose = "inspect") -> do
     import docker.errors
     import requests
 
-    timeout = TIMEOUTS[purpose]
     try:
+        # the handshake (API version, ping) gets the short connect timeout, whatever the purpose
         if base_url:
-            client = docker.DockerClient(base_url=base_url, timeout=timeout)
+            client = docker.DockerClient(base_url=base_url, timeout=CONNECT_TIMEOUT)
         else:
-            client = docker.from_env(timeout=timeout)
+            client = docker.from_env(timeout=CONNECT_TIMEOUT)
         client.ping()
     except (docker.errors.DockerException, requests.RequestException, OSError) as err:
-        where = base_url or "the local engine (DOCKER_HOST or /var/run/docker.sock)"
+        where = engine_name(base_url)
+        if _timed_out(err):
+            raise EngineError(
+                f"the Docker Engine at {where} did not answer the handshake (API version, ping) "
+                f"within {CONNECT_TIMEOUT} s; is it stalled?"
+            ) from None
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise EngineError(
             f"cannot reach the Docker Engine at {where}: {reason}; start dockerd or set DOCKER_HOST"
         ) from None
+    client.api.timeout = timeout_for(purpose)
     return client
 
 
-def engine_error(action: str, err: Exception) -> EngineError:
-    """Turn a docker SDK exception into a one-line :class:`EngineError`."""
+def stream_get(
+    client: Any,
+    path: str,
+    *args: str,
+    chunk_size: int = 1 << 20,
+    params: dict[str, str] | None = None,
+) -> Any:
+    """GET ``path`` (formatted with ``args``) as a stream of byte chunks, keeping the client's
+    stall timeout on the socket: docker-py's own raw-stream helpers (``get_image``,
+    ``get_archive``) turn it off, so a stream that stops sending would block forever.
+
+    Raises the docker SDK's errors as they are; a stall raises a ``requests`` or ``urllib3``
+    timeout error (``engine_error`` names it) while the chunks are read.
+    """
+    api = client.api
+    response = api._get(api._url(path, *args), params=params, stream=True)
+    api._raise_for_status(response)
+    return response.iter_content(chunk_size, False)
+
+
+def engine_name(base_url: str | None) -> str:
+    """How an engine is named in messages."""
+    if base_url:
+        return base_url
+    host = os.environ.get("DOCKER_HOST")
+    return host or "the local engine (/var/run/docker.sock)"
+
+
+def _timed_out(err: BaseException) -> bool:
+    import requests
+
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, requests.Timeout | TimeoutError) or "timed out" in str(err):
+            return True
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    return False
+
+
+def engine_error(
+    action: str, err: Exception, base_url: str | None = None, purpose: str | None = None
+) -> EngineError:
+    """Turn a docker SDK exception into a one-line :class:`EngineError`; a timeout names the
+    engine and how long it stayed silent."""
+    if _timed_out(err):
+        limit = (
+            f"{timeout_for(purpose)} s (REPROKIT_ENGINE_TIMEOUT_{purpose.upper()} sets it)"
+            if purpose in TIMEOUTS
+            else "its timeout (REPROKIT_ENGINE_TIMEOUT_<PURPOSE> sets it)"
+        )
+        return EngineError(
+            f"{action}: the Docker Engine at {engine_name(base_url)} sent nothing for {limit}"
+        )
     text = getattr(err, "explanation", None) or str(err) or type(err).__name__
     return EngineError(f"{action}: {str(text).splitlines()[0]}")
 

@@ -45,6 +45,19 @@ class ArchiveError(ReprokitError):
         self.ref = ref
 
 
+class IntegrityError(ArchiveError):
+    """Bytes of an image do not match the digest that names them (a layer's diff_id, a blob's
+    digest): the image is corrupt or was tampered with. Never a verdict."""
+
+    def __init__(self, ref: str, what: str, declared: str, actual: str) -> None:
+        why = (
+            f"{what} does not match its digest: declared {declared}, content {actual} "
+            "(corrupt or tampered image)"
+        )
+        super().__init__(ref, why)
+        self.what, self.declared, self.actual = what, declared, actual
+
+
 class BuildError(ReprokitError):
     """A build failed. ``step`` names the failing Dockerfile step, ``log_tail`` ends its log."""
 

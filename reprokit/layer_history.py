@@ -109,7 +109,7 @@ def build_args(created_by: str | None) -> dict[str, str]:
     if not text.startswith("|"):
         return {}
     count, _, rest = text[1:].partition(" ")
-    if not count.isdigit():
+    if not count.isdigit() or len(count) > 6:
         return {}
     out = {}
     for word in rest.split(" ")[: int(count)]:

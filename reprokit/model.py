@@ -333,9 +333,14 @@ class ImageInfo:
     created: str | None = None
     platform: str | None = None
     repo_tags: list[str] = field(default_factory=list)
+    #: the verified digest of the OCI manifest the image was read from (OCI inputs only)
+    manifest_digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return flat_to_dict(self)
+        out = flat_to_dict(self)
+        if self.manifest_digest is None:
+            del out["manifest_digest"]  # reports of other transports stay as they were
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImageInfo:

@@ -56,6 +56,9 @@ class FileRecord:
     linkname: str | None = None
     xattrs: tuple[tuple[str, str], ...] = ()
     device: tuple[int, int] | None = None
+    #: header fields whose value could not be taken (out of range, not a number), with the
+    #: raw text; the field itself then holds 0
+    invalid: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; empty optional fields are left out and mode is octal text."""
@@ -75,6 +78,8 @@ class FileRecord:
             out["xattrs"] = dict(self.xattrs)
         if self.device is not None:
             out["device"] = list(self.device)
+        if self.invalid:
+            out["invalid"] = dict(self.invalid)
         return out
 
     @classmethod
@@ -93,6 +98,7 @@ class FileRecord:
             linkname=data.get("linkname", data.get("target")),
             xattrs=tuple(sorted((data.get("xattrs") or {}).items())),
             device=(int(device[0]), int(device[1])) if device else None,
+            invalid=tuple(sorted((data.get("invalid") or {}).items())),
         )
 
 

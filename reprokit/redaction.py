@@ -64,6 +64,12 @@ _ASSIGNMENT = re.compile(
     r"[\"']?[ \t]{0,8}[=:][ \t]{0,8}[\"']?"
     r"(?!\$|/|\[redacted|true\b|false\b|null\b|none\b|changeme\b)([^\s\"'<>,;|&]{4,})"
 )
+#: the password of a URL (``scheme://user:PASSWORD@``), also when the text was cut before
+#: the ``@`` (a port, digits only, is not one)
+_URL_PASSWORD = re.compile(
+    r"[a-z][a-z0-9+.-]{0,20}://[^:/@\s\"']{1,256}:(?!\d+(?:[/\s\"']|$))([^@\s\"'/]{4,})"
+    r"(?=@|…|\.\.\.|\\|[\s\"']|$)"
+)
 #: ``Authorization: Bearer …`` and friends
 _AUTH_HEADER = re.compile(r"(?i)\b(?:bearer|basic)[ \t]{1,8}([A-Za-z0-9._~+/=-]{8,})")
 
@@ -124,7 +130,7 @@ def _secrets_in(text: str) -> set[str]:
     for pattern in PATTERNS.values():
         for secret in pattern.find(data, every=True):
             found.add(secret.decode("utf-8", "surrogateescape"))
-    for regex in (_ASSIGNMENT, _AUTH_HEADER):
+    for regex in (_ASSIGNMENT, _AUTH_HEADER, _URL_PASSWORD):
         found.update(m.group(1) for m in regex.finditer(text))
     return {s for s in found if len(s) >= 3 and not s.startswith("[redacted")}
 

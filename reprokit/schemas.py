@@ -209,7 +209,7 @@ _FINDING = _obj(
     ("rule", "severity"),
     rule=_STR,
     severity={"enum": ["high", "medium", "low"]},
-    where={"enum": ["final", "buried", "config", "history", "dockerfile", "runtime"]},
+    where=_STR,  # final, buried, config, history, dockerfile, runtime, or FILE:LINE (deploy)
     layer=_NCOUNT,
     removed_in=_NCOUNT,
     path=_NSTR,

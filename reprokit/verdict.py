@@ -36,6 +36,23 @@ KIND_CAUSES = {
     "timestamp": "image-metadata",
     "legacy-builder": "image-metadata",
     "derived": "layer-digest",
+    "filesystem": "disk-bytes",
+}
+
+#: Disk images (reprokit.sources.disk): filesystem-level fields by the cause explaining them.
+#: Disks whose files agree and which differ only here are ``equivalent``; ``identical`` needs
+#: the same bytes (``disk.sha256``).
+DISK_FIELDS: dict[str, tuple[str, ...]] = {
+    "filesystem-uuid": ("disk.filesystems[*].uuid",),
+    "directory-hash-seed": ("disk.filesystems[*].hash_seed",),
+    "filesystem-times": (
+        *("disk.filesystems[*].created", "disk.filesystems[*].last_mount"),
+        *("disk.filesystems[*].last_write", "disk.filesystems[*].last_checked"),
+        "disk.filesystems[*].mount_count",
+    ),
+    "inode-order": ("disk.filesystems[*].order",),
+    "partition-guid": ("disk.partition_table.guid", "disk.partition_table.partitions[*].guid"),
+    "disk-bytes": ("disk.sha256",),
 }
 
 
@@ -85,6 +102,7 @@ EQUIVALENT = Tolerance(
             ),
         ),
         ("derived", ("rootfs.diff_ids[*]",)),  # layers are judged by their files instead
+        ("filesystem", tuple(p for ps in DISK_FIELDS.values() for p in ps)),
     ),
     tar_encoding=True,
 )
@@ -130,6 +148,11 @@ def judge(
         files = [d for d in files if not d.ignored]
         merged = [d for d in merged if not d.ignored]
     outcome, reason = _judge(images[0].diff_ids, images[1].diff_ids, config, files, merged, tol)
+    manifests = images[0].manifest_digest, images[1].manifest_digest
+    if outcome == "identical" and None not in manifests and manifests[0] != manifests[1]:
+        # same config and layers, yet two OCI manifests (annotations, media types, order)
+        outcome = "equivalent"
+        reason = f"{reason}, but the OCI manifests differ ({manifests[0]} vs {manifests[1]})"
     if ignored:
         reason = f"{reason} ({ignored} ignored difference(s) not counted)"
     return Judgement(outcome, reason)
@@ -187,4 +210,9 @@ def _judge(
         parts.append(f"{counts['legacy-builder']} legacy-builder field(s)")
     if silent:
         parts.append(f"tar encoding of layer {', '.join(map(str, silent))}")
+    if counts["filesystem"]:
+        parts.append(f"{counts['filesystem']} filesystem-level field(s)")
+        return "equivalent", "same files; only filesystem metadata and times differ: " + (
+            ", ".join(parts)
+        )
     return "equivalent", "only timestamps differ: " + ", ".join(parts or ["config metadata"])

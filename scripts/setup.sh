@@ -96,12 +96,16 @@ ensure_engine() {
 
 ensure_tools() {
   have_debian_root || return 0
-  apt_install buildah busybox-static debootstrap zstd skopeo rpm
+  apt_install buildah busybox-static debootstrap zstd skopeo rpm time  # time: peak RSS in tests/test_hostile.py
   # headless Chromium renders the HTML report in tests/test_report_browser.py; chromium-driver
   # lets selenium drive it through JupyterLab in tests/test_notebook_browser.py
   apt_install chromium chromium-driver
   # a real PostgreSQL server for the history store's tests (tests/test_history_postgres.py)
   apt_install postgresql
+  # machine images (docs/machine-images.md): Packer (bookworm's 1.6.6, docker builder built in),
+  # libguestfs (guestfish, driven as a program: the venv's Python cannot load python3-guestfs)
+  # with a kernel for its appliance, qemu-img, mkfs.ext4 and sfdisk for the disk tests
+  apt_install packer libguestfs-tools linux-image-amd64 qemu-utils e2fsprogs fdisk
   # BuildKit through `docker buildx` (builder buildx, the default `auto` builder's first choice)
   if ! docker buildx version >/dev/null 2>&1; then
     add_trixie_source

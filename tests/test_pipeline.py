@@ -275,3 +275,21 @@ def test_explanations_without_evidence_are_shared(pairs):
     assert all(e.evidence is None for e in found.files)
     mtimes = [e for d, e in zip(diffs.files, found.files, strict=True) if d.fields == ["mtime"]]
     assert len(mtimes) >= 2 and len({id(e) for e in mtimes}) == 1
+
+
+def test_oci_images_with_other_manifests_are_equivalent_not_identical() -> None:
+    """Same diff_ids and config, two OCI manifests: at most equivalent, and the reason says so;
+    the manifest digest is kept in the report only where the transport has one."""
+    from reprokit.model import ImageInfo
+    from reprokit.verdict import judge
+
+    ids = ["sha256:" + "1" * 64]
+    a = ImageInfo("oci:a", "sha256:c", ids, manifest_digest="sha256:" + "a" * 64)
+    b = ImageInfo("oci:b", "sha256:c", ids, manifest_digest="sha256:" + "b" * 64)
+    verdict, reason = judge((a, b), [], [], [])
+    assert verdict == "equivalent" and "OCI manifests differ" in reason
+    assert judge((a, a), [], [], []).verdict == "identical"
+    plain = ImageInfo("docker-archive:x", "sha256:c", ids)
+    assert judge((plain, b), [], [], []).verdict == "identical"  # one side has no manifest
+    assert "manifest_digest" not in plain.to_dict()
+    assert ImageInfo.from_dict(a.to_dict()) == a

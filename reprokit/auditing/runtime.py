@@ -20,8 +20,9 @@ from typing import Any, BinaryIO, cast
 
 import docker.errors
 import requests
+import urllib3.exceptions
 
-from ..engine import RUN_LABEL, engine_error, open_client
+from ..engine import RUN_LABEL, engine_error, open_client, stream_get
 from ..read.layers import index_layer
 from ..read.streams import CHUNK, ChunkReader
 from ..records import FileRecord
@@ -115,11 +116,14 @@ def archive_records(client: docker.DockerClient, container: str, path: str) -> l
     """The records (content digests included) of ``path`` in a container, and of everything
     below it for a directory, streamed through the archive API (never kept on disk)."""
     try:
-        chunks, _ = client.api.get_archive(container, path, chunk_size=CHUNK)
+        # the client's stall timeout stays on (docker-py's get_archive turns it off)
+        chunks = stream_get(
+            client, "/containers/{0}/archive", container, chunk_size=CHUNK, params={"path": path}
+        )
+        index = index_layer(cast(BinaryIO, ChunkReader(chunks)), f"{container}:{path}")
     except docker.errors.NotFound:
         return []  # gone since the change list was taken
-    except (docker.errors.APIError, requests.RequestException) as err:
+    except (docker.errors.APIError, requests.RequestException, urllib3.exceptions.HTTPError) as err:
         raise engine_error(f"{container}: reading {path}", err) from None
-    index = index_layer(cast(BinaryIO, ChunkReader(chunks)), f"{container}:{path}")
     parent = posixpath.dirname(path)
     return [replace(r, path=posixpath.normpath(parent + "/" + r.path)) for r in index.records]

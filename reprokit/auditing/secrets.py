@@ -10,13 +10,17 @@ True
 [('secret-assignment', 'secret variable hun…(15 chars)')]
 >>> redact_text("git clone https://me:tok3n-abcdef@example.com/x")
 'git clone https://me:to…(12 chars)@example.com/x'
+
+Every pattern runs in time linear in its input: no nested or overlapping unbounded repetition,
+a name or scheme is a bounded run that starts only where a token starts, and a secret-named
+variable's name is checked in Python after the regex matched (see tests/test_hostile.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +32,9 @@ if TYPE_CHECKING:
 
 #: Files larger than this are not scanned (keys, tokens and credentials files are small).
 SCAN_LIMIT = 1 << 20
+
+#: A token of text, as secrets are delimited in assignments, URLs and JSON.
+_TOKEN = re.compile(r"[^\s\"'=:@;&|/]+")
 
 #: Long runs of token-like characters: redacted from step text shown in a report.
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
@@ -52,6 +59,8 @@ class SecretPattern:
     unless: re.Pattern[bytes] | None = None
     #: a catch-all (secret-named variables): dropped where a specific pattern finds the secret
     generic: bool = False
+    #: when the regex has a ``name`` group, a match counts only if this accepts the name
+    name_ok: Callable[[bytes], bool] | None = None
 
     def applies_to(self, path: str) -> bool:
         """Whether a file at ``path`` is scanned with this pattern.
@@ -71,7 +80,13 @@ class SecretPattern:
         redaction, which hides whatever looks like a secret)."""
         if self.markers and not any(m in data for m in self.markers):
             return []
-        found = [m.group(1) for m in self.regex.finditer(data) if m.group(1)]
+        named = "secret" in self.regex.groupindex
+        found = [
+            secret
+            for m in self.regex.finditer(data)
+            if (secret := m.group("secret") if named else m.group(1))
+            and (self.name_ok is None or self.name_ok(m.group("name")))
+        ]
         if found and not every and self.unless is not None and self.unless.search(data):
             return []
         return found
@@ -94,16 +109,32 @@ def _re(pattern: str) -> re.Pattern[bytes]:
     return re.compile(pattern.encode())
 
 
-_SECRET_NAME = (
-    r"[A-Za-z0-9_.-]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY"
-    r"|CREDENTIALS?)(?![A-Za-z0-9_]*(?:_FILE|_PATH|_DIR)\b)[A-Za-z0-9_.-]*"
+_SECRET_WORD = re.compile(
+    rb"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?"
 )
+_NOT_SECRET_SUFFIX = (b"_FILE", b"_PATH", b"_DIR")
+
+
+def secret_name(name: bytes) -> bool:
+    """Whether a variable name says it holds a secret: a secret word in a run of word
+    characters that does not end in ``_FILE``, ``_PATH`` or ``_DIR`` (linear time).
+
+    >>> secret_name(b"DB_PASSWORD"), secret_name(b"DB_PASSWORD_FILE"), secret_name(b"HOME")
+    (True, False, False)
+    """
+    return any(
+        _SECRET_WORD.search(run) and not run.endswith(_NOT_SECRET_SUFFIX)
+        for run in re.split(rb"[.-]", name)
+    )
+
+
 _AWS_SECRET = (
     r"(?i:aws_?secret_?access_?key|secretaccesskey)[\"']?\s*[=:]\s*[\"']?"
     r"([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
 )
 _BLOCK = r"(?: BLOCK)?-----"
 _VALUE = r"[\"']?(?!\$|/|true\b|false\b|null\b|none\b|changeme\b)([^\s\"']{4,})"
+_NAMED_VALUE = _VALUE.replace("([", "(?P<secret>[", 1)
 
 #: The secret patterns, by the id of the audit rule using each (rules.py).
 PATTERNS: dict[str, SecretPattern] = {
@@ -154,7 +185,10 @@ PATTERNS: dict[str, SecretPattern] = {
     ),
     "secret-git-credentials": SecretPattern(
         "URL password",
-        _re(r"[a-z][a-z0-9+.-]*://[^:/@\s\"']+:([^@\s\"'$/]{3,})@[^\s\"']"),
+        _re(
+            r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}://[^:/@\s\"']{1,256}"
+            r":([^@\s\"'$/]{3,256})@[^\s\"']"
+        ),
         (".git-credentials",),
     ),
     "secret-docker-config": SecretPattern(
@@ -169,9 +203,13 @@ PATTERNS: dict[str, SecretPattern] = {
     ),
     "secret-assignment": SecretPattern(
         "secret variable",
-        _re(r"(?m)(?:^|[\s;&|])(?:export[ \t]+)?" + _SECRET_NAME + r"[ \t]*=[ \t]*" + _VALUE),
+        _re(
+            r"(?m)(?:^|(?<=[\s;&|]))(?:export[ \t]+)?(?P<name>[A-Za-z0-9_.-]{1,128})"
+            r"[ \t]*=[ \t]*" + _NAMED_VALUE
+        ),
         (".env", ".env.*", "*.env"),
         generic=True,
+        name_ok=secret_name,
     ),
 }
 
@@ -193,8 +231,13 @@ def scan(data: bytes, rules: list[Rule], path: str | None = None) -> list[tuple[
         (generic if pattern.generic else out).extend(found)
     # a generic match (a secret-named variable) that a specific pattern explains is not repeated
     specific = [r.matcher.regex for r in rules if not r.matcher.generic]
+    found = [s for _, s in out][:256]  # bounded: a hostile file may hold thousands
+    seen: set[bytes] = set()
     for rule_id, secret in generic:
-        if not any(s in secret or secret in s for _, s in out) and not any(
+        if secret in seen:
+            continue
+        seen.add(secret)
+        if not any(s in secret or secret in s for s in found) and not any(
             p.search(secret) for p in specific
         ):
             out.append((rule_id, secret))
@@ -246,8 +289,19 @@ def redact_text(text: str, rules: Mapping[str, Rule] | None = None) -> str:
     patterns: Iterable[SecretPattern] = (
         PATTERNS.values() if rules is None else [r.matcher for r in secret_rules(rules)]
     )
-    for pattern in patterns:
-        for secret in pattern.find(data, every=True):
-            value = secret.decode("utf-8", "surrogateescape")
-            text = text.replace(value, redact(value))
+    values = {
+        secret.decode("utf-8", "surrogateescape")
+        for pattern in patterns
+        for secret in pattern.find(data, every=True)
+    }
+    if values:
+        # one pass over the text, longest secret first where two start at the same place
+        ordered = sorted(values, key=len, reverse=True)
+        if len(ordered) <= 64:
+            for value in ordered:
+                text = text.replace(value, redact(value))
+        else:  # many secrets (a hostile text): one pass over its tokens, in linear time
+            text = _TOKEN.sub(lambda m: redact(m[0]) if m[0] in values else m[0], text)
+            for value in [v for v in ordered if _TOKEN.fullmatch(v) is None][:64]:
+                text = text.replace(value, redact(value))
     return _LONG_TOKEN.sub(lambda m: redact(m.group(0)), text)

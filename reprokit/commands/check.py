@@ -14,7 +14,12 @@ from .common import check_output_path, comparison_options, finish
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="build a context twice without cache and compare")
-    p.add_argument("context", nargs="?", help="build context (default: the bundled example)")
+    p.add_argument(
+        "context",
+        nargs="?",
+        help="build context (default: the bundled example), or a Packer template "
+        "(*.pkr.json, *.pkr.hcl, legacy *.json)",
+    )
     p.add_argument(
         "-f", "--file", dest="dockerfile", help="Dockerfile (default: CONTEXT/Dockerfile)"
     )
@@ -25,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pull", action="store_true", help="pull base images (off by default)")
     p.add_argument("--keep-images", action="store_true", help="keep both built images")
     builder_options(p)
+    packer_options(p)
     comparison_options(p)
     p.set_defaults(run=run)
 
@@ -79,6 +85,13 @@ def builder_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def packer_options(p: argparse.ArgumentParser) -> None:
+    """--var and --only for Packer templates (docs/machine-images.md)."""
+    g = p.add_argument_group("Packer templates (docs/machine-images.md)")
+    g.add_argument("--var", action="append", default=[], metavar="K=V", help="packer -var")
+    g.add_argument("--only", action="append", default=[], metavar="BUILD", help="packer -only")
+
+
 def labels(items: list[str]) -> dict[str, str]:
     """``["k=v"]`` → ``{"k": "v"}``.
 
@@ -117,5 +130,7 @@ def run(args: argparse.Namespace) -> int:
         find_culprits=args.find_culprits,
         delay=args.delay,
         suggest=args.suggest,
+        variables=labels(args.var) if args.var else None,
+        only=args.only,
     )
     return finish(result, args)

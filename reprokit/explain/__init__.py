@@ -4,6 +4,6 @@ explainer that ties them together; it returns an :class:`~.explanation.Explanati
 :class:`~.explanation.Explanation` per difference) and edits no record.
 
 >>> from reprokit.explain.causes import CAUSES
->>> sorted(CAUSES)[:3]
-['dependency-drift', 'embedded-timestamp', 'identity']
+>>> {'dependency-drift', 'embedded-timestamp', 'identity'} <= set(CAUSES)
+True
 """

@@ -148,3 +148,64 @@ CAUSES = _causes(
         "make the step deterministic, or add a rule or an ignore if expected",
     ),
 )
+
+
+#: Disk images: filesystem-level causes (reprokit.sources.disk; reprokit.verdict.DISK_FIELDS).
+CAUSES.update(
+    _causes(
+        Cause(
+            "filesystem-uuid",
+            "the filesystem UUID, chosen at random by mkfs",
+            "give mkfs a fixed UUID: `mkfs.ext4 -U 0f0e…` (or `-U clear`), derived from the "
+            "build's inputs, e.g. `uuidgen --sha1 --namespace @dns --name $NAME-$VERSION`",
+            "mkfs.ext4 -U <fixed uuid> (or -U clear)",
+        ),
+        Cause(
+            "directory-hash-seed",
+            "the ext4 directory hash seed, random per mkfs: directory blocks are laid out "
+            "differently",
+            "fix the seed: `mkfs.ext4 -E hash_seed=<fixed uuid>` (ext4 needs "
+            "signed/unsigned hash unchanged too)",
+            "mkfs.ext4 -E hash_seed=<fixed uuid>",
+        ),
+        Cause(
+            "filesystem-times",
+            "filesystem creation, mount, write or check times (and the mount count)",
+            "make mkfs take its clock from the build: `E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH "
+            "mkfs.ext4 …` (e2fsprogs ≥ 1.47 also reads SOURCE_DATE_EPOCH); do not mount the "
+            "image read-write after mkfs -d, or reset with `tune2fs -C 0 -T $SOURCE_DATE_EPOCH`",
+            "E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mkfs.ext4; no read-write mount after",
+        ),
+        Cause(
+            "inode-order",
+            "the same files stored in a different order (inode allocation, directory layout)",
+            "populate the filesystem in one fixed order: `mkfs.ext4 -d ROOT` from a tree "
+            "copied in sorted order (or made by one tar extraction), with a fixed hash seed",
+            "mkfs.ext4 -d from a tree made in a fixed order, with a fixed hash seed",
+        ),
+        Cause(
+            "partition-guid",
+            "partition table GUIDs (the disk GUID, each partition's unique GUID), random per "
+            "partitioning",
+            "give sfdisk fixed GUIDs: `label-id: <uuid>` in the script and `uuid=<uuid>` on "
+            "each partition line (or `sgdisk --disk-guid=… --partition-guid=N:…`)",
+            "sfdisk with label-id: and uuid= fixed",
+        ),
+        Cause(
+            "build-variable",
+            "a template variable with a value per build (Packer's {{timestamp}}, {{uuid}})",
+            "pass the value in (`--var name=…` fixed for both builds, e.g. from "
+            "SOURCE_DATE_EPOCH) instead of computing it in the template",
+            "pass it as a fixed --var instead of {{timestamp}}/{{uuid}}",
+        ),
+        Cause(
+            "disk-bytes",
+            "the disks' bytes differ though files and filesystem fields agree (free space, "
+            "journal, block allocation)",
+            "zero unused space and build with the fixes above (`mkfs.ext4 -E "
+            "nodiscard,lazy_itable_init=0,lazy_journal_init=0`), or accept the disks as "
+            "equivalent",
+            "mkfs.ext4 -E lazy_itable_init=0,lazy_journal_init=0; fixed UUID, seed, time",
+        ),
+    )
+)

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Collection, Hashable, Iterable
 
 from ..model import FileDiff
+from ..packages.parsers import Budget
 from ..read.layers import Tap, TapFor
 from .facts import ContentFacts, content_facts, is_package_db
 
@@ -125,9 +126,12 @@ class _LayerTap(_SideTap):
 
     def wants(self, path: str, size: int) -> bool:
         keep = self.layer_pairing.keep
-        return size <= self.pairing.size_limit(path) and (
-            self.pairing.room(path) or (keep is not None and keep(path))
-        )
+        if size > self.pairing.size_limit(path):
+            return False
+        if keep is not None and keep(path):
+            self.layer_pairing.budget(self.side).admit(path, size)  # bounded in memory
+            return True
+        return self.pairing.room(path)
 
     def take(self, path: str, data: bytes) -> None:
         keep = self.layer_pairing.keep
@@ -157,11 +161,17 @@ class LayerPairing(_Pairing):
         #: which the package diff then need not read again
         self.keep = keep
         self.kept: dict[str, dict[tuple[str, str], bytes]] = {"a": {}, "b": {}}
+        self._budgets: dict[str, Budget] = {}
         differing = [i for i, (a, b) in enumerate(zip(ids_a, ids_b, strict=False)) if a != b]
         self.index: dict[str, dict[str, int]] = {"a": {}, "b": {}}
         for i in differing:
             self.index["a"].setdefault(ids_a[i], i)
             self.index["b"].setdefault(ids_b[i], i)
+
+    def budget(self, side: str) -> Budget:
+        """What the kept package databases of ``side`` may hold in memory (read/limits.py)."""
+        with self.lock:
+            return self._budgets.setdefault(side, Budget())
 
     def tap_for(self, side: str) -> TapFor:
         def tap_for(diff_id: str | None) -> Tap | None:

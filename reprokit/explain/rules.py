@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import UsageError
 from ..globs import compile_globs
 from ..records import FileRecord
-from ..verdict import EQUIVALENT, KIND_CAUSES
+from ..verdict import DISK_FIELDS, EQUIVALENT, KIND_CAUSES
 from . import content as c
 from .causes import CAUSES
 from .facts import ContentFacts
@@ -345,6 +345,8 @@ FILE_RULES: tuple[Rule, ...] = (
 #: The built-in rules for config fields (flattened names such as ``history[2].created``): the
 #: fields the verdict's ``equivalent`` bundle tolerates, by kind, then dates in other values.
 CONFIG_RULES: tuple[Rule, ...] = (
+    # disk images: one rule per filesystem-level cause, before the bundle's kinds
+    *(Rule(cause, cause, paths=paths, target="config") for cause, paths in DISK_FIELDS.items()),
     *(
         Rule(rule_id, KIND_CAUSES[kind], paths=EQUIVALENT.patterns(kind), target="config")
         for rule_id, kind in (

@@ -19,7 +19,7 @@ from ..sources.image import Collect
 if TYPE_CHECKING:
     from ..sources.image import Image
 from .model import Package
-from .parsers import FILE_LIMIT, PACKAGE_DB, packages_of
+from .parsers import FILE_LIMIT, PACKAGE_DB, Budget, packages_of
 
 
 def diff_packages(a: Iterable[Package], b: Iterable[Package]) -> list[PackageDiff]:
@@ -101,10 +101,13 @@ class PackagePlan:
         """The taps collecting ``side``'s database files."""
         wanted, got = self.wanted_paths[side], self.got[side]
         every = {p for paths in wanted.values() for p in paths}
+        budget = Budget()
 
         def tap_for(diff_id: str | None) -> Tap | None:
             paths = every if diff_id is None else set(wanted.get(diff_id, ()))
-            return Collect(paths, FILE_LIMIT, got.setdefault(diff_id or "", {})) if paths else None
+            if not paths:
+                return None
+            return _Budgeted(Collect(paths, FILE_LIMIT, got.setdefault(diff_id or "", {})), budget)
 
         return tap_for
 
@@ -154,3 +157,19 @@ def package_plan(
                 if not paths:
                     del wanted[side][diff_id]
     return plan
+
+
+class _Budgeted:
+    """A :class:`Collect` whose files count against a :class:`Budget`."""
+
+    def __init__(self, collect: Collect, budget: Budget):
+        self.collect, self.budget = collect, budget
+
+    def wants(self, path: str, size: int) -> bool:
+        if not self.collect.wants(path, size):
+            return False
+        self.budget.admit(path, size)
+        return True
+
+    def take(self, path: str, data: bytes) -> None:
+        self.collect.take(path, data)

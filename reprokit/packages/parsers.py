@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
 from collections.abc import Iterable
 from email.parser import BytesHeaderParser
 from typing import TYPE_CHECKING, Any
@@ -33,8 +34,52 @@ INVENTORY_FILES = re.compile(
 )
 
 
-#: Largest file taken (a dpkg status of a large image is a few MB).
+#: Largest file taken (a dpkg status of a large image is a few MB); see also :class:`Budget`.
 FILE_LIMIT = 64 << 20
+
+_PY_METADATA = re.compile(r"\.(?:dist-info/METADATA|egg-info/PKG-INFO|egg-info)$")
+
+
+class Budget:
+    """What package database and system files of one image may hold in memory: each file at
+    most ``package_file_bytes`` (``package_metadata_bytes`` for a Python distribution's
+    METADATA), all of them together ``package_total_bytes``
+    (:class:`~reprokit.read.limits.Limits`). Going past either is an error naming the file.
+
+    >>> from reprokit.read.limits import Limits
+    >>> b = Budget(Limits(package_total_bytes=10))
+    >>> b.admit("/var/lib/dpkg/status", 8)
+    >>> b.admit("/lib/apk/db/installed", 8)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    reprokit.errors.ArchiveError: /lib/apk/db/installed: refused: ... (limit package_total_bytes)
+    """
+
+    def __init__(self, limits: Any = None):
+        from ..read.limits import current
+
+        self.limits = limits or current()
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def admit(self, path: str, size: int) -> None:
+        """Count ``size`` bytes of ``path`` against the budget, or raise."""
+        from ..errors import ArchiveError
+
+        limits = self.limits
+        if _PY_METADATA.search(path):
+            each, name = limits.package_metadata_bytes, "package_metadata_bytes"
+        else:
+            each, name = limits.package_file_bytes, "package_file_bytes"
+        if size > each:
+            raise ArchiveError(path, f"refused: {size} bytes, more than {each} (limit {name})")
+        with self._lock:
+            self.total += size
+            if self.total > limits.package_total_bytes:
+                raise ArchiveError(
+                    path,
+                    f"refused: package files of more than {limits.package_total_bytes} bytes "
+                    "in all (limit package_total_bytes)",
+                )
 
 
 def _paragraphs(data: bytes) -> Iterable[dict[str, str]]:

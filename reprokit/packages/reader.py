@@ -10,6 +10,7 @@ filesystem, whiteouts applied, decides which version of each file counts.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import posixpath
 import re
 import threading
@@ -25,6 +26,7 @@ from .parsers import (
     FILE_LIMIT,
     INVENTORY_FILES,
     PACKAGE_DB,
+    Budget,
     packages_of,
     parse_group,
     parse_os_release,
@@ -35,11 +37,21 @@ from .parsers import (
 class _Grab:
     """A tap keeping the content of files whose path matches ``pattern``, keyed by sha256."""
 
-    def __init__(self, pattern: re.Pattern[str], into: dict[str, bytes], lock: threading.Lock):
+    def __init__(
+        self,
+        pattern: re.Pattern[str],
+        into: dict[str, bytes],
+        lock: threading.Lock,
+        budget: Budget | None = None,
+    ):
         self.pattern, self.into, self.lock = pattern, into, lock
+        self.budget = budget or Budget()
 
     def wants(self, path: str, size: int) -> bool:
-        return size <= FILE_LIMIT and bool(self.pattern.match(path))
+        if not self.pattern.match(path):
+            return False
+        self.budget.admit(path, size)  # raises past the limits, never holds more
+        return size <= FILE_LIMIT
 
     def take(self, path: str, data: bytes) -> None:
         with self.lock:
@@ -76,7 +88,8 @@ def read_image(source: Source, pattern: re.Pattern[str] = INVENTORY_FILES) -> tu
     keyed by sha256."""
     by_sha: dict[str, bytes] = {}
     lock = threading.Lock()
-    image = source.read((), None, lambda diff_id: _Grab(pattern, by_sha, lock))
+    budget = Budget()
+    image = source.read((), None, lambda diff_id: _Grab(pattern, by_sha, lock, budget))
     return image, by_sha
 
 
@@ -139,4 +152,9 @@ def read_layers(
 ) -> None:
     """One pass over only the layers of ``source`` whose diff_id is in ``wanted``."""
     if wanted:
-        source.read([d for d in source.diff_ids() or [] if d not in wanted], cancel, tap_for)
+        others = [d for d in source.diff_ids() or [] if d not in wanted]
+        if "verify_skipped" in inspect.signature(source.read).parameters:
+            # a second pass for evidence: the layers were checked by the first
+            source.read(others, cancel, tap_for, verify_skipped=False)
+        else:
+            source.read(others, cancel, tap_for)

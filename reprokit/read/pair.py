@@ -46,6 +46,10 @@ class ReadPair(NamedTuple):
 
 def read_pair(a: Source, b: Source, *register: Register) -> ReadPair:
     """Read both images concurrently; a layer both have (same diff_id) is read only once."""
+    for source, other in ((a, b), (b, a)):  # e.g. two disks read in one appliance
+        pair_with = getattr(source, "pair_with", None)
+        if pair_with is not None:
+            pair_with(other)
     ids_a = a.diff_ids()
     ids_b = b.diff_ids()  # fail fast (image not found) before any export starts
     skip_b = set(ids_a or ())
@@ -89,4 +93,5 @@ def image_info(image: Image) -> ImageInfo:
         created=cfg.get("created"),
         platform=config_platform(cfg) or None,
         repo_tags=image.repo_tags,
+        manifest_digest=image.manifest_digest,
     )

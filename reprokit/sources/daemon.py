@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 import tarfile
 import threading
@@ -16,17 +15,16 @@ from typing import Any, BinaryIO, cast
 
 import docker.errors
 import requests
+import urllib3.exceptions
 
-from ..engine import engine_error, open_client
-from ..errors import ArchiveError, ImageNotFoundError, ReprokitError
-from ..read.layers import LayerIndex, TapFor, index_layer
-from ..read.streams import CHUNK, TAR_BUFSIZE, ChunkReader, compression_of
+from ..engine import engine_error, open_client, stream_get
+from ..errors import ArchiveError, ImageNotFoundError, IntegrityError, ReprokitError
+from ..read.jsondoc import load_json
+from ..read.layers import LayerIndex, TapFor, hash_layer, index_layer
+from ..read.limits import current
+from ..read.streams import CHUNK, TAR_BUFSIZE, ChunkReader, HashingReader, compression_of
 from .image import _BLOB, Image, Source, _check_diff_ids, config_platform
-from .layout import (
-    Platform,
-)
-
-_META_LIMIT = 16 << 20
+from .layout import Platform, check_config
 
 
 class DaemonSource(Source):
@@ -50,8 +48,10 @@ class DaemonSource(Source):
                 raise ImageNotFoundError(
                     str(self), "no such image in the Docker Engine" + hint
                 ) from None
-            except docker.errors.APIError as err:
-                raise engine_error(f"{self}: inspecting the image", err) from None
+            except (docker.errors.APIError, requests.RequestException) as err:
+                raise engine_error(
+                    f"{self}: inspecting the image", err, self.base_url, "inspect"
+                ) from None
             finally:
                 client.close()
             found = {
@@ -76,15 +76,25 @@ class DaemonSource(Source):
         skip: Collection[str] = (),
         cancel: threading.Event | None = None,
         tap_for: TapFor | None = None,
+        verify_skipped: bool = True,
     ) -> Image:
+        """One ``docker save`` stream; a layer in ``skip`` is hashed rather than parsed (it
+        streams past anyway). The client's ``export`` timeout is the longest the engine may send
+        no byte (:data:`reprokit.engine.TIMEOUTS`)."""
         attrs = self._inspect()
         client = open_client(self.base_url, "export")
         try:
-            chunks = client.api.get_image(attrs["Id"], chunk_size=CHUNK)
+            chunks = stream_get(client, "/images/{0}/get", attrs["Id"], chunk_size=CHUNK)
             stream = ChunkReader(chunks, cancel)
             return self._read_save_stream(stream, attrs, skip, cancel, tap_for)
-        except (docker.errors.APIError, requests.RequestException) as err:
-            raise engine_error(f"{self}: exporting the image", err) from None
+        except (
+            docker.errors.APIError,
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,  # raised while the stream is read
+        ) as err:
+            raise engine_error(
+                f"{self}: exporting the image", err, self.base_url, "export"
+            ) from None
         finally:
             client.close()
 
@@ -100,11 +110,21 @@ class DaemonSource(Source):
         small: dict[str, bytes] = {}
         links: dict[str, str] = {}
         indexed: dict[str, LayerIndex] = {}
-        skipped: set[str] = set()
+        skipped: dict[str, str] = {}
+        limits = current()
+        left = limits.image_entries
+        count = 0
         try:
             outer = tarfile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE)  # type: ignore[call-overload]
             while (member := outer.next()) is not None:
                 outer.members.clear()  # type: ignore[attr-defined]
+                count += 1
+                if count > limits.archive_entries:
+                    raise ArchiveError(
+                        where,
+                        f"refused: more than {limits.archive_entries} entries in the export "
+                        "(limit archive_entries)",
+                    )
                 name = posixpath.normpath(member.name)
                 if member.issym():
                     links[name] = posixpath.normpath(
@@ -117,21 +137,30 @@ class DaemonSource(Source):
                 if not member.isreg():
                     continue
                 blob = _BLOB.match(name)
-                if blob and "sha256:" + blob.group(1) in skip:
-                    skipped.add(name)
-                    continue
+                named = "sha256:" + blob.group(1) if blob else None
                 fileobj = cast(BinaryIO, outer.extractfile(member))
+                if named is not None and named in skip:
+                    raw = HashingReader(fileobj)
+                    skipped[name], _ = hash_layer(raw, f"{where} {name}", cancel)
+                    _check_named(where, name, named, raw)
+                    continue
                 head = fileobj.peek(512)[:512]  # type: ignore[attr-defined]
                 if looks_like_layer(head):  # before the JSON sniff: a layer may start "{x}"
-                    diff_id = "sha256:" + blob.group(1) if blob else None
-                    tap = tap_for(diff_id) if tap_for else None
-                    layer = index_layer(fileobj, f"{where} {name}", cancel, tap)
+                    tap = tap_for(named) if tap_for else None
+                    raw = HashingReader(fileobj)
+                    layer = index_layer(raw, f"{where} {name}", cancel, tap, max_entries=left)
+                    raw.drain()
+                    if named is not None:
+                        _check_named(where, name, named, raw)
+                    left -= len(layer.records)
                     indexed[name] = layer
-                elif member.size <= _META_LIMIT and head.lstrip()[:1] in (b"{", b"["):
+                elif member.size <= limits.metadata_bytes and head.lstrip()[:1] in (b"{", b"["):
                     small[name] = fileobj.read()
+                    if named is not None:
+                        _check_named(where, name, named, None, small[name])
         except ReprokitError:
             raise
-        except (tarfile.TarError, EOFError) as err:
+        except (tarfile.TarError, EOFError, ValueError, OverflowError) as err:
             raise ArchiveError(where, f"truncated or corrupt export stream ({err})") from None
         return self._assemble(attrs, small, links, indexed, skipped)
 
@@ -154,15 +183,18 @@ class DaemonSource(Source):
             return name
 
         try:
-            entry = json.loads(small["manifest.json"])[0]
+            entry = load_json(small["manifest.json"], where, "manifest.json")[0]
             config_name = resolve(entry["Config"])
             raw = small[config_name]
-            config = json.loads(raw)
-        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as err:
+            config = load_json(raw, where, config_name)
+            if not isinstance(config, dict) or not isinstance(config.get("rootfs"), dict):
+                raise TypeError(f"{config_name} is not an image config")
+        except (AttributeError, KeyError, IndexError, TypeError) as err:
             raise ArchiveError(
                 where, f"the engine's export lacks a manifest or config ({err})"
             ) from None
-        diff_ids = list(config.get("rootfs", {}).get("diff_ids") or [])
+        check_config(config, where, config_name)
+        diff_ids = list(config["rootfs"].get("diff_ids") or [])
         by_diff = {layer.diff_id: layer for layer in indexed.values()}
         layers: list[LayerIndex | None] = []
         for i, layer_name in enumerate(entry.get("Layers") or []):
@@ -170,6 +202,9 @@ class DaemonSource(Source):
             if name in indexed:
                 layers.append(indexed[name])
             elif name in skipped:
+                if i >= len(diff_ids) or skipped[name] != diff_ids[i]:
+                    want = diff_ids[i] if i < len(diff_ids) else "(none)"
+                    raise IntegrityError(where, f"layer {i} ({name})", want, skipped[name])
                 layers.append(None)
             elif i < len(diff_ids) and diff_ids[i] in by_diff:
                 layers.append(by_diff[diff_ids[i]])
@@ -178,6 +213,19 @@ class DaemonSource(Source):
         _check_diff_ids(where, layers, diff_ids)
         image_id = attrs.get("Id") or "sha256:" + hashlib.sha256(raw).hexdigest()
         return Image(where, image_id, config, diff_ids, layers, list(attrs.get("RepoTags") or []))
+
+
+def _check_named(
+    where: str, name: str, digest: str, raw: HashingReader | None, data: bytes | None = None
+) -> None:
+    """A blob named ``blobs/sha256/HEX`` must hash to that digest."""
+    if raw is not None:
+        raw.drain()
+        actual = "sha256:" + raw.hexdigest()
+    else:
+        actual = "sha256:" + hashlib.sha256(data or b"").hexdigest()
+    if actual != digest:
+        raise IntegrityError(where, name, digest, actual)
 
 
 def looks_like_layer(head: bytes) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ArchiveError
+from ..errors import ArchiveError, IntegrityError
 from ..layer_history import Step, layer_steps
 from ..read.layers import LayerIndex, TapFor, merge
 from ..records import FileRecord
@@ -26,8 +26,9 @@ _BLOB = re.compile(r"^blobs/sha256/([0-9a-f]{64})$")
 class Image:
     """An image as read: its config, diff_ids and, per layer, the records of its files.
 
-    A layer is ``None`` when it was not read from this image because the other image of a
-    comparison has a layer with the same diff_id (it is filled in from there).
+    A layer is ``None`` when it was not parsed from this image because the other image of a
+    comparison has a layer with the same diff_id (it is filled in from there); its blob was
+    still hashed and checked against that diff_id.
     """
 
     ref: str
@@ -36,6 +37,8 @@ class Image:
     diff_ids: list[str]
     layers: list[LayerIndex | None] = field(default_factory=list)
     repo_tags: list[str] = field(default_factory=list)
+    #: the digest of the OCI manifest read (``oci:``, ``oci-archive:``), verified; else None
+    manifest_digest: str | None = None
     _merged: dict[str, FileRecord] | None = field(default=None, repr=False, compare=False)
 
     def merged(self) -> dict[str, FileRecord]:
@@ -77,8 +80,14 @@ class Source(ABC):
         skip: Collection[str] = (),
         cancel: threading.Event | None = None,
         tap_for: TapFor | None = None,
+        verify_skipped: bool = True,
     ) -> Image:
-        """Read the image; layers whose diff_id is in ``skip`` are not read (left as None).
+        """Read the image; layers whose diff_id is in ``skip`` are not parsed (left as None) but
+        hashed and checked against their diff_id, as every layer read is: a mismatch raises
+        :class:`~reprokit.errors.IntegrityError`.
+
+        ``verify_skipped=False`` leaves skipped layers unread (only for callers that read no
+        verdict from them, e.g. reading chosen layers for evidence).
 
         ``tap_for(diff_id)`` may give a :class:`~reprokit.read.layers.Tap` receiving the content of
         chosen files of that layer as it streams past.
@@ -105,9 +114,7 @@ def _check_diff_ids(where: str, layers: list[LayerIndex | None], diff_ids: list[
         )
     for i, (layer, want) in enumerate(zip(layers, diff_ids, strict=True)):
         if layer is not None and layer.diff_id != want:
-            raise ArchiveError(
-                where, f"layer {i} does not match its diff_id {want[:19]}… (corrupt archive)"
-            )
+            raise IntegrityError(where, f"layer {i}", want, layer.diff_id)
 
 
 def config_platform(config: dict[str, Any]) -> str:

@@ -9,8 +9,10 @@ import threading
 from collections.abc import Collection
 from pathlib import Path
 
-from ..errors import ArchiveError, ImageNotFoundError
-from ..read.layers import LayerIndex, TapFor, index_layer
+from ..errors import ArchiveError, ImageNotFoundError, IntegrityError
+from ..read.layers import LayerIndex, TapFor, hash_layer, index_layer
+from ..read.limits import current
+from ..read.streams import HashingReader
 from .image import Image, Source, _check_diff_ids, config_platform
 from .layout import (
     DirStore,
@@ -67,26 +69,73 @@ class StoreSource(Source):
         skip: Collection[str] = (),
         cancel: threading.Event | None = None,
         tap_for: TapFor | None = None,
+        verify_skipped: bool = True,
     ) -> Image:
+        """Every layer blob is checked against its diff_id (and against its blob digest where
+        the layout names one). A layer in ``skip`` is hashed, not parsed (left as None), unless
+        ``verify_skipped`` is False."""
         store = self._store()
         try:
             found = self._located or self._locate(store)
             diff_ids = list(found.config["rootfs"].get("diff_ids") or [])
-            seen: dict[str, LayerIndex] = {}
+            if len(found.layer_names) != len(diff_ids):
+                raise ArchiveError(
+                    str(self),
+                    f"the manifest lists {len(found.layer_names)} layers "
+                    f"but the config {len(diff_ids)}",
+                )
+            seen: dict[str, tuple[str, LayerIndex | None]] = {}
             layers: list[LayerIndex | None] = []
-            for i, name in enumerate(found.layer_names):
-                want = diff_ids[i] if i < len(diff_ids) else None
-                if want in skip:
-                    layers.append(None)
-                elif want in seen:
-                    layers.append(seen[want])
-                else:
-                    tap = tap_for(want) if tap_for else None
-                    with store.open(name) as blob:
-                        layer = index_layer(blob, f"{self} layer {i}", cancel, tap)
-                    seen[layer.diff_id] = layer
-                    layers.append(layer)
+            left = current().image_entries
+            for i, (name, want) in enumerate(zip(found.layer_names, diff_ids, strict=True)):
+                where = f"{self} layer {i}"
+                digest = found.layer_digests[i] if i < len(found.layer_digests) else None
+                size = found.layer_sizes[i] if i < len(found.layer_sizes) else None
+                if want in seen and seen[want][0] == name:
+                    layers.append(seen[want][1])  # the same blob again: checked already
+                    continue
+                if want in skip or want in seen:
+                    if verify_skipped or want in seen:
+                        with store.open(name) as blob:
+                            self._verify(blob, where, name, want, digest, size, cancel)
+                    layers.append(seen[want][1] if want in seen else None)
+                    continue
+                tap = tap_for(want) if tap_for else None
+                with store.open(name) as blob:
+                    raw = HashingReader(blob)
+                    layer = index_layer(raw, where, cancel, tap, max_entries=left)
+                    raw.drain()
+                    self._check_blob(raw, f"layer {i} ({name})", digest, size)
+                if layer.diff_id != want:
+                    raise IntegrityError(str(self), f"layer {i} ({name})", want, layer.diff_id)
+                left -= len(layer.records)
+                seen[want] = (name, layer)
+                layers.append(layer)
         finally:
             store.close()
         _check_diff_ids(str(self), layers, diff_ids)
-        return Image(str(self), found.image_id, found.config, diff_ids, layers)
+        return Image(
+            str(self),
+            found.image_id,
+            found.config,
+            diff_ids,
+            layers,
+            manifest_digest=found.manifest_digest,
+        )
+
+    def _verify(self, blob, where, name, want, digest, size, cancel) -> None:  # type: ignore[no-untyped-def]
+        """Hash a layer without parsing it; raise unless it has diff_id ``want``."""
+        raw = HashingReader(blob)
+        diff_id, _ = hash_layer(raw, where, cancel)
+        raw.drain()
+        what = where.removeprefix(f"{self} ") + f" ({name})"
+        self._check_blob(raw, what, digest, size)
+        if diff_id != want:
+            raise IntegrityError(str(self), what, want, diff_id)
+
+    def _check_blob(self, raw: HashingReader, what: str, digest: str | None, size) -> None:  # type: ignore[no-untyped-def]
+        what += " blob"
+        if digest is not None and "sha256:" + raw.hexdigest() != digest:
+            raise IntegrityError(str(self), what, digest, "sha256:" + raw.hexdigest())
+        if isinstance(size, int) and size != raw.count:
+            raise IntegrityError(str(self), what + " size", f"{size} bytes", f"{raw.count} bytes")
