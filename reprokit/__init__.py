@@ -73,7 +73,7 @@ _LAZY = {
     "check": "reprokit.api",
     "compare": "reprokit.api",
     "load": "reprokit.api",
-    "fix": "reprokit.fixing",
+    "fix": "reprokit.api",
     "FixResult": "reprokit.fixing",
     "audit": "reprokit.auditing.scan",
     "drift": "reprokit.auditing.drift",
@@ -98,7 +98,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on demand
-    from .api import check, compare, load  # noqa: F401
+    from .api import check, compare, fix, load  # noqa: F401
     from .auditing.drift import drift  # noqa: F401
     from .auditing.images import images  # noqa: F401
     from .auditing.result import AuditResult  # noqa: F401
@@ -110,7 +110,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from .explain.causes import CAUSES  # noqa: F401
     from .explain.rules import Rule  # noqa: F401
     from .explain.settings import Settings  # noqa: F401
-    from .fixing import FixResult, fix  # noqa: F401
+    from .fixing import FixResult  # noqa: F401
     from .fleet.history import HistoryResult, history  # noqa: F401
     from .fleet.result import SurveyResult  # noqa: F401
     from .fleet.survey import survey  # noqa: F401

@@ -8,7 +8,9 @@ True
 
 from __future__ import annotations
 
+import shlex
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -20,13 +22,16 @@ from .errors import Cancelled, UsageError
 from .example import example_context
 from .explain.rules import Rule
 from .explain.settings import Settings, find_settings, read_settings
+from .fixing import ROUNDS as FIX_ROUNDS
+from .fixing import FixResult, Round, Unfixed, first_edits, plan, unfixed
+from .patching import apply_edits
 from .pipeline import Compare, Pipeline
 from .result import Result
 from .runs import Session, engine_url, find_culprits, run_builds
 from .sources.image import Source
 from .sources.layout import Platform, parse_platform
 from .spec import BuildSpec
-from .suggestions import suggest
+from .suggestions import suggest, with_timestamp_advice
 from .variations import Variation, VaryOptions, parse_vary
 from .verdict import Tolerance
 
@@ -206,7 +211,16 @@ def check(
             kept_images=list(session.kept),
         )
         suggestions = _suggestions(built, spec, base_url, source_date_epoch) if suggest else []
-        return replace(built, suggestions=suggestions, duration_s=time.monotonic() - started)
+        advised = with_timestamp_advice(replace(built, suggestions=suggestions), _words(spec))
+        return replace(advised, duration_s=time.monotonic() - started)
+
+
+def _words(spec: BuildSpec) -> str:
+    """The context (and ``-f DOCKERFILE`` unless the default) as typed on a command line."""
+    words = [str(spec.context)]
+    if str(spec.dockerfile) != "Dockerfile":
+        words += ["-f", str(spec.dockerfile)]
+    return shlex.join(words)
 
 
 def _is_packer_template(context: str | Path) -> bool:
@@ -311,3 +325,83 @@ def load(path: str | Path, *, show_secrets: bool = False) -> AnyResult:
     from .kinds import load as load_any
 
     return load_any(path).revealing(show_secrets)
+
+
+def fix(
+    context: str | Path,
+    *,
+    dockerfile: str | None = None,
+    output: str | Path | None = None,
+    in_place: bool = False,
+    verify: bool = True,
+    rounds: int = FIX_ROUNDS,
+    require: str = "equivalent",
+    **check_options: Any,
+) -> FixResult:
+    """Check ``context``, patch its Dockerfile with the fixes found, and (unless not
+    ``verify``) rebuild the patched Dockerfile twice per round until ``require`` is met or
+    ``rounds`` are used. The patched Dockerfile goes to ``output`` (default
+    ``Dockerfile.fixed`` beside the original), or over the original with ``in_place``."""
+    if rounds < 1:
+        raise UsageError(f"rounds must be at least 1, not {rounds}")
+    started = time.monotonic()
+    ctx = Path(context)
+    source = Path(dockerfile) if dockerfile else Path("Dockerfile")
+    source = (source if source.is_absolute() else ctx / source).absolute()
+    try:
+        original = source.read_text(encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"Dockerfile {source}: cannot read ({err.strerror})") from None
+    if in_place:
+        out = source
+    elif output is not None:
+        out = Path(output)
+    else:
+        out = source.with_name(source.name + ".fixed")
+    if out.resolve() == source.resolve() and not in_place:
+        raise UsageError(f"--output {out} is the Dockerfile itself: give --in-place to do that")
+    target = check_options.get("target")
+    before = check(ctx, dockerfile=str(source), **check_options)
+    text, current = original, before
+    after: Result | None = None
+    rounds_done: list[Round] = []
+    left: list[Unfixed] = []
+    if not before.meets(require):
+        for number in range(1, rounds + 1):
+            edits = first_edits(plan(current, text, target))
+            new_text, _ = apply_edits(text, edits)
+            if new_text == text:
+                break
+            text = new_text
+            out.write_text(text, encoding="utf-8")
+            if not verify:
+                rounds_done.append(Round(number, edits))
+                break
+            current = check(ctx, dockerfile=str(out.resolve()), **check_options)
+            rounds_done.append(Round(number, edits, current.verdict, current.reason))
+            after = current
+            if current.meets(require):
+                break
+        if not verify:  # what the applied plan has no edit for
+            final = plan(before, original, target)
+        else:
+            final = plan(current, text, target) if not current.meets(require) else []
+        left = unfixed(final, current, require)
+        if not rounds_done and not left:
+            left = [
+                Unfixed(None, "", c, n, "no step to patch")
+                for c, n in Counter(d.cause for d in current.file_records).items()
+            ]
+    return FixResult(
+        dockerfile=out,
+        original=original,
+        patched=text,
+        before=before,
+        after=after,
+        require=require,
+        round_records=rounds_done,
+        unfixed_records=left,
+        duration_s=time.monotonic() - started,
+        verified=verify,
+        source=source,
+    )

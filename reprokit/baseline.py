@@ -179,10 +179,9 @@ class ReplayResult(Reported):
     @cached_property
     def mismatches(self) -> pd.DataFrame:
         """One row per fact that differs: ``fact, expected, actual``."""
-        import pandas as pd
+        from .frames import frame
 
-        rows = [m.to_dict() for m in self.mismatch_records]
-        return pd.DataFrame(rows, columns=MISMATCH_COLUMNS)
+        return frame([m.to_dict() for m in self.mismatch_records], MISMATCH_COLUMNS)
 
     def to_dict(self) -> dict[str, Any]:
         """A ``reprokit/v1`` document of kind ``replay``."""

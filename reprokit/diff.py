@@ -11,7 +11,7 @@ compared.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .model import ConfigDiff, FileDiff, LayerDiff
@@ -72,17 +72,50 @@ def _field_order(key: str) -> list[Any]:
     return [int(p) if p.isdigit() else p for p in re.split(r"\[(\d+)\]", key)]
 
 
+def _deletions(records: dict[str, FileRecord]) -> dict[str, FileRecord]:
+    """A layer's records with each whiteout (``dir/.wh.name``) keyed by the path it deletes
+    (``dir/name``), unless the layer also has an entry at that path."""
+    out = {}
+    for path, rec in records.items():
+        if rec.type == "whiteout":
+            parent, _, base = path.rpartition("/")
+            deleted = f"{parent}/{base.removeprefix('.wh.')}"
+            if deleted not in records:
+                out[deleted] = replace(rec, path=deleted)
+                continue
+        out[path] = rec
+    return out
+
+
 def compare_records(
     a: dict[str, FileRecord], b: dict[str, FileRecord], layer: int | None = None
 ) -> list[FileDiff]:
-    """Added, removed and modified paths between two path → record maps, sorted by path."""
+    """Added, removed and modified paths between two path → record maps, sorted by path.
+
+    Deletion markers are not differences with a cause: a whiteout or an opaque marker both
+    sides have is the same deletion whatever its metadata (its mtime is the time of the
+    deletion), and is not reported. A whiteout only one side has is reported at the path it
+    deletes, as in the merged view: ``removed`` when only B's layer deletes it, ``added`` when
+    only A's does; the side that deletes holds a record of type ``whiteout`` at that path.
+
+    >>> wh = FileRecord("/var/cache/apt/archives/.wh.x.deb", "whiteout", mtime=1)
+    >>> compare_records({wh.path: wh}, {wh.path: FileRecord(wh.path, "whiteout", mtime=2)})
+    []
+    >>> [(d.path, d.change, d.b.type) for d in compare_records({}, {wh.path: wh})]
+    [('/var/cache/apt/archives/x.deb', 'removed', 'whiteout')]
+    """
     out = []
+    a, b = _deletions(a), _deletions(b)
     for path in sorted(a.keys() | b.keys()):
         ra, rb = a.get(path), b.get(path)
+        if ra is not None and rb is not None and ra.type == rb.type in ("whiteout", "opaque"):
+            continue  # the same deletion
         if ra is None:
-            out.append(FileDiff(path, "added", [], layer, None, rb))
+            deletes = rb is not None and rb.type == "whiteout"
+            out.append(FileDiff(path, "removed" if deletes else "added", [], layer, None, rb))
         elif rb is None:
-            out.append(FileDiff(path, "removed", [], layer, ra, None))
+            deletes = ra.type == "whiteout"
+            out.append(FileDiff(path, "added" if deletes else "removed", [], layer, ra, None))
         elif fields := differing_fields(ra, rb):
             out.append(FileDiff(path, "modified", fields, layer, ra, rb))
     return out

@@ -1,5 +1,5 @@
-"""``reprokit fix``: patch a Dockerfile with the fixes its check computed, and prove the patch by
-building the patched Dockerfile twice and comparing.
+"""``reprokit fix`` (:func:`reprokit.api.fix`): patch a Dockerfile with the fixes its check
+computed, and prove the patch by building the patched Dockerfile twice and comparing.
 
 Round 1 applies the first candidate fix of every cause of every differing step
 (:func:`reprokit.explain.fixes.plan_step`); when differences remain, the next round plans again
@@ -14,13 +14,13 @@ rewritten unless ``in_place``.
 
 from __future__ import annotations
 
-import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .errors import UsageError
+from .errors import ReportError
 from .explain.causes import CAUSES, TIME_ONLY
 from .explain.fixes import CLEANUP_CAUSES, Edit, StepPlan, plan_step
 from .explain.rules import FILE_RULES
@@ -34,15 +34,19 @@ from .explain.steps import (
     split_by_step,
     writes,
 )
-from .patching import apply_edits, unified
-from .result import Result
-from .text import clean
+from .patching import unified
+from .protocol import Reported
+from .result import SCHEMA, Result
+from .version import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: rounds of patch-and-rebuild at most
 ROUNDS = 3
 
 
-@dataclass
+@dataclass(frozen=True)
 class Round:
     """One round: the edits applied, and the verdict of the rebuild (None: not verified)."""
 
@@ -59,8 +63,13 @@ class Round:
             "reason": self.reason,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Round:
+        edits = [Edit.from_dict(e) for e in data.get("edits") or []]
+        return cls(int(data["round"]), edits, data.get("verdict"), data.get("reason") or "")
 
-@dataclass
+
+@dataclass(frozen=True)
 class Unfixed:
     """A cause left in a step that no edit fixes, and why."""
 
@@ -73,25 +82,41 @@ class Unfixed:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Unfixed:
+        return cls(
+            data.get("line"),
+            data.get("instruction") or "",
+            data["cause"],
+            int(data.get("count") or 0),
+            data.get("why") or "",
+        )
 
-@dataclass
-class FixResult:
+
+ROUND_COLUMNS = ["round", "edits", "verdict", "reason"]
+UNFIXED_COLUMNS = ["line", "instruction", "cause", "count", "why"]
+
+
+@dataclass(frozen=True, repr=False)
+class FixResult(Reported):
     """The outcome of ``reprokit fix``: the patched Dockerfile, its patch, the checks before
-    and after, the rounds and what could not be fixed."""
+    and after, the rounds and what could not be fixed. Records: ``round_records``,
+    ``unfixed_records``; DataFrames: :attr:`rounds`, :attr:`unfixed`. ``ok`` when the
+    required verdict is reached (verified by a rebuild, unless ``verified`` is False)."""
 
+    kind: ClassVar[str] = "fix"
     dockerfile: Path
     original: str
     patched: str
     before: Result
-    after: Result | None
+    after: Result | None = None
     require: str = "equivalent"
-    rounds: list[Round] = field(default_factory=list)
-    unfixed: list[Unfixed] = field(default_factory=list)
+    round_records: list[Round] = field(default_factory=list)
+    unfixed_records: list[Unfixed] = field(default_factory=list)
     duration_s: float = 0.0
     verified: bool = True
     #: the user's Dockerfile (the patch's "a" side)
     source: Path | None = None
-    kind = "fix"
 
     @property
     def patch(self) -> str:
@@ -104,53 +129,82 @@ class FixResult:
         if self.before.meets(self.require):
             return True
         if not self.verified:
-            return bool(self.patch) and not self.unfixed
+            return bool(self.patch) and not self.unfixed_records
         return self.after is not None and self.after.meets(self.require)
 
+    @cached_property
+    def rounds(self) -> pd.DataFrame:
+        """One row per round: ``round, edits, verdict, reason`` (edits described; ``verdict`` a
+        category)."""
+        from .frames import frame
+
+        rows = [
+            {
+                "round": r.number,
+                "edits": "; ".join(e.describe() for e in r.edits),
+                "verdict": r.verdict,
+                "reason": r.reason,
+            }
+            for r in self.round_records
+        ]
+        return frame(rows, ROUND_COLUMNS, categories=["verdict"], ints=["round"])
+
+    @cached_property
+    def unfixed(self) -> pd.DataFrame:
+        """One row per cause no edit fixed: ``line, instruction, cause, count, why`` (``cause``
+        a category)."""
+        from .frames import frame
+
+        rows = [
+            {"line": u.line, "instruction": u.instruction, "cause": u.cause, "count": u.count,
+             "why": u.why}
+            for u in self.unfixed_records
+        ]  # fmt: skip
+        return frame(rows, UNFIXED_COLUMNS, categories=["cause"], ints=["line", "count"])
+
     def to_dict(self) -> dict[str, Any]:
+        """A ``reprokit/v1`` document of kind ``fix``: both Dockerfiles, the patch, the rounds,
+        what is left, and the full checks before and after."""
         return {
-            "schema": "reprokit/v1",
+            "schema": SCHEMA,
             "kind": self.kind,
+            "reprokit_version": __version__,
             "ok": self.ok,
             "require": self.require,
             "dockerfile": str(self.dockerfile),
-            "patch": self.patch,
+            "source": str(self.source) if self.source else None,
             "verified": self.verified,
-            "before": {"verdict": self.before.verdict, "reason": self.before.reason},
-            "after": (
-                {"verdict": self.after.verdict, "reason": self.after.reason} if self.after else None
-            ),
-            "rounds": [r.to_dict() for r in self.rounds],
-            "unfixed": [u.to_dict() for u in self.unfixed],
             "duration_s": round(self.duration_s, 3),
+            "patch": self.patch,
+            "original": self.original,
+            "patched": self.patched,
+            "rounds": [r.to_dict() for r in self.round_records],
+            "unfixed": [u.to_dict() for u in self.unfixed_records],
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict() if self.after else None,
         }
 
-    def text(self) -> str:
-        """The human summary the CLI prints."""
-        b = self.before
-        lines = [f"before: {b.verdict.upper()} — {clean(b.reason)}"]
-        for r in self.rounds:
-            what = "; ".join(e.describe() for e in r.edits) or "no edit"
-            result = f" → {r.verdict.upper()}" if r.verdict else " (not verified)"
-            lines.append(f"round {r.number}: {clean(what)}{result}")
-        if self.after is not None:
-            lines.append(f"after: {self.after.verdict.upper()} — {clean(self.after.reason)}")
-        if self.patch:
-            lines.append(f"patched Dockerfile: {self.dockerfile}")
-            lines += ["  " + line for line in self.patch.splitlines()]
-        else:
-            lines.append("no change to the Dockerfile")
-        for u in self.unfixed:
-            where = f"line {u.line} " if u.line else ""
-            lines.append(f"not fixed: {where}{u.cause} ({u.count}): {clean(u.why)}")
-        state = "reached" if self.ok else "NOT reached"
-        lines.append(f"required verdict {self.require}: {state} ({self.duration_s:.0f} s)")
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return f"<pre>{html.escape(self.text())}</pre>"
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FixResult:
+        """Rebuild from a fix document (:class:`ReportError` when it is not one)."""
+        if not isinstance(data, dict) or data.get("kind") != "fix":
+            raise ReportError("not a reprokit fix report")
+        try:
+            return cls(
+                dockerfile=Path(data["dockerfile"]),
+                original=data.get("original") or "",
+                patched=data.get("patched") or "",
+                before=Result.from_dict(data["before"]),
+                after=Result.from_dict(data["after"]) if data.get("after") else None,
+                require=data.get("require") or "equivalent",
+                round_records=[Round.from_dict(r) for r in data.get("rounds") or []],
+                unfixed_records=[Unfixed.from_dict(u) for u in data.get("unfixed") or []],
+                duration_s=float(data.get("duration_s") or 0.0),
+                verified=bool(data.get("verified", True)),
+                source=Path(data["source"]) if data.get("source") else None,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ReportError(f"malformed fix report: {type(err).__name__} {err}") from None
 
 
 def _stage_of(instructions: list[Instruction], name: str) -> list[Instruction]:
@@ -267,91 +321,11 @@ def unfixed(plans: list[StepPlan], result: Result, require: str) -> list[Unfixed
 
 
 def timestamp_advice(result: Result) -> str:
-    """What clamps file times with the builder, image store and driver the check used."""
+    """What clamps file times with the builder, image store and driver the check used
+    (:func:`reprokit.suggestions.timestamp_advice`)."""
+    from .suggestions import TIMESTAMP_PREFIX
+    from .suggestions import timestamp_advice as advice
+
     build = result.builds[0] if result.builds else None
-    builder = build.builder if build else "docker"
-    store = (build.options.get("image_store") if build else None) or "classic"
-    if builder == "buildah":
-        return "no Dockerfile edit: check with `--builder buildah --source-date-epoch N`"
-    if builder == "buildx" and store == "containerd":
-        return "no Dockerfile edit: check with `--builder buildx --source-date-epoch N`"
-    return (
-        "no Dockerfile edit can clamp file times here: with the docker driver and the classic "
-        "image store, rewrite-timestamp is ignored and the OCI exporter is refused; use "
-        "`--builder buildah --source-date-epoch N`, or turn on the containerd image store and "
-        "use `--builder buildx --source-date-epoch N`"
-    )
-
-
-def fix(
-    context: str | Path,
-    *,
-    dockerfile: str | None = None,
-    output: str | Path | None = None,
-    in_place: bool = False,
-    verify: bool = True,
-    rounds: int = ROUNDS,
-    require: str = "equivalent",
-    **check_options: Any,
-) -> FixResult:
-    """Check ``context``, patch its Dockerfile with the fixes found, and (unless not
-    ``verify``) rebuild the patched Dockerfile twice per round until ``require`` is met or
-    ``rounds`` are used. The patched Dockerfile goes to ``output`` (default
-    ``Dockerfile.fixed`` beside the original), or over the original with ``in_place``."""
-    from .api import check
-
-    if rounds < 1:
-        raise UsageError(f"rounds must be at least 1, not {rounds}")
-    started = time.monotonic()
-    ctx = Path(context)
-    source = Path(dockerfile) if dockerfile else Path("Dockerfile")
-    source = source if source.is_absolute() else ctx / source
-    try:
-        original = source.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"Dockerfile {source}: cannot read ({err.strerror})") from None
-    if in_place:
-        out = source
-    elif output is not None:
-        out = Path(output)
-    else:
-        out = source.with_name(source.name + ".fixed")
-    if out.resolve() == source.resolve() and not in_place:
-        raise UsageError(f"--output {out} is the Dockerfile itself: give --in-place to do that")
-    target = check_options.get("target")
-    before = check(ctx, dockerfile=str(source), **check_options)
-    result = FixResult(
-        out, original, original, before, None, require, verified=verify, source=source
-    )
-    text, current = original, before
-    if not before.meets(require):
-        for number in range(1, rounds + 1):
-            plans = plan(current, text, target)
-            edits = first_edits(plans)
-            new_text, _ = apply_edits(text, edits)
-            if new_text == text:
-                break
-            text = new_text
-            out.write_text(text, encoding="utf-8")
-            this = Round(number, edits)
-            result.rounds.append(this)
-            result.patched = text
-            if not verify:
-                break
-            current = check(ctx, dockerfile=str(out.resolve()), **check_options)
-            this.verdict, this.reason = current.verdict, current.reason
-            result.after = current
-            if current.meets(require):
-                break
-        if not verify:  # what the applied plan has no edit for
-            final = plan(before, original, target)
-        else:
-            final = plan(current, text, target) if not current.meets(require) else []
-        result.unfixed = unfixed(final, current, require)
-        if not result.rounds and not result.unfixed:
-            result.unfixed = [
-                Unfixed(None, "", c, n, "no step to patch")
-                for c, n in Counter(d.cause for d in current.file_records).items()
-            ]
-    result.duration_s = time.monotonic() - started
-    return result
+    context = str((result.spec or {}).get("context") or "CONTEXT")
+    return "no Dockerfile edit: " + advice(build, context).removeprefix(TIMESTAMP_PREFIX)

@@ -21,6 +21,7 @@ from .auditing.result import AuditResult
 from .baseline import ReplayResult
 from .behaviour.result import ParityResult
 from .errors import ReportError
+from .fixing import FixResult
 from .fleet.history import HistoryResult
 from .fleet.result import SurveyResult
 from .packages.model import Inventory
@@ -32,7 +33,7 @@ from .schemas import validate
 #: What :func:`load` returns: one of the result kinds.
 AnyResult = (
     Result | ParityResult | AuditResult | Inventory | ReplayResult | ImagesResult | SurveyResult
-    | HistoryResult
+    | HistoryResult | FixResult
 )  # fmt: skip
 
 #: kind → the class whose ``from_dict`` reads it
@@ -44,6 +45,7 @@ REGISTRY: dict[str, type[AnyResult]] = {
     "inventory": Inventory,
     "replay": ReplayResult,
     "images": ImagesResult,
+    "fix": FixResult,
     "survey": SurveyResult,
     "history": HistoryResult,
 }

@@ -3,9 +3,11 @@
 In a Jupyter notebook every bar of a cell lives in one output, updated in place (a display
 id, no widget): nothing is left dead when the kernel stops, and once a bar closes its line
 says what happened — ``✓ build a — 4/4 steps in 1.2 s`` — so a saved notebook keeps one clean
-line per build and one for the layers read. On an interactive terminal a tqdm bar; nothing
-when stderr is not a terminal (tests, CI, pipes) or when turned off (``reprokit ... --quiet``
-or :func:`configure`). When off, every hook is a no-op that costs one method call.
+line per build and one for the layers read. On an interactive terminal a tqdm bar. When
+stderr is not a terminal (CI, pipes, a log file) each build bar degrades to one clean line
+printed once, when it closes — ``✓ build a — 4/4 steps in 1.2 s`` (the layers read print
+nothing there). Nothing at all when turned off (``reprokit ... --quiet`` or
+:func:`configure`). When off, every hook is a no-op that costs one method call.
 
 A bar reaches its total when it closes after success; it shows failure only when it closes
 while an exception propagates (``close()`` in a ``finally``) or on :meth:`_Bar.fail`.
@@ -18,6 +20,7 @@ while an exception propagates (``close()`` in a ``finally``) or on :meth:`_Bar.f
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import re
@@ -41,16 +44,23 @@ def _in_notebook() -> bool:
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
-def active() -> bool:
-    """Whether progress is shown now."""
-    if _enabled is not None:
-        return _enabled
-    if _in_notebook():
-        return True
+def _tty() -> bool:
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def active() -> bool:
+    """Whether live progress (bars of bytes and steps) is shown now."""
+    if _enabled is not None:
+        return _enabled
+    return _in_notebook() or _tty()
+
+
+def _lines() -> bool:
+    """Whether bars degrade to one line each (automatic mode, stderr not a terminal)."""
+    return _enabled is None and not _in_notebook() and not _tty()
 
 
 class _Off:
@@ -275,10 +285,59 @@ class _Bar(_Off):
         self._t.close()
 
 
+class _LineBar(_Off):
+    """A bar where stderr is not a terminal: silent while it runs, one line when it closes
+    (``✓ build a — 4/4 steps in 1.2 s``, or ``✗ build a — failed at 3/4 after 0.4 s``)."""
+
+    def __init__(self, desc: str, total: float | None, unit: str):
+        import time
+
+        self.desc, self.total, self.unit, self.n = desc[:48], total, unit, 0.0
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self._closed = False
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def step(self, where: str) -> None:
+        done, _, total = where.partition("/")
+        if done.isdigit() and total.isdigit():
+            self.total, self.n = int(total), int(done) - 1
+
+    def close(self) -> None:
+        self._finish(sys.exc_info()[0] is None)
+
+    def fail(self) -> None:
+        self._finish(False)
+
+    def _finish(self, ok: bool) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        took = self._clock() - self._start
+        if ok:
+            if self.total:
+                self.n = self.total  # the last step ran: the bar reaches its total
+            count = (
+                f"{self.n:.0f}/{self.total:.0f} {self.unit}s"
+                if self.total
+                else _amount(self.n, self.unit)
+            )
+            line = f"✓ {self.desc} — {count} in {took:.1f} s"
+        else:
+            at = f" at {self.n + 1:.0f}/{self.total:.0f}" if self.total else ""
+            line = f"✗ {self.desc} — failed{at} after {took:.1f} s"
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: progress is a courtesy
+            print(line, file=sys.stderr, flush=True)
+
+
 def bar(desc: str, total: float | None = None, unit: str = "B") -> _Off:
-    """A progress bar (a no-op when progress is off); use it as a context manager."""
+    """A progress bar (a no-op when progress is off); use it as a context manager. Where
+    stderr is not a terminal, a bar of steps prints one line when it closes and a bar of
+    bytes nothing."""
     if not active():
-        return _Off()
+        return _LineBar(desc, total, unit) if unit != "B" and _lines() else _Off()
     if _in_notebook():
         try:
             import IPython.display  # noqa: F401

@@ -1,6 +1,6 @@
 """The protocol every result kind follows, whatever produced it.
 
-A result (comparison, parity, audit, drift, inventory, replay, images) has a ``kind``, an
+A result (comparison, parity, audit, drift, inventory, replay, images, fix) has a ``kind``, an
 ``ok`` verdict (True = passes), ``to_dict()``/``from_dict()``, ``text()``, a rich display
 (``_repr_html_()``), ``to_json(path=None)`` and ``write(path)``, whose extension picks the
 format (``.json``, ``.html``, ``.md``, ``.ipynb``). Every output shows the result through
@@ -28,6 +28,7 @@ from typing import Any
 #: every kind of result, in the order the documentation lists them
 KINDS = (
     "comparison", "parity", "audit", "drift", "inventory", "replay", "images", "survey", "history",
+    "fix",
 )  # fmt: skip
 
 

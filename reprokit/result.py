@@ -14,7 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from . import frames
 from .errors import ReportError, UsageError
+from .frames import one_line
 from .model import (
     VERDICTS,
     BuildInfo,
@@ -174,9 +176,8 @@ class Result(Reported):
     @cached_property
     def packages(self) -> pd.DataFrame:
         """One row per differing package: ``manager, name, change, a, b`` (versions)."""
-        import pandas as pd
-
-        return pd.DataFrame([p.to_dict() for p in self.package_records], columns=PACKAGE_COLUMNS)
+        rows = [p.to_dict() for p in self.package_records]
+        return frames.frame(rows, PACKAGE_COLUMNS, categories=["manager", "change"])
 
     @cached_property
     def parity(self) -> pd.DataFrame:
@@ -311,20 +312,10 @@ def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
     return frame.astype(types)
 
 
-def one_line(text: str) -> str:
-    """Multi-line evidence on one line for a DataFrame cell (lines joined with `` ⏎ ``).
-
-    >>> one_line("@@ line 1 @@\\n-a\\n+b")
-    '@@ line 1 @@ ⏎ -a ⏎ +b'
-    """
-    return " ⏎ ".join(str(text).splitlines())
-
-
 def parity_frame(entries: list[ParityEntry]) -> pd.DataFrame:
     """One row per parity entry: ``test, a, b, same, status_a, status_b`` (a side's value when
-    it ran, else its status and message), as the JSON's ``parity`` entries name them."""
-    import pandas as pd
-
+    it ran, else its status and message), as the JSON's ``parity`` entries name them; values
+    flat (:mod:`reprokit.frames`)."""
     from .report.view import outcome_text
 
     rows = [
@@ -338,4 +329,4 @@ def parity_frame(entries: list[ParityEntry]) -> pd.DataFrame:
         }
         for e in entries
     ]
-    return pd.DataFrame(rows, columns=PARITY_COLUMNS)
+    return frames.frame(rows, PARITY_COLUMNS, categories=["status_a", "status_b"])

@@ -364,13 +364,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+def schema_of(kind: str) -> dict[str, Any]:
+    """The schema of ``kind``; for a kind without one here (newer), the keys every kind has."""
+    return SCHEMAS.get(kind) or _obj(("kind",), **_HEAD, kind=_STR)
+
+
 def validate(data: Any, kind: str, source: str = "report") -> None:
     """:class:`ReportError` naming ``source`` and the first failing field unless ``data`` is a
     valid document of ``kind``."""
     if isinstance(data, dict) and data.get("schema", "reprokit/v1") != "reprokit/v1":
         found = clean(repr(data["schema"]), 60)
         raise ReportError(f"{source}: field schema: not a reprokit/v1 report (schema: {found})")
-    schema = SCHEMAS.get(kind) or _obj(("kind",), **_HEAD, kind=_STR)  # a kind newer than here
+    schema = schema_of(kind)
     error = first_error(schema, data)
     if error is not None:
         path, message = error

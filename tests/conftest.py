@@ -105,3 +105,40 @@ def execute_notebook(notebook: Path, timeout: int = 120):
     ).execute()
     nbformat.validate(nb)
     return nb
+
+
+#: The docs notebooks (notebooks/NAME.ipynb): the walkthrough and one per use.
+DOCS_NOTEBOOKS = ("walkthrough", "verify-rebuild", "parity", "audit")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ExecutedNotebooks:
+    """Each docs notebook executed at most once per session against the real engine, the way
+    reprokit executes them (:func:`reprokit.report.notebook.execute`: nbclient, outputs kept,
+    signed as trusted), into artifacts/NAME.ipynb; the notebook must leave no image or
+    container behind. Shared by the notebook tests and the JupyterLab browser test."""
+
+    def __init__(self, client: docker.DockerClient, workdir: Path):
+        self.client, self.workdir, self.done = client, workdir, {}
+
+    def __call__(self, name: str) -> Path:
+        if name not in self.done:
+            from reprokit.report.notebook import execute
+
+            (ROOT / "artifacts").mkdir(exist_ok=True)
+            target = ROOT / "artifacts" / f"{name}.ipynb"
+            cwd = self.workdir / name
+            cwd.mkdir()
+            before = engine_state(self.client)
+            execute(ROOT / "notebooks" / f"{name}.ipynb", target, cwd=cwd)
+            after = engine_state(self.client)
+            images, containers = after[0] - before[0], after[1] - before[1]
+            assert not containers, f"{name}: containers left behind: {containers}"
+            assert not images, f"{name}: images left behind: {images}"
+            self.done[name] = target
+        return self.done[name]
+
+
+@pytest.fixture(scope="session")
+def executed_notebooks(client, tmp_path_factory) -> ExecutedNotebooks:
+    return ExecutedNotebooks(client, tmp_path_factory.mktemp("notebooks"))

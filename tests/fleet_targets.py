@@ -35,7 +35,7 @@ def make_fleet(root: Path, busybox: str, client: docker.DockerClient) -> Path:
     _context(root, "timestamps", f"FROM {busybox}\nCOPY a.txt /a.txt\n", {"a.txt": "a\n"})
     _context(root, "random", f"FROM {busybox}\nRUN head -c 32 /dev/urandom > /random.bin\n")
     _context(root, "broken", f"FROM {busybox}\nRUN echo about to fail && exit 3\n")
-    _context(root, "dated", f"FROM {busybox}\nRUN date +%s%N > /build-date\n")
+    _context(root, "dated", f"FROM {busybox}\nRUN cat /proc/sys/kernel/random/uuid > /build-date\n")
     archive = root / "images"
     archive.mkdir(exist_ok=True)
     for side in ("a", "b"):

@@ -577,7 +577,10 @@ def test_compare_merged_view_applies_whiteouts(tmp_path):
         "/bin/ls": "removed",
     }
     per_layer = {d.path: d.change for d in result.file_records}
-    assert per_layer == {"/etc/.wh.passwd": "added", "/.wh.bin": "added"}
+    # a whiteout only B's layer has: a deletion of the path it deletes, as in the merged view
+    assert per_layer == {"/etc/passwd": "removed", "/bin": "removed"}
+    assert {d.b.type for d in result.file_records} == {"whiteout"}
+    assert all("deleted only by B" in (d.evidence or "") for d in result.file_records)
 
 
 def test_compare_different_layer_count(tmp_path):

@@ -355,7 +355,8 @@ def test_audit_notebook_is_escaped_redacted_and_reruns_without_an_engine(tmp_pat
     assert f"| all | {summary['findings']} |" in markdown
     findings = markdown.split("## Findings", 1)[1].split("## Fixes per rule", 1)[0]
     rows = [line for line in findings.splitlines() if line.startswith("| ")]
-    assert "| high | secret-aws-key | buried | 0→1 | /root/.aws/credentials |" in "\n".join(rows)
+    buried = "| high | secret-aws-key | buried layer 0→1 | /root/.aws/credentials |"
+    assert buried in "\n".join(rows)
     [hostile] = [row for row in rows if "world-writable" in row]
     assert "<img" not in markdown and "&lt;img src=x" in hostile and "\x1b" not in markdown
     assert r"\|\`x\`\[a\](b)\\x1b\[2J" in hostile  # no cell break, code, link, escape
@@ -369,7 +370,8 @@ def test_audit_notebook_is_escaped_redacted_and_reruns_without_an_engine(tmp_pat
         "result.findings",
     ]
     prefilled = [o.data["text/html"] for o in code_outputs(nb)]
-    assert 'class="reprokit-report rk-audit"' in prefilled[0] and "dataframe" in prefilled[1]
+    root = "reprokit-report tex2jax_ignore mathjax_ignore rk-audit"
+    assert root in prefilled[0] and "dataframe" in prefilled[1]
 
     started = time.monotonic()
     executed = execute_notebook(notebook)
@@ -377,7 +379,7 @@ def test_audit_notebook_is_escaped_redacted_and_reruns_without_an_engine(tmp_pat
     outputs = code_outputs(executed)
     assert not [o for o in outputs if o.output_type == "error"]
     htmls = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
-    assert len(htmls) == 2 and 'class="reprokit-report rk-audit"' in htmls[0]
+    assert len(htmls) == 2 and "reprokit-report tex2jax_ignore mathjax_ignore rk-audit" in htmls[0]
     table = htmls[1]  # the findings DataFrame, from the JSON alone
     assert "<table" in table and "dataframe" in table
     for f in result.finding_records:

@@ -8,12 +8,16 @@ mirror, PyPI, npm)."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import corpus
 import pytest
 from conftest import run_cli
 
 import reprokit
-from reprokit.fixing import fix
+from reprokit.api import fix
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -38,6 +42,36 @@ def corpus_bases(client, debian):
     }
 
 
+def figures(name: str, result) -> None:
+    """Print the closing figures of a project (and write them, with the fix report, to
+    ``$REPROKIT_CORPUS_FIGURES/NAME.json`` and ``NAME.md`` when that is set)."""
+    after = result.after or result.before
+    row = {
+        "project": name,
+        "before": result.before.verdict,
+        "causes_before": dict(
+            sorted(
+                {
+                    c: sum(1 for d in result.before.merged_records if d.cause == c)
+                    for c in {d.cause for d in result.before.merged_records}
+                }.items()
+            )
+        ),
+        "after": after.verdict,
+        "rounds": len(result.round_records),
+        "seconds": round(result.duration_s),
+        "patch": result.patch,
+        "unfixed": [u.to_dict() for u in result.unfixed_records],
+    }
+    print(json.dumps(row, indent=2))
+    where = os.environ.get("REPROKIT_CORPUS_FIGURES")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        (Path(where) / f"{name}.figures.json").write_text(json.dumps(row, indent=2) + "\n")
+        result.write(Path(where) / f"{name}.md")
+        result.write(Path(where) / f"{name}.json")
+
+
 @pytest.mark.parametrize("name", list(PROJECTS))
 def test_corpus_project_is_explained_and_fixed(name, corpus_bases, client, tmp_path):
     options, expected = PROJECTS[name]
@@ -46,6 +80,7 @@ def test_corpus_project_is_explained_and_fixed(name, corpus_bases, client, tmp_p
     original = (ctx / "Dockerfile").read_text()
     result = fix(ctx, output=out, network="host", keep_images=True, **options)
     before, after = result.before, result.after or result.before
+    figures(name, result)
     try:
         # every difference has a cause with default settings
         if "unexplained" not in expected:
@@ -59,7 +94,7 @@ def test_corpus_project_is_explained_and_fixed(name, corpus_bases, client, tmp_p
         assert after.meets("equivalent")
         if result.patch:
             assert result.patch.startswith("--- a/Dockerfile")
-            assert all(r.verdict for r in result.rounds)
+            assert all(r.verdict for r in result.round_records)
         # independent extraction of both final images: only mtimes differ
         tags = after.kept_images
         assert len(tags) == 2, tags

@@ -424,6 +424,32 @@ def test_docs_list_every_cause():
         assert f"`{name}`" in doc, name
 
 
+def _rule_row(rule, target: str) -> str:
+    parts = []
+    if rule.paths:
+        parts.append("paths " + ", ".join(f"`{p}`" for p in rule.paths))
+    for label, values in (("only fields", rule.fields_only), ("at least one of", rule.fields_any),
+                          ("changes", rule.changes)):  # fmt: skip
+        if values:
+            parts.append(f"{label} " + ", ".join(sorted(values)))
+    if rule.sniff:
+        parts.append(f"sniff `{rule.sniff}`")
+    return f"| `{rule.id}` | {target} | `{rule.cause}` | {'; '.join(parts)} |"
+
+
+def test_docs_rules_table_is_the_rules_in_their_order():
+    """docs/causes.md lists the built-in rules as rules.py has them, mtime-only first."""
+    from reprokit.explain.rules import CONFIG_RULES, FILE_RULES
+
+    doc = (Path(__file__).parent.parent / "docs" / "causes.md").read_text()
+    rows = [_rule_row(r, "file") for r in FILE_RULES] + [
+        _rule_row(r, "config") for r in CONFIG_RULES
+    ]
+    table = "| id | target | cause | matches |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    assert table in doc
+    assert FILE_RULES[0].id == "mtime-only"
+
+
 def test_a_path_the_images_write_in_different_layers_gets_content_evidence(tmp_path: Path):
     """The merged view takes /app/conf from layer 1 in A and layer 2 in B: the first pass
     (which pairs by layer) cannot see it; a second pass reads both sides."""

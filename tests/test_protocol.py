@@ -8,6 +8,7 @@ import json
 import random
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -20,6 +21,8 @@ from reprokit.auditing.result import AuditResult
 from reprokit.baseline import Mismatch, ReplayResult
 from reprokit.behaviour.result import ParityResult
 from reprokit.commands.common import status
+from reprokit.explain.fixes import Edit
+from reprokit.fixing import FixResult, Round, Unfixed
 from reprokit.fleet.history import HistoryResult
 from reprokit.fleet.result import SurveyResult, TargetRow
 from reprokit.kinds import REGISTRY
@@ -165,6 +168,25 @@ def history() -> HistoryResult:
     )
 
 
+def fixed() -> FixResult:
+    original = f"FROM scratch\nRUN pip install flask # {HOSTILE}\n"
+    patched = original.replace("pip install", "pip install --no-compile")
+    before = comparison()
+    after = Result("equivalent", "only timestamps differ", before.images, require="equivalent")
+    edit = Edit("flag", 2, "--no-compile", "python-bytecode", f"pip compiles {HOSTILE}")
+    return FixResult(
+        Path("/tmp/ctx/Dockerfile.fixed"),
+        original,
+        patched,
+        before,
+        after,
+        round_records=[Round(1, [edit], "equivalent", "only timestamps differ")],
+        unfixed_records=[Unfixed(2, f"RUN {HOSTILE}", "timestamp", 3, f"use buildah {HOSTILE}")],
+        duration_s=42.5,
+        source=Path("/tmp/ctx/Dockerfile"),
+    )
+
+
 MAKERS = {
     "comparison": comparison,
     "parity": parity,
@@ -175,6 +197,7 @@ MAKERS = {
     "images": images,
     "survey": survey,
     "history": history,
+    "fix": fixed,
 }
 
 
@@ -216,6 +239,7 @@ def test_one_ok_with_one_sense():
     assert not drift().ok and AuditResult("drift", "c", drift_records=drift().drift_records[1:]).ok
     assert not replay().ok and ReplayResult("a", "sha256:1", "b", 3).ok
     assert inventory().ok and images().ok
+    assert fixed().ok and not replace(fixed(), after=None).ok
     assert [status(r) for r in (comparison(), replay(), inventory())] == [1, 1, 0]
     for gone in ("fails", "holds", "exit_status", "write_report", "entries", "frame"):
         for maker in MAKERS.values():
@@ -234,6 +258,7 @@ def test_dataframes_are_named_as_their_records_and_computed_once():
         "survey": [("targets", "target_records")],
         "history": [("status", "status_records"), ("flaky", "flaky_records"),
                     ("timeline", "timeline_records")],
+        "fix": [("rounds", "round_records"), ("unfixed", "unfixed_records")],
     }  # fmt: skip
     for kind, names in pairs.items():
         result = MAKERS[kind]()
@@ -352,6 +377,7 @@ RESULT_MODULES = {
     "reprokit.packages.model",
     "reprokit.kinds",
     "reprokit.protocol",
+    "reprokit.fixing",
 }
 
 

@@ -371,7 +371,7 @@ def test_cli_report_formats(results, tmp_path):
         "--report", str(out / "nb.ipynb"), "--report", str(out / "r.json"),
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr == ""  # no progress bars when stderr is not a terminal
+    assert proc.stderr == ""  # no build: reading prints no progress when stderr is a pipe
     assert (out / "r.html").read_text().startswith("<!DOCTYPE html>")
     assert (out / "r.md").read_text().startswith("## reprokit: DIFFERENT")
     nbformat.validate(nbformat.read(out / "nb.ipynb", as_version=4))
@@ -431,7 +431,7 @@ def test_progress_bars_when_on_and_silence_when_off(results, capsys):
 def test_documented_dataframe_columns_are_the_real_ones(results):
     """docs/guide.md lists every DataFrame's columns; they are a contract."""
     guide = (Path(__file__).resolve().parent.parent / "docs" / "guide.md").read_text()
-    documented = dict(re.findall(r"^\| `(\w+)` \| `([\w, ]+)`", guide, re.MULTILINE))
+    documented = dict(re.findall(r"^\| `Result` \| `(\w+)` \| `([\w, ]+)`", guide, re.MULTILINE))
     result = results["different"]
     for name in ("layers", "config", "files", "steps"):
         assert documented[name].split(", ") == list(getattr(result, name).columns), name

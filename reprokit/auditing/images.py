@@ -87,9 +87,9 @@ class ImagesResult(Reported):
     @cached_property
     def images(self) -> pd.DataFrame:
         """One row per image (columns: :data:`IMAGE_COLUMNS`), newest first."""
-        import pandas as pd
+        from ..frames import frame
 
-        return pd.DataFrame(self.image_records, columns=IMAGE_COLUMNS)
+        return frame(self.image_records, IMAGE_COLUMNS, times=["created"])
 
     def to_dict(self) -> dict[str, Any]:
         """A ``reprokit/v1`` document of kind ``images``."""

@@ -92,17 +92,22 @@ class AuditResult(Reported):
     @cached_property
     def findings(self) -> pd.DataFrame:
         """One row per finding (columns: :data:`FINDING_COLUMNS`)."""
-        import pandas as pd
+        from ..frames import frame
 
-        return pd.DataFrame([f.to_dict() for f in self.finding_records], columns=FINDING_COLUMNS)
+        return frame(
+            [f.to_dict() for f in self.finding_records],
+            FINDING_COLUMNS,
+            categories={"severity": SEVERITIES[::-1], "where": None, "rule": None},
+            ints=["layer", "removed_in"],
+        )
 
     @cached_property
     def drift(self) -> pd.DataFrame:
         """One row per drifted path or config field (columns: :data:`DRIFT_COLUMNS`)."""
-        import pandas as pd
+        from ..frames import frame
 
         rows = [{**d.to_dict(), "fields": ",".join(d.fields)} for d in self.drift_records]
-        return pd.DataFrame(rows, columns=DRIFT_COLUMNS)
+        return frame(rows, DRIFT_COLUMNS, categories=["change", "class"])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report as a dict."""

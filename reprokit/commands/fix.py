@@ -1,19 +1,16 @@
 """``reprokit fix CONTEXT``: patch the Dockerfile with the fixes a check finds, and prove the
 patch by building it twice (bounded rounds). Exit 0 when the required verdict is reached, 1 when
-not, 2 on errors."""
+not, 2 on errors. ``--json``/``--report`` write the fix result (kind ``fix``) in any format."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from ..fixing import ROUNDS, fix
-from ..outputs import write_all
-from ..redaction import redact_data, showing
-from ..report.json import document
+from ..api import fix
+from ..fixing import ROUNDS
 from ..spec import parse_build_args
 from .check import builder_options, labels
-from .common import EXIT_FAILED, EXIT_OK, check_output_path, say
+from .common import EXIT_FAILED, EXIT_OK, check_output_path, report_option, say, write_outputs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="verdict to reach (default: equivalent)",
     )
     p.add_argument("--json", metavar="PATH", help="write the fix result as JSON")
+    report_option(p)
     p.add_argument("--build-arg", action="append", default=[], metavar="K=V", help="build arg")
     p.add_argument("--target", help="target stage of a multi-stage Dockerfile")
     p.add_argument("--network", default="none", help="network of RUN steps: none (default) or host")
@@ -65,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
         builder=args.builder,
         source_date_epoch=args.source_date_epoch,
     )
-    if args.json:  # redacted (unless --show-secrets), strict JSON, written whole
-        data = result.to_dict() if showing() else redact_data(result.to_dict())
-        write_all([(Path(args.json), lambda path: document(data, path))])
+    write_outputs(result, args)
     say(result.text())
     return EXIT_OK if result.ok else EXIT_FAILED

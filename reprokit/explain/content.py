@@ -110,8 +110,9 @@ def text_diff(a: str, b: str, limit: int = DIFF_LINES) -> str:
         take_a = min(len(removed), max(room // 2, room - len(added)))
         take_b = min(len(added), room - take_a)
         out.append(f"@@ line {i1 + 1} @@")
-        out += ["-" + _cut(line) for line in removed[:take_a]]
-        out += ["+" + _cut(line) for line in added[:take_b]]
+        at = _differs_at(removed[:take_a], added[:take_b])
+        out += ["-" + _cut(line, at) for line in removed[:take_a]]
+        out += ["+" + _cut(line, at) for line in added[:take_b]]
         shown += take_a + take_b
         hidden += len(removed) - take_a + len(added) - take_b
     if hidden:
@@ -119,8 +120,36 @@ def text_diff(a: str, b: str, limit: int = DIFF_LINES) -> str:
     return shorten("\n".join(out))
 
 
-def _cut(line: str) -> str:
-    return line if len(line) <= _LINE_CHARS else line[: _LINE_CHARS - 1] + "…"
+def _differs_at(removed: list[str], added: list[str]) -> int:
+    """Where the first removed and first added line of a change start to differ (0 when one
+    side has none)."""
+    if not removed or not added:
+        return 0
+    a, b = removed[0], added[0]
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+
+
+def _cut(line: str, at: int = 0) -> str:
+    """``line`` bounded to :data:`_LINE_CHARS`; a long line is cut around offset ``at`` (the
+    first differing character), so the excerpt shows the part that differs.
+
+    >>> line = "x" * 300 + "2024" + "y" * 300
+    >>> cut = _cut(line, 300)
+    >>> len(cut) <= _LINE_CHARS and "2024" in cut and cut.startswith("…") and cut.endswith("…")
+    True
+    >>> _cut("short", 3)
+    'short'
+    """
+    if len(line) <= _LINE_CHARS:
+        return line
+    room = _LINE_CHARS - 2
+    start = max(0, min(at - room // 3, len(line) - room))
+    if start == 0:
+        return line[: _LINE_CHARS - 1] + "…"
+    end = start + room
+    return "…" + line[start:end] + ("…" if end < len(line) else "")
 
 
 def first_difference(a: bytes, b: bytes) -> int:

@@ -337,6 +337,9 @@ def _evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
     """Generic evidence from the records and, when read, the contents."""
     a, b = d.a, d.b
     if d.change in ("added", "removed"):
+        deleter = next((r for r in (a, b) if r is not None and r.type == "whiteout"), None)
+        if deleter is not None:
+            return f"deleted only by {'A' if deleter is a else 'B'}'s layer (a whiteout)"
         rec = b if d.change == "added" else a
         assert rec is not None
         side = "B" if d.change == "added" else "A"

@@ -87,7 +87,14 @@ class Edit:
         return f"insert `{self.text}` before line {self.line}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "line": self.line, "text": self.text, "cause": self.cause}
+        out = {"kind": self.kind, "line": self.line, "text": self.text, "cause": self.cause}
+        return {**out, "why": self.why} if self.why else out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Edit:
+        return cls(
+            data["kind"], int(data["line"]), data["text"], data["cause"], data.get("why", "")
+        )
 
 
 @dataclass

@@ -120,7 +120,7 @@ class DaskExecutor:
             pure=False,
             retries=0,
             workers=workers or None,
-            allow_other_workers=True,
+            allow_other_workers=bool(workers),  # Dask refuses it without a worker list
         )
 
     def run(self, targets: list[Target]) -> Iterator[Outcome]:

@@ -335,23 +335,31 @@ class HistoryResult(Reported):
 
     @cached_property
     def timeline(self) -> pd.DataFrame:
-        import pandas as pd
+        from ..frames import frame
 
-        frame = pd.DataFrame(self.timeline_records, columns=TIMELINE_COLUMNS)
-        frame["time"] = pd.to_datetime(frame["time"], utc=True, format="ISO8601")
-        return frame
+        return frame(
+            self.timeline_records,
+            TIMELINE_COLUMNS,
+            times=["time"],
+            categories=["kind", "verdict", "require", "builder"],
+        )
 
     @cached_property
     def status(self) -> pd.DataFrame:
-        import pandas as pd
+        from ..frames import frame
 
-        return pd.DataFrame(self.status_records, columns=STATUS_COLUMNS)
+        return frame(
+            self.status_records,
+            STATUS_COLUMNS,
+            times=["since", "last_ok"],
+            categories=["latest"],
+        )
 
     @cached_property
     def flaky(self) -> pd.DataFrame:
-        import pandas as pd
+        from ..frames import frame
 
-        return pd.DataFrame(self.flaky_records, columns=FLAKY_COLUMNS)
+        return frame(self.flaky_records, FLAKY_COLUMNS, categories=["cause"])
 
     def target(self, name: str) -> dict[str, Any]:
         """The status of one target."""

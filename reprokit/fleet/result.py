@@ -144,7 +144,7 @@ class SurveyResult(Reported):
     @cached_property
     def targets(self) -> pd.DataFrame:
         """One row per target (:data:`TARGET_COLUMNS`, then ``cause:NAME`` counts)."""
-        import pandas as pd
+        from ..frames import frame
 
         causes = self.causes
         rows = []
@@ -152,7 +152,11 @@ class SurveyResult(Reported):
             row = {k: v for k, v in r.to_dict().items() if k in TARGET_COLUMNS}
             row.update({f"cause:{c}": int(r.causes.get(c, 0)) for c in causes})
             rows.append(row)
-        return pd.DataFrame(rows, columns=TARGET_COLUMNS + [f"cause:{c}" for c in causes])
+        return frame(
+            rows,
+            TARGET_COLUMNS + [f"cause:{c}" for c in causes],
+            categories=["kind", "verdict", "require", "builder"],
+        )
 
     def row(self, target: str) -> TargetRow:
         for r in self.target_records:

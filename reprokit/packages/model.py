@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PACKAGE_COLUMNS = ["manager", "name", "version", "arch"]
+USER_COLUMNS = ["name", "uid", "gid", "home", "shell"]
+GROUP_COLUMNS = ["name", "gid", "members"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +86,25 @@ class Inventory(Reported):
     @cached_property
     def packages(self) -> pd.DataFrame:
         """One row per package: ``manager, name, version, arch``."""
-        import pandas as pd
+        from ..frames import frame
 
-        rows = [{"arch": None, **p.to_dict()} for p in self.package_records]
-        return pd.DataFrame(rows, columns=PACKAGE_COLUMNS)
+        rows = [p.to_dict() for p in self.package_records]
+        return frame(rows, PACKAGE_COLUMNS, categories=["manager", "arch"])
 
     @cached_property
     def users(self) -> pd.DataFrame:
-        """One row per user of /etc/passwd (its fields as columns)."""
-        import pandas as pd
+        """One row per user of /etc/passwd: :data:`USER_COLUMNS`."""
+        from ..frames import frame
 
-        return pd.DataFrame(self.user_records)
+        return frame(self.user_records, USER_COLUMNS)
 
     @cached_property
     def groups(self) -> pd.DataFrame:
-        """One row per group of /etc/group (its fields as columns)."""
-        import pandas as pd
+        """One row per group of /etc/group: :data:`GROUP_COLUMNS` (``members`` as
+        ``a, b``)."""
+        from ..frames import frame
 
-        return pd.DataFrame(self.group_records)
+        return frame(self.group_records, GROUP_COLUMNS)
 
     def facts(self) -> dict[str, Any]:
         """The facts as plain data (what ``capture`` records and ``replay`` checks)."""

@@ -98,7 +98,12 @@ def path(value: object, limit: int = 160) -> str:
     >>> path("/usr/lib/x")
     '<code>/<wbr>usr/<wbr>lib/<wbr>x</code>'
     """
-    return "<code>" + esc(value, limit).replace("/", "/<wbr>") + "</code>"
+    text = clean(value, limit)
+    parts = [
+        _value_html(seg) if len(seg) > LONG_WORD else html.escape(seg, quote=True)
+        for seg in text.split("/")
+    ]
+    return "<code>" + "/<wbr>".join(parts) + "</code>"
 
 
 def digest(value: object, keep: int = 19) -> str:
@@ -111,6 +116,42 @@ def digest(value: object, keep: int = 19) -> str:
     full = esc(value)
     short = esc(str(value)[:keep]) + ("…" if len(str(value)) > keep else "")
     return f'<code title="{full}">{short}</code>'
+
+
+#: A hex digest inside a value (a sha256 in a parity outcome, a replayed fact): 32+ hex digits.
+_HEX = re.compile(r"\b((?:sha256:)?[0-9a-f]{12})([0-9a-f]{20,})\b")
+
+
+def value(text: object, limit: int | None = None) -> str:
+    """A value as safe HTML with every hex digest in it shortened to 12 digits, the full digest
+    on hover (``title``): a 64-digit word cannot wrap and would push a table past 1024 px.
+
+    >>> value('{"sha256": "' + "ab" * 32 + '"}')[:50]
+    '{&quot;sha256&quot;: &quot;<span title="ababababab'
+    >>> value("sha256:" + "0" * 64).endswith('">000000000000…</span>')
+    True
+    >>> value("org.opencontainers.image.source=$URL")
+    'org.<wbr>opencontainers.<wbr>image.<wbr>source=<wbr>$URL'
+    """
+    return _value_html(clean(text, limit))
+
+
+def _value_html(text: str) -> str:
+    out = []
+    for part in _SPACE.split(text):
+        if len(part) > LONG_WORD and not part.isspace():  # may wrap after / . = , : & _ -
+            out.append("<wbr>".join(html.escape(p, quote=True) for p in _BREAK.split(part)))
+        elif "…" in part:  # a redacted or cut word ("AKIA…(20 chars)") stays on one line
+            out.append(f'<span style="white-space:nowrap">{html.escape(part, quote=True)}</span>')
+        else:
+            out.append(html.escape(part, quote=True))
+    return _HEX.sub(lambda m: f'<span title="{m.group(0)}">{m.group(1)}…</span>', "".join(out))
+
+
+#: a word longer than this may wrap after punctuation (a label, a command line, a key path)
+LONG_WORD = 20
+_SPACE = re.compile(r"(\s+)")
+_BREAK = re.compile(r"(?<=[/.=,:&_-])(?=.)")
 
 
 #: Cells whose text is a number, a size or a duration: right-aligned.
@@ -127,7 +168,12 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None =
     """``rows`` hold HTML already escaped; columns in ``numeric`` (and cells that are plain
     numbers) are right-aligned, every other cell left-aligned (inline, so JupyterLab's
     right-aligned tables and an untrusted notebook do not change it)."""
-    numeric = numeric or set()
+    numeric = {
+        i
+        for i in numeric or set()
+        if (cells := [_TAG.sub("", row[i]) for row in rows if i < len(row) and row[i]])
+        and all(_NUMERIC.match(cell) for cell in cells)
+    }  # a column right-aligned holds numbers, and only numbers (a "?" or "—" keeps it left)
 
     def is_num(i: int, cell: str) -> bool:
         return i in numeric or bool(_NUMERIC.match(cell))
@@ -146,6 +192,7 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None =
 
 
 _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{32,}$")
+_TAG = re.compile(r"<[^>]+>")
 
 
 def _value(text: str) -> str:
@@ -265,6 +312,7 @@ def render_view(v: View, plots: dict[str, str] | None = None) -> str:
         f'padding:8px 12px;border-radius:4px">'
         f"<b>{esc(v.verdict.upper())}</b> — {esc(v.reason, 400)}</div>"
     )
+    parts.append(f"<p><b>{esc(v.headline, 600)}</b></p>")
     if v.explained is not None:
         state = "every difference has a cause" if v.explained else "some differences unexplained"
         parts.append(f'<p class="rk-note">{state}</p>')
@@ -393,7 +441,7 @@ PARITY_WIDTH = 200
 def parity_row(mark: str, name: str, a: str, b: str) -> list[str]:
     """One parity check side by side: its mark on a badge, A and B truncated alike, the
     outcomes highlighted when they differ."""
-    cells = [f"<code>{esc(x, PARITY_WIDTH)}</code>" for x in (a, b)]
+    cells = [f"<code>{value(x, PARITY_WIDTH)}</code>" for x in (a, b)]
     if mark != "same":
         cells = [
             f'<span class="rk-diffcell" style="outline:2px solid #b3261e;outline-offset:1px">'
@@ -477,7 +525,7 @@ def _doc_cell(header: str, cell: str) -> str:
         return path(cell, 300)
     if header in _DIGEST_COLUMNS:
         return digest(cell)
-    return esc(cell, 400)
+    return value(cell, 400)
 
 
 def render_document(d: Document) -> str:
@@ -498,21 +546,25 @@ def render_document(d: Document) -> str:
             parts.append(f"<h3>{esc(t.title)}</h3>")
             parts.append(f'<p class="rk-note">{esc(t.empty)}</p>')
             continue
+        # a column empty in every row is left out (it only takes width)
+        keep = [i for i in range(len(t.headers)) if any(r[i] not in (NONE, "") for r in t.rows)]
+        headers = [t.headers[i] for i in keep]
+        plain = [[r[i] for i in keep] for r in t.rows]
         if d.kind == "parity" and len(t.headers) == 4:
             rows = [parity_row(*row) for row in t.rows]
+            headers, plain = t.headers, t.rows
         else:
             rows = [
-                [_doc_cell(h, cell) for h, cell in zip(t.headers, row, strict=False)]
-                for row in t.rows
+                [_doc_cell(h, cell) for h, cell in zip(headers, row, strict=False)] for row in plain
             ]
         numeric = {
             i
-            for i in range(len(t.headers))
-            if all(_NUMERIC.match(r[i]) for r in t.rows if r[i] != NONE)
-            and any(r[i] != NONE for r in t.rows)
+            for i in range(len(headers))
+            if all(_NUMERIC.match(r[i]) for r in plain if r[i] != NONE)
+            and any(r[i] != NONE for r in plain)
         }
         where = f"<code>result.{t.frame}</code> and the JSON report" if t.frame else JSON_ONLY
-        body = _table([esc(h) for h in t.headers], rows, numeric) + _hidden(
+        body = _table([esc(h) for h in headers], rows, numeric) + _hidden(
             t.hidden, esc(t.what), where
         )
         if len(t.rows) > OPEN_ROWS:

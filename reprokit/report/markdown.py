@@ -78,6 +78,7 @@ def render_view(v: View, images: dict[str, str] | None = None) -> str:
     differences per layer, what to change; layers, config and images on demand."""
     icon = ICONS.get(v.verdict, "")
     out = [f"## reprokit: {v.verdict.upper()}", "", f"{icon} **{esc(v.reason, 400)}**", ""]
+    out += [esc(v.headline, 600), ""]
     s = v.summary
     beyond = len(v.changes) + v.hidden_changes
     stamps = sum(t.count for t in v.timestamps)
@@ -170,6 +171,16 @@ def render_view(v: View, images: dict[str, str] | None = None) -> str:
     for kind, url in (images or {}).items():
         out += [f"![{kind}]({url})", ""]
     return "\n".join(out)
+
+
+def unexplained_section(v: View, level: str = "###") -> list[str]:
+    """The differences without a known cause, listed before anything else ([] when none)."""
+    if not v.unexplained:
+        return []
+    n = len(v.unexplained) + v.hidden_unexplained
+    out = [f"{level} Differences without a known cause ({n})", ""]
+    out += _table(["path", "layer", "fields", "cause", "fix", "evidence"], _files(v.unexplained))
+    return out + _hidden(v.hidden_unexplained, "differences without a known cause")
 
 
 def packages_section(v: View, level: str = "###") -> list[str]:

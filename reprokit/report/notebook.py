@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from .html import fragment
-from .markdown import _files, _table, builds_section, document_head, parity_section, table_lines
+from .markdown import (
+    _files,
+    _table,
+    builds_section,
+    document_head,
+    parity_section,
+    table_lines,
+    unexplained_section,
+)
 from .markdown import esc as md_esc
 from .view import build as build_view
 from .view import document
@@ -118,9 +126,13 @@ def build_comparison(result: Result, json_name: str) -> NotebookNode:
         "",
         f"**{md_esc(result.reason, 400)}**",
         "",
+        md_esc(view.headline, 600),
+        "",
         f"- A: `{md_esc(a.ref, 200)}` ({md_esc(a.id[:19])})",
         f"- B: `{md_esc(b.ref, 200)}` ({md_esc(b.id[:19])})",
     ]
+    if view.unexplained:
+        title += ["", *unexplained_section(view, "##")]
     if result.spec:
         spec = json.dumps(result.spec, indent=2, default=str)
         title += ["", "Build spec:", "", "```json", spec.replace("```", "'''"), "```"]

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..auditing.result import AuditResult
     from ..baseline import ReplayResult
     from ..behaviour.result import ParityResult
+    from ..fixing import FixResult
     from ..model import ParityEntry
     from ..packages.model import Inventory
     from ..result import Result
@@ -51,6 +52,7 @@ TOP = {
     "inventory": 50,
     "replay": 30,
     "images": 0,
+    "fix": 0,
 }
 
 
@@ -65,6 +67,7 @@ def render(result: Any, top: int | None = None) -> str:
         "inventory": render_inventory,
         "replay": render_replay,
         "images": render_images,
+        "fix": render_fix,
     }
     if kind in EXTRA:
         return EXTRA[kind].text(result, top)  # type: ignore[no-any-return]
@@ -78,6 +81,7 @@ def render_comparison(result: Result, top: int = 10) -> str:
     a, b = result.images
     s = result.summary
     lines = [f"reprokit: {result.verdict.upper()} — {clean(result.reason)}"]
+    lines.append(clean(headline(result)))
     for name, image in (("A", a), ("B", b)):
         lines.append(
             f"  {name}  {clean(image.ref, 48)}  {image.id[:19]}  "
@@ -85,8 +89,9 @@ def render_comparison(result: Result, top: int = 10) -> str:
         )
     counted = [d for d in (*result.file_records, *result.merged_records) if not d.ignored]
     if result.explained is not None:
-        unexplained = {d.path for d in counted if d.cause == "unexplained"}
-        unexplained |= {c.field for c in result.config_records if c.cause == "unexplained"}
+        unknown = ("unexplained", "unexamined")
+        unexplained = {d.path for d in counted if d.cause in unknown}
+        unexplained |= {c.field for c in result.config_records if c.cause in unknown}
         lines.append(
             "explained: every difference has a known cause"
             if result.explained
@@ -374,4 +379,29 @@ def render_images(result: ImagesResult, top: int = 0) -> str:
         )
     if len(records) < len(result.image_records):
         lines.append(f"… and {len(result.image_records) - len(records)} more (see --json)")
+    return "\n".join(lines)
+
+
+def render_fix(result: FixResult, top: int = 0) -> str:
+    """What ``reprokit fix`` prints: the verdict before, each round's edits and verdict, the
+    verdict after, the patch, what is left and why, and whether the requirement is met."""
+    b = result.before
+    lines = [f"before: {b.verdict.upper()} — {clean(b.reason)}"]
+    for r in result.round_records:
+        what = "; ".join(e.describe() for e in r.edits) or "no edit"
+        outcome = f" → {r.verdict.upper()}" if r.verdict else " (not verified)"
+        lines.append(f"round {r.number}: {clean(what)}{outcome}")
+    if result.after is not None:
+        lines.append(f"after: {result.after.verdict.upper()} — {clean(result.after.reason)}")
+    patch = result.patch
+    if patch:
+        lines.append(f"patched Dockerfile: {clean(str(result.dockerfile))}")
+        lines += ["  " + clean(line) for line in patch.splitlines()]
+    else:
+        lines.append("no change to the Dockerfile")
+    for u in result.unfixed_records:
+        where = f"line {u.line} " if u.line else ""
+        lines.append(f"not fixed: {where}{clean(u.cause)} ({u.count}): {clean(u.why)}")
+    state = "reached" if result.ok else "NOT reached"
+    lines.append(f"required verdict {result.require}: {state} ({result.duration_s:.0f} s)")
     return "\n".join(lines)

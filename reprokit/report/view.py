@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..explain.causes import CAUSES, NOT_EXPLAINED, TIME_ONLY
 from ..layer_history import display
 from ..text import clean, human_size
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from ..auditing.result import AuditResult
     from ..baseline import ReplayResult
     from ..behaviour.result import ParityResult
+    from ..fixing import FixResult
     from ..model import (
         BuildInfo,
         ConfigDiff,
@@ -68,6 +70,7 @@ LIMITS = {
     "runs": 50,
     "culprits": 50,
     "suggestions": 20,
+    "unexplained": 50,
 }
 #: How many of a culprit's files and config fields are named.
 CULPRIT_FILES, CULPRIT_CONFIG = 5, 6
@@ -237,6 +240,12 @@ class View:
     #: (checks that agree, checks)
     parity_agree: tuple[int, int] = (0, 0)
     build: BuildsView | None = None
+    #: what stands between this verdict and the next (:func:`headline`)
+    headline: str = ""
+    #: the differences without a known cause (unexplained, unexamined), listed first in
+    #: every format, each with its evidence or why its content was not read
+    unexplained: list[FileRow] = field(default_factory=list)
+    hidden_unexplained: int = 0
     #: the differences beyond timestamps (what the first screen lists), in rank order
     changes: list[FileRow] = field(default_factory=list)
     hidden_changes: int = 0
@@ -252,8 +261,8 @@ def _text(value: Any) -> str:
 
 def rank(d: FileDiff) -> tuple[bool, int, str, str]:
     """The one order of differing paths in every report: those that count before ignored ones;
-    among them unexplained first, then other causes (and undiagnosed content changes), then
-    undiagnosed mtime-only changes, then timestamps; then by path and layer.
+    among them unexplained (and unexamined) first, then other causes (and undiagnosed content
+    changes), then undiagnosed mtime-only changes, then timestamps; then by path and layer.
 
     >>> from reprokit.model import FileDiff
     >>> diffs = [FileDiff("/a", "modified", ["mtime"], cause="timestamp"),
@@ -262,7 +271,7 @@ def rank(d: FileDiff) -> tuple[bool, int, str, str]:
     >>> [d.path for d in sorted(diffs, key=rank)]
     ['/b', '/a', '/c']
     """
-    if d.cause == "unexplained":
+    if d.cause in NOT_EXPLAINED:
         tier = 0
     elif d.cause is None:
         tier = 2 if d.fields == ["mtime"] else 1
@@ -282,6 +291,84 @@ def differences(result: Result) -> tuple[str, list[FileDiff]]:
 def top_differences(result: Result, n: int) -> list[FileDiff]:
     """The ``n`` first differing paths in :func:`rank` order (what every presenter lists)."""
     return heapq.nsmallest(n, differences(result)[1], key=rank)
+
+
+def unexplained_differences(result: Result) -> list[FileDiff]:
+    """The differences that count and have no known cause (``unexplained``, ``unexamined``)."""
+    return [d for d in differences(result)[1] if d.cause in NOT_EXPLAINED and not d.ignored]
+
+
+#: causes ``reprokit fix`` removes with a Dockerfile edit (a cleanup, a flag, an ARG)
+PATCHABLE = frozenset(
+    {"log-file", "package-manager-cache", "ldconfig-cache", "identity", "vcs-metadata",
+     "python-bytecode", "embedded-timestamp"}
+)  # fmt: skip
+
+
+def outlook(result: Result) -> tuple[str, str]:
+    """``(what, next)``: what keeps a comparison from the next better verdict, and what would
+    get it there (see :func:`headline`).
+
+    >>> from reprokit.model import ImageInfo, FileDiff, StepExplanation
+    >>> from reprokit.result import Result
+    >>> img = ImageInfo("a", "sha256:1", [])
+    >>> pyc = [FileDiff(f"/x/{i}.pyc", "modified", ["content"], 7, cause="python-bytecode")
+    ...        for i in range(3)]
+    >>> step = StepExplanation(7, "RUN pip install x", 12, {"python-bytecode": 3}, "…")
+    >>> what, nxt = outlook(Result("different", "", (img, img), file_records=pyc,
+    ...     step_records=[step]))
+    >>> what[:30], nxt
+    ('3 python-bytecode differences ', '`reprokit fix` can patch step #7 (line 12)')
+    """
+    counted = [d for d in differences(result)[1] if not d.ignored]
+    config = [c for c in result.config_records if not c.ignored]
+    if result.verdict == "identical":
+        return "the images are the same bit for bit", "nothing to fix"
+    unknown = [d for d in counted if d.cause in NOT_EXPLAINED]
+    unknown_config = [c for c in config if c.cause in NOT_EXPLAINED]
+    if unknown or unknown_config:
+        unread = sum(1 for d in unknown if d.cause == "unexamined")
+        n = len(unknown) + len(unknown_config)
+        what = f"{n} difference(s) have no known cause"
+        if unread:
+            what += f" ({unread} not read: past an evidence limit)"
+        nxt = "read them first (listed first below)"
+        if unread:
+            nxt += "; raise the evidence limits (reprokit.toml) to have them examined"
+        return what, nxt + ", then add a rule or an ignore"
+    if result.verdict == "equivalent":
+        causes = Counter(d.cause or "unexplained" for d in counted)
+        causes.update(c.cause or "unexplained" for c in config)
+        ignored = sum(1 for d in differences(result)[1] if d.ignored)
+        what = (
+            "only timestamps differ" if set(causes) <= TIME_ONLY else "only tolerated fields differ"
+        )
+        if ignored:
+            what += f" ({ignored} ignored difference(s))"
+        advice = next((s for s in result.suggestions if s.startswith("file times: ")), None)
+        advice = advice or next((s for s in result.suggestions), None)
+        if advice:
+            return what, f"for identical: {advice.removeprefix('file times: ')}"
+        return what, "for identical: a builder that clamps file times (`--source-date-epoch 0`)"
+    causes = Counter(d.cause for d in counted if d.cause and d.cause not in TIME_ONLY)
+    causes.update(c.cause for c in config if c.cause and c.cause not in TIME_ONLY)
+    if not causes:
+        return clean(result.reason, 200), "see the differences below"
+    cause, n = causes.most_common(1)[0]
+    summary = CAUSES[cause].summary if cause in CAUSES else ""
+    what = f"{n} {cause} difference(s)" if n != 1 else f"1 {cause} difference"
+    what = (what.replace("(s)", "s") if n != 1 else what) + (f" ({summary})" if summary else "")
+    steps = [s for s in result.step_records if s.causes.get(cause)]
+    steps.sort(key=lambda s: -s.causes.get(cause, 0))
+    if steps:
+        where = f"step #{steps[0].layer}" + (
+            f" (line {steps[0].dockerfile_line})" if steps[0].dockerfile_line else ""
+        )
+        if cause in PATCHABLE and steps[0].dockerfile_line:
+            return what, f"`reprokit fix` can patch {where}"
+        return what, f"see the fix of {where}"
+    fix = CAUSES[cause].fix if cause in CAUSES else "see the fixes below"
+    return what, fix
 
 
 def _row(d: FileDiff) -> FileRow:
@@ -532,6 +619,7 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
     fix_rows = sorted(fixes.values(), key=lambda f: (-f.count, f.fix))[: lim["fixes"]]
     package_changes = Counter(p.change for p in result.package_records)
     changes = sorted((d for d in diffs if not timestamp_only(d)), key=rank)
+    unknown = sorted(unexplained_differences(result), key=rank)
     parity = ranked_parity(result.parity_records)[: lim["parity"]]
     return View(
         verdict=result.verdict,
@@ -561,6 +649,9 @@ def build(result: Result, limits: dict[str, int] | None = None) -> View:
             len(result.parity_records),
         ),
         build=builds_view(result, lim),
+        headline=headline(result),
+        unexplained=[_row(d) for d in unknown[: lim["unexplained"]]],
+        hidden_unexplained=max(0, len(unknown) - lim["unexplained"]),
         changes=[_row(d) for d in changes[: lim["top"]]],
         hidden_changes=max(0, len(changes) - lim["top"]),
         timestamps=timestamp_rows(result),
@@ -714,6 +805,8 @@ def state(result: Any) -> tuple[str, str]:
         return ("PASSES", "ok") if result.ok else (f"FAILS (--fail-on {result.fail_on})", "fail")
     if kind == "replay":
         return ("MATCHES", "ok") if result.ok else ("DIFFERS", "fail")
+    if kind == "fix":
+        return ("REACHED", "ok") if result.ok else ("NOT REACHED", "fail")
     return kind.upper(), "facts"
 
 
@@ -729,14 +822,8 @@ def headline(result: Any) -> str:
         return EXTRA[kind].headline(result)  # type: ignore[no-any-return]
     word = state(result)[0]
     if kind == "comparison":
-        a, b = result.images
-        s = result.summary
-        return (
-            f"{result.verdict}: {result.reason}; "
-            f"{a.ref if a else '?'} vs {b.ref if b else '?'}; "
-            f"{s['layers_differing']}/{s['layers']} layers differ, "
-            f"{s['files_differing']} file differences"
-        )
+        what, nxt = outlook(result)
+        return f"{result.verdict}: {what} — {nxt}"
     if kind == "parity":
         s = result.summary
         return (
@@ -756,6 +843,15 @@ def headline(result: Any) -> str:
         managers = result.managers
         counts = ", ".join(f"{n} {m}" for m, n in sorted(managers.items())) or "no packages"
         return f"inventory of {clean(result.ref, 60)} {result.id[:19]}: {counts}"
+    if kind == "fix":
+        after = result.after.verdict if result.after else None
+        rounds = len(result.round_records)
+        path = f"{result.before.verdict} → {after}" if after else result.before.verdict
+        proof = "" if result.verified else ", not verified"
+        return (
+            f"fix: {word} {result.require} — {path} in {rounds} round(s){proof}, "
+            f"{len(result.unfixed_records)} cause(s) left, {result.duration_s:.0f} s"
+        )
     if kind == "images":
         records = result.image_records
         dangling = sum(1 for r in records if r.get("dangling"))
@@ -791,6 +887,7 @@ def document(result: Any) -> Document:
         "replay": _replay_document,
         "inventory": _inventory_document,
         "images": _images_document,
+        "fix": _fix_document,
     }
     if result.kind in EXTRA:
         return EXTRA[result.kind].document(result)  # type: ignore[no-any-return]
@@ -822,9 +919,11 @@ def _parity_document(result: ParityResult) -> Document:
 
 
 def _where(f: Finding) -> str:
+    """Where a finding is, in one cell: ``final``, ``buried layer 2→4``, ``config``…"""
     if f.layer is None:
-        return ""
-    return f"{f.layer}→{f.removed_in}" if f.removed_in is not None else str(f.layer)
+        return f.where
+    layer = f"{f.layer}→{f.removed_in}" if f.removed_in is not None else str(f.layer)
+    return f"{f.where} layer {layer}"
 
 
 def _audit_document(result: AuditResult) -> Document:
@@ -880,13 +979,13 @@ def _audit_document(result: AuditResult) -> Document:
         tables.append(_table("Summary", ["severity", "findings"], rows, None, "severities"))
     if result.kind == "audit" or result.finding_records:
         finding_rows = [
-            [f.severity, f.rule, f.where, _where(f), f.path, f.message, f.evidence]
+            [f.severity, f.rule, _where(f), f.path, f.message, f.evidence]
             for f in result.finding_records
         ]
         tables.append(
             _table(
                 "Findings",
-                ["severity", "rule", "where", "layer", "path", "message", "evidence"],
+                ["severity", "rule", "where", "path", "message", "evidence"],
                 finding_rows,
                 "findings",
                 "findings",
@@ -1010,3 +1109,31 @@ def _images_document(result: ImagesResult) -> Document:
         "No images.",
     )
     return _doc(result, "reprokit images", [], [table])
+
+
+def _fix_document(result: FixResult) -> Document:
+    b, a = result.before, result.after
+    facts = [
+        f"Dockerfile: {result.source or result.dockerfile}",
+        f"patched Dockerfile: {result.dockerfile}"
+        + ("" if result.verified else " (not verified by a rebuild)"),
+        f"before: {b.verdict} — {b.reason}",
+    ]
+    if a is not None:
+        facts.append(f"after: {a.verdict} — {a.reason}")
+    facts.append(f"took {result.duration_s:.0f} s")
+    rounds = [
+        [r.number, "; ".join(e.describe() for e in r.edits), r.verdict or "not verified", r.reason]
+        for r in result.round_records
+    ]
+    left = [[u.line, u.instruction, u.cause, u.count, u.why] for u in result.unfixed_records]
+    patch = [[line] for line in result.patch.splitlines()]
+    tables = [
+        _table("Rounds", ["round", "edits", "verdict", "reason"], rounds, "rounds", "rounds",
+               "No round: nothing to patch."),
+        _table("Patch", ["unified diff"], patch, None, "lines", "No change to the Dockerfile.",
+               limit=2000),
+        _table("Not fixed", ["line", "instruction", "cause", "count", "why"], left, "unfixed",
+               "causes", "Nothing left."),
+    ]  # fmt: skip
+    return _doc(result, f"reprokit fix: {result.source or result.dockerfile}", facts, tables)
