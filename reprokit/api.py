@@ -85,6 +85,7 @@ def compare(
     dockerfile: str | Path | None = None,
     target: str | None = None,
     tolerance: str | Tolerance = "equivalent",
+    show_secrets: bool = False,
 ) -> Result:
     """Compare two existing images given as transport references (or :class:`Source` objects),
     and explain every difference.
@@ -94,7 +95,8 @@ def compare(
     reprokit.toml); ``config``: a settings file or :class:`~reprokit.Settings` (default:
     ``reprokit.toml`` or ``[tool.reprokit]`` in the current directory); ``dockerfile``: maps
     layers to its lines (``target``: the stage built); ``tolerance``: what may differ in
-    ``equivalent`` images, a bundle of :data:`reprokit.verdict.TOLERANCES`.
+    ``equivalent`` images, a bundle of :data:`reprokit.verdict.TOLERANCES`; ``show_secrets``:
+    show secrets in the result's outputs (default: ``[redacted: …]``, :mod:`reprokit.redaction`).
 
     >>> result = compare("docker-archive:a.tar", "oci:./layout")  # doctest: +SKIP
     >>> result.verdict, result.files.head()  # doctest: +SKIP
@@ -106,7 +108,7 @@ def compare(
         platform=_platform(platform),
         tolerance=tolerance,
     )
-    return pipeline.compare(a, b)
+    return pipeline.compare(a, b).revealing(show_secrets)
 
 
 def check(
@@ -310,17 +312,19 @@ def _build_and_compare(session: Session, spec: BuildSpec, plan: _Plan, compare: 
     return run_builds(session, spec, plan.variations, plan.runs, compare)
 
 
-def load(path: str | Path) -> AnyResult:
+def load(path: str | Path, *, show_secrets: bool = False) -> AnyResult:
     """Load a JSON report of any kind (from ``--json``, ``--report x.json``, ``to_json`` or
     ``write``) back into its result: a :class:`Result` for a comparison, a
     :class:`~reprokit.behaviour.result.ParityResult`, an
     :class:`~reprokit.auditing.result.AuditResult` (audit, drift), an
     :class:`~reprokit.packages.model.Inventory`, a :class:`~reprokit.baseline.ReplayResult`
     or an :class:`~reprokit.auditing.images.ImagesResult`. Reports written before kinds
-    existed load too."""
+    existed load too. The document is validated against its schema first (a
+    :class:`~reprokit.errors.ReportError` names the file and the field); ``show_secrets``
+    shows in its outputs what the report holds unredacted."""
     from .kinds import load as load_any
 
-    return load_any(path)
+    return load_any(path).revealing(show_secrets)
 
 
 def fix(

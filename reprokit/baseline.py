@@ -111,12 +111,17 @@ def capture(image: str | Source, files: Iterable[str] = ()) -> dict[str, Any]:
     }
 
 
-def write_spec(spec: dict[str, Any], path: str | Path) -> None:
-    """Write a spec atomically: TOML when ``path`` ends in ``.toml``, JSON otherwise."""
+def write_spec(spec: dict[str, Any], path: str | Path, *, show_secrets: bool | None = None) -> None:
+    """Write a spec atomically: TOML when ``path`` ends in ``.toml``, JSON otherwise. Secrets
+    (Env, labels) are redacted unless shown (:mod:`reprokit.redaction`); replay matches a
+    redacted fact against the image's value redacted the same way."""
     import tomli_w
 
+    from .redaction import redact_data, showing
     from .report.json import write_atomic
 
+    if not (show_secrets or (show_secrets is None and showing())):
+        spec = redact_data(spec)
     target = Path(path)
     if target.suffix == ".toml":
         text = tomli_w.dumps(strip_none(spec))
@@ -225,11 +230,18 @@ def _packages(items: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _same_redacted(key: str, want: Any, got: Any) -> bool:
+    """Whether a fact captured with its secrets redacted matches the image's value."""
+    from .redaction import redact_data
+
+    return "[redacted: " in json.dumps(want) and redact_data({key: got})[key] == want
+
+
 def _compare(prefix: str, expected: dict[str, Any], actual: dict[str, Any]) -> list[Mismatch]:
     out = []
     for key in sorted(expected.keys() | actual.keys()):
         want, got = expected.get(key), actual.get(key)
-        if strip_none(want) != strip_none(got):
+        if strip_none(want) != strip_none(got) and not _same_redacted(key, want, got):
             out.append(Mismatch(f"{prefix} {key}", want, got))
     return out
 

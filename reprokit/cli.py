@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import progress
+from . import progress, redaction
 from .commands import COMMANDS
 from .commands.common import EXIT_ERROR, EXIT_INTERRUPTED
 from .errors import BuildError, Cancelled, ReprokitError
@@ -42,7 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for command in COMMANDS:
         command.register(sub)
+    for each in sub.choices.values():  # every command: secrets hidden unless asked
+        each.add_argument(
+            "--show-secrets",
+            action="store_true",
+            help="show secrets in every output instead of [redacted: …] (only for images you own)",
+        )
     return parser
+
+
+def _line(text: object, limit: int | None = None) -> str:
+    """One printable line of an error, its secrets hidden (unless --show-secrets)."""
+    return clean(redaction.redact_line(str(text)), limit)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -58,19 +69,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     try:
         args = build_parser().parse_args(argv)
+        redaction.show_secrets(getattr(args, "show_secrets", False))
         if getattr(args, "quiet", False):
             progress.configure(False)
         return int(args.run(args))
     except BuildError as err:
-        print(f"reprokit: error: {clean(err)}", file=sys.stderr)
+        print(f"reprokit: error: {_line(err)}", file=sys.stderr)
         for line in err.log_tail[-15:]:
-            print(f"  | {clean(line)}", file=sys.stderr)
+            print(f"  | {_line(line)}", file=sys.stderr)
         return EXIT_ERROR
     except Cancelled as err:
-        print(f"reprokit: {clean(err)}", file=sys.stderr)
+        print(f"reprokit: {_line(err)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ReprokitError as err:
-        print(f"reprokit: error: {clean(err)}", file=sys.stderr)
+        print(f"reprokit: error: {_line(err)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("reprokit: interrupted", file=sys.stderr)
@@ -82,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("REPROKIT_DEBUG"):
             raise
         print(
-            f"reprokit: internal error: {type(err).__name__}: {clean(err, 200)} "
+            f"reprokit: internal error: {type(err).__name__}: {_line(err, 200)} "
             "(set REPROKIT_DEBUG=1 for a traceback)",
             file=sys.stderr,
         )

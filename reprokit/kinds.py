@@ -28,6 +28,7 @@ from .packages.model import Inventory
 from .protocol import KINDS
 from .report.json import read_json
 from .result import Result
+from .schemas import validate
 
 #: What :func:`load` returns: one of the result kinds.
 AnyResult = (
@@ -65,12 +66,19 @@ def kind_of(data: Any) -> str:
     return "comparison"  # from_dict checks the schema
 
 
-def from_dict(data: Any) -> AnyResult:
-    """The result a JSON document holds, of whichever kind (:class:`ReportError` if none)."""
-    return REGISTRY[kind_of(data)].from_dict(data)
+def from_dict(data: Any, source: str = "report") -> AnyResult:
+    """The result a JSON document holds, of whichever kind (:class:`ReportError` naming
+    ``source`` and the field when it is none, or fails the schema of its kind)."""
+    try:
+        kind = kind_of(data)
+    except ReportError as err:
+        raise ReportError(f"{source}: {err}") from None
+    validate(data, kind, source)
+    return REGISTRY[kind].from_dict(data)
 
 
 def load(path: str | Path) -> AnyResult:
     """Read a JSON document written by ``--json``, ``--report x.json``, ``to_json`` or
-    ``write`` back into its result."""
-    return from_dict(read_json(path))
+    ``write`` back into its result; the document is validated first
+    (:func:`reprokit.schemas.validate`)."""
+    return from_dict(read_json(path), str(path))

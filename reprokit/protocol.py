@@ -3,10 +3,12 @@
 A result (comparison, parity, audit, drift, inventory, replay, images, fix) has a ``kind``, an
 ``ok`` verdict (True = passes), ``to_dict()``/``from_dict()``, ``text()``, a rich display
 (``_repr_html_()``), ``to_json(path=None)`` and ``write(path)``, whose extension picks the
-format (``.json``, ``.html``, ``.md``, ``.ipynb``). :class:`Reported` implements everything
-but ``to_dict``/``from_dict`` by handing the result to the one presenter layer,
-:mod:`reprokit.report`, which dispatches on ``kind``. The import goes one way only: result
-modules import this module and the presenters; presenters never import a result module.
+format (``.json``, ``.html``, ``.md``, ``.ipynb``). Every output shows the result through
+:mod:`reprokit.redaction` (secrets hidden unless ``show_secrets``). :class:`Reported`
+implements everything but ``to_dict``/``from_dict`` by handing the result to the one
+presenter layer, :mod:`reprokit.report`, which dispatches on ``kind``. The import goes one
+way only: result modules import this module and the presenters; presenters never import a
+result module.
 
 :func:`reprokit.load` reads any kind back (:mod:`reprokit.kinds` holds the registry).
 
@@ -38,6 +40,20 @@ class Reported:
     """
 
     kind: str
+    #: show secrets in every output of this result (default: hidden, see
+    #: :mod:`reprokit.redaction`); for users who own the image
+    show_secrets: bool = False
+
+    def _shown(self, show: bool | None = None) -> Any:
+        """This result as its outputs may show it: secrets redacted unless shown."""
+        from .redaction import shown
+
+        return shown(self, show)
+
+    def revealing(self, show: bool = True) -> Any:
+        """This result, set to show (or hide) secrets in every output; returns it."""
+        object.__setattr__(self, "show_secrets", show)
+        return self
 
     @property
     def ok(self) -> bool:  # pragma: no cover - every kind overrides it
@@ -48,61 +64,77 @@ class Reported:
         """The JSON document (``schema: reprokit/v1`` with this ``kind``) as a dict."""
         raise NotImplementedError
 
-    def to_json(self, path: str | Path | None = None) -> str | None:
+    def to_json(
+        self, path: str | Path | None = None, *, show_secrets: bool | None = None
+    ) -> str | None:
         """The JSON document: returned as text, or written atomically to ``path`` and None."""
         from .report.json import document
 
-        return document(self.to_dict(), path)
+        return document(self._shown(show_secrets).to_dict(), path)
 
-    def text(self, top: int | None = None) -> str:
+    def text(self, top: int | None = None, *, show_secrets: bool | None = None) -> str:
         """The human summary the CLI prints; ``top`` bounds the longest list (per kind)."""
         from .report.text import render
 
-        return render(self, top)
+        return render(self._shown(show_secrets), top)
 
     def _repr_html_(self) -> str:
         """The rich display in Jupyter (an HTML fragment, every image-derived string escaped)."""
         from .report.html import fragment
 
-        return fragment(self)
+        return fragment(self._shown())
 
-    def to_html(self, path: str | Path | None = None, *, plots: bool = True) -> str | None:
+    def to_html(
+        self,
+        path: str | Path | None = None,
+        *,
+        plots: bool = True,
+        show_secrets: bool | None = None,
+    ) -> str | None:
         """A standalone HTML page: returned, or written atomically to ``path`` and None."""
         from .report.html import page
         from .report.json import write_atomic
 
-        text = page(self, plots=plots)
+        text = page(self._shown(show_secrets), plots=plots)
         if path is None:
             return text
         write_atomic(Path(path), text)
         return None
 
-    def to_markdown(self, path: str | Path | None = None, *, images: bool = False) -> str:
+    def to_markdown(
+        self,
+        path: str | Path | None = None,
+        *,
+        images: bool = False,
+        show_secrets: bool | None = None,
+    ) -> str:
         """Markdown (tables; plots of a comparison only with ``images``); also written to
         ``path`` when given."""
         from .report.json import write_atomic
         from .report.markdown import render
 
-        text = render(self, images=images)
+        text = render(self._shown(show_secrets), images=images)
         if path is not None:
             write_atomic(Path(path), text + "\n")
         return text
 
-    def to_notebook(self, path: str | Path) -> Path:
+    def to_notebook(self, path: str | Path, *, show_secrets: bool | None = None) -> Path:
         """Write a Jupyter notebook to ``path`` and the JSON beside it (same name, ``.json``),
         from which the notebook reloads the result; returns the JSON path."""
         from .report.notebook import write
 
-        return write(self, Path(path))
+        return write(self._shown(show_secrets), Path(path))
 
-    def write(self, path: str | Path) -> None:
+    def write(self, path: str | Path, *, show_secrets: bool | None = None) -> None:
         """Write the result to ``path`` in the format its extension names (``.json``,
         ``.html``, ``.md``, ``.ipynb`` with its JSON beside it), atomically."""
         from .report.files import write
 
-        write(self, path)
+        write(self._shown(show_secrets), path)
 
     def __repr__(self) -> str:
+        from .redaction import redact_line
         from .report.text import headline
+        from .text import clean
 
-        return f"<reprokit.{type(self).__name__} {headline(self)}>"
+        return f"<reprokit.{type(self).__name__} {clean(redact_line(headline(self)))}>"

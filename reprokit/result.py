@@ -218,13 +218,16 @@ class Result(Reported):
 
         return to_dict(self)
 
-    def to_json(self, path: str | Path | None = None) -> str | None:
+    def to_json(
+        self, path: str | Path | None = None, *, show_secrets: bool | None = None
+    ) -> str | None:
         """The JSON report: returned as text, or streamed to ``path`` (atomically) and None."""
         from .report.json import chunks, dumps, write_atomic
 
+        shown = self._shown(show_secrets)
         if path is None:
-            return dumps(self)
-        write_atomic(Path(path), chunks(self))
+            return dumps(shown)
+        write_atomic(Path(path), chunks(shown))
         return None
 
     @classmethod

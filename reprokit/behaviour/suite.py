@@ -31,6 +31,7 @@ import pytest
 from ..containers import Container, ContainerError, Hardening
 from ..errors import Cancelled, UsageError
 from ..model import Outcome, ParityEntry
+from ..redaction import redact_line
 from ..sources.image import Source
 from .backend import testinfra_host
 from .result import ParityResult
@@ -240,7 +241,7 @@ def parity_tests(
         if verbose:
             for side, log in zip(SIDES, logs, strict=True):
                 print(f"--- pytest on image {side.upper()} ---")
-                print(log.read_text(errors="replace").rstrip())
+                print(redact_line(log.read_text(errors="replace").rstrip()))
         results = [
             _read_worker(out, log, code) for out, log, code in zip(outs, logs, codes, strict=True)
         ]

@@ -13,9 +13,11 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..outputs import probe, write_all
+from ..redaction import redact_line
 from ..report.files import check_path
 from ..result import Result
 
@@ -55,9 +57,10 @@ def comparison_options(parser: argparse.ArgumentParser) -> None:
 
 
 def check_output_path(option: str, path: str | None) -> None:
-    """Fail early (before any build) when an output file's directory does not exist."""
-    if path and not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"{option} {path}: directory {Path(path).parent} does not exist")
+    """Fail early (before any build) when an output file cannot be written: its directory is
+    missing, read-only or full (:func:`reprokit.outputs.probe`)."""
+    if path:
+        probe(path, option)
 
 
 def report_option(parser: argparse.ArgumentParser) -> None:
@@ -80,14 +83,17 @@ def report_option(parser: argparse.ArgumentParser) -> None:
 
 def write_outputs(result: Reported, args: argparse.Namespace) -> None:
     """Write the ``--report`` files and the ``--json`` report of a result of any kind."""
-    for path in getattr(args, "report", None) or []:
-        result.write(path)
+    shown = result._shown()  # redacted once (unless --show-secrets), for every file
+    writes: list[tuple[Path, Any]] = [
+        (Path(path), shown.write) for path in getattr(args, "report", None) or []
+    ]
     if getattr(args, "json", None):
-        result.to_json(args.json)
+        writes.append((Path(args.json), shown.to_json))
     if getattr(args, "junit", None):
         from ..report.junit import write
 
-        write(result, args.junit)
+        writes.append((Path(args.junit), lambda path: write(shown, path)))
+    write_all(writes)  # all or none: staged, renamed into place when every one succeeded
 
 
 def status(result: Reported) -> int:
@@ -96,9 +102,12 @@ def status(result: Reported) -> int:
 
 
 def output_path(path: str) -> str:
-    """An argparse type: an output file whose directory exists."""
-    if not Path(path).resolve().parent.is_dir():
-        raise argparse.ArgumentTypeError(f"{path}: directory {Path(path).parent} does not exist")
+    """An argparse type: an output file whose directory exists, is writable and has room
+    (:func:`reprokit.outputs.probe`)."""
+    try:
+        probe(path, "")
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return path
 
 
@@ -112,6 +121,7 @@ def report_path(path: str) -> str:
     """
     try:
         check_path(path)
+        probe(path, "")
     except UsageError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return path
@@ -132,6 +142,6 @@ def finish(result: Result, args: argparse.Namespace) -> int:
 def say(text: str) -> None:
     """Print to stdout; a reader that went away (``| head``) is not an error."""
     try:
-        print(text, flush=True)
+        print(redact_line(text), flush=True)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..api import load
+from ..outputs import write_all
 from .common import EXIT_OK, report_path, say
 
 
@@ -24,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = load(args.json)
+    shown = result._shown()
+    write_all((Path(path), shown.write) for path in args.to)
     for path in args.to:
-        result.write(path)
         say(f"wrote {path}")
     return EXIT_OK

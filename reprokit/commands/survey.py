@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from ..builders import CHOICES
+from ..redaction import redact_line
 from ..spec import parse_build_args
 from ..text import clean
 from .common import check_output_path, report_option, say, status, write_outputs
@@ -67,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _progress(line: str) -> None:
-    print(f"reprokit {clean(line)}", file=sys.stderr, flush=True)
+    print(f"reprokit {clean(redact_line(line))}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

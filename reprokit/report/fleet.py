@@ -128,7 +128,7 @@ class SurveyPresenter:
             detail = r.error or _causes(r.causes) or ""
             took = f"{r.duration_s:5.1f} s" if r.duration_s is not None else ""
             lines.append(
-                f"  {mark} {clean(r.target, width):<{width}} {r.verdict:<10} {took}  "
+                f"  {mark} {clean(r.target, width):<{width}} {clean(r.verdict):<10} {took}  "
                 f"{clean(one_line(detail), 90)}"
             )
             if not r.ok and r.top_fix:
@@ -207,16 +207,19 @@ class HistoryPresenter:
         lines = [clean(HistoryPresenter.headline(result))]
         for s in sorted(result.status_records, key=lambda s: (s["ok"], s["target"])):
             if s["ok"]:
-                lines.append(f"  ok   {clean(s['target'], 40)}: {s['latest']} ({s['runs']} runs)")
+                latest, runs = clean(s["latest"]), clean(s["runs"])
+                lines.append(f"  ok   {clean(s['target'], 40)}: {latest} ({runs} runs)")
             else:
+                latest, since = clean(s["latest"]), clean(s["since"])
+                last = clean(s["last_ok"] or "never")
                 lines.append(
-                    f"  FAIL {clean(s['target'], 40)}: {s['latest']} since {s['since']}; "
-                    f"changed: {clean(s['changed'] or NONE)}; last ok: {s['last_ok'] or 'never'}"
+                    f"  FAIL {clean(s['target'], 40)}: {latest} since {since}; "
+                    f"changed: {clean(s['changed'] or NONE)}; last ok: {last}"
                 )
         for f in result.flaky_records[: top or None]:
             lines.append(
-                f"  flaky {clean(f['target'], 40)}: {clean(f['cause'])} in {f['present']} "
-                f"of {f['runs']} runs of one spec"
+                f"  flaky {clean(f['target'], 40)}: {clean(f['cause'])} in {clean(f['present'])} "
+                f"of {clean(f['runs'])} runs of one spec"
             )
         return "\n".join(lines)
 

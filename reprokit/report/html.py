@@ -327,10 +327,10 @@ def render_view(v: View, plots: dict[str, str] | None = None) -> str:
     if v.layers:
         rows = [
             [
-                str(r.index),
+                esc(r.index),
                 f"<code>{esc(r.instruction, 120)}</code>",
                 badge("same") if r.same else badge("differs"),
-                "" if r.same else str(r.files_differing),
+                "" if r.same else esc(r.files_differing),
                 esc(r.causes),
                 esc(r.size_a),
                 esc(r.size_b),

@@ -14,6 +14,7 @@ Keys are only ever added, never renamed or removed. See docs/json-schema.md.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -86,11 +87,31 @@ def chunks(result: Result) -> Iterator[str]:
                 continue
             yield "["
             for i, diff in enumerate(diffs):
-                yield ("\n    " if i == 0 else ",\n    ") + json.dumps(diff.to_dict(), default=str)
+                yield ("\n    " if i == 0 else ",\n    ") + _dumps(diff.to_dict())
             yield "\n  ]"
         else:
-            yield json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
+            yield _dumps(value, indent=2).replace("\n", "\n  ")
     yield "\n}\n"
+
+
+def finite(data: Any) -> Any:
+    """``data`` with every number JSON cannot hold (NaN, ±Infinity) written as its text.
+
+    >>> finite({"mtime": float("inf"), "n": [1.5, float("nan")]})
+    {'mtime': 'inf', 'n': [1.5, 'nan']}
+    """
+    if isinstance(data, float) and not math.isfinite(data):
+        return str(data)
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
+
+
+def _dumps(data: Any, indent: int | None = None) -> str:
+    """Strict JSON (never NaN or Infinity, which are not JSON)."""
+    return json.dumps(finite(data), indent=indent, default=str, allow_nan=False)
 
 
 def dumps(result: Result) -> str:
@@ -105,7 +126,7 @@ def document(data: Any, path: str | Path | None = None) -> str | None:
     >>> document({"kind": "x"})
     '{\\n  "kind": "x"\\n}\\n'
     """
-    text = json.dumps(data, indent=2, default=str) + "\n"
+    text = _dumps(data, indent=2) + "\n"
     if path is None:
         return text
     write_atomic(Path(path), text)
@@ -115,11 +136,19 @@ def document(data: Any, path: str | Path | None = None) -> str | None:
 def read_json(path: str | Path) -> Any:
     """The JSON document at ``path``; :class:`ReportError` when unreadable or not JSON."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"), parse_constant=_not_json)
     except OSError as err:
         raise ReportError(f"{path}: cannot read ({err.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ReportError(f"{path}: not JSON ({err})") from None
+    except ValueError as err:  # NaN, Infinity
+        raise ReportError(f"{path}: not strict JSON ({err})") from None
+    except RecursionError:
+        raise ReportError(f"{path}: not a reprokit report (JSON nested too deeply)") from None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def write_atomic(path: Path, text: str | Iterable[str]) -> None:

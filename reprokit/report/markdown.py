@@ -126,10 +126,10 @@ def render_view(v: View, images: dict[str, str] | None = None) -> str:
                 ["#", "instruction", "", "files differing", "causes"],
                 [
                     [
-                        str(r.index),
+                        esc(r.index),
                         esc(r.instruction, 100),
                         "same" if r.same else "**differs**",
-                        "" if r.same else str(r.files_differing),
+                        "" if r.same else esc(r.files_differing),
                         esc(r.causes),
                     ]
                     for r in v.layers

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,8 +52,16 @@ def _output(count: int, data: dict[str, Any]) -> Any:
 
 
 def _frame_output(count: int, frame: Any) -> Any:
-    html = frame.to_html(max_rows=HEAD_ROWS)
-    return _output(count, {"text/html": html, "text/plain": repr(frame)})
+    html = frame.to_html(max_rows=HEAD_ROWS)  # escapes markup, not control characters
+    return _output(count, {"text/html": _controls(html), "text/plain": _controls(repr(frame))})
+
+
+def _controls(text: str) -> str:
+    """Control characters (ESC, BEL, …; not newlines or tabs) shown as escapes."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def build(result: Any, json_name: str) -> NotebookNode:

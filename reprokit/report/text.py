@@ -110,11 +110,11 @@ def render_comparison(result: Result, top: int = 10) -> str:
         state = "same   " if layer.same else "DIFFERS"
         step = steps.get(layer.index)
         name = step.instruction if step else display(layer.created_by)
-        line = f" (line {step.dockerfile_line})" if step and step.dockerfile_line else ""
+        line = f" (line {clean(step.dockerfile_line)})" if step and step.dockerfile_line else ""
         count = "" if layer.same else f"  {layer.files_differing} file(s)"
         counts = causes_by_layer[layer.index]
         detail = f" [{_counts(counts)}]" if counts else ""
-        lines.append(f"  #{layer.index:<2} {state} {clean(name, 52)}{line}{count}{detail}")
+        lines.append(f"  #{clean(layer.index):<2} {state} {clean(name, 52)}{line}{count}{detail}")
     if result.config_records:
         by_cause = Counter(c.cause for c in result.config_records if c.cause)
         names = [c.field for c in result.config_records]
@@ -133,9 +133,9 @@ def render_comparison(result: Result, top: int = 10) -> str:
             what = d.cause or (", ".join(d.fields) if d.fields else d.change)
             if d.ignored:
                 what += " (ignored)"
-            where = f"#{d.layer} " if d.layer is not None else ""
+            where = f"#{clean(d.layer)} " if d.layer is not None else ""
             room = max(40, terminal_width() - 14 - len(where) - len(what))
-            lines.append(f"  {d.change:<8} {where}{middle(d.path, room)}  {what}")
+            lines.append(f"  {clean(d.change):<8} {where}{middle(d.path, room)}  {clean(what, 80)}")
             if d.evidence and d.cause not in (None, "timestamp"):
                 lines.append(f"           {one_line(d.evidence, terminal_width() - 12)}")
         if len(diffs) > top:
@@ -143,8 +143,8 @@ def render_comparison(result: Result, top: int = 10) -> str:
     if result.step_records:
         lines.append("fixes, by step:")
         for st in result.step_records:
-            line = f" (Dockerfile line {st.dockerfile_line})" if st.dockerfile_line else ""
-            lines.append(f"  #{st.layer}{line} {clean(st.instruction, 60)}")
+            line = f" (Dockerfile line {clean(st.dockerfile_line)})" if st.dockerfile_line else ""
+            lines.append(f"  #{clean(st.layer)}{line} {clean(st.instruction, 60)}")
             if st.causes:
                 lines.append(f"     causes: {_counts(Counter(st.causes))}")
             lines.extend(
@@ -299,12 +299,12 @@ def render_audit(result: AuditResult, top: int = 30, per_rule: int = 5) -> str:
     shown = 0
     for rule, found in groups.items():
         title = RULES[rule].title if rule in RULES else rule
-        lines.append(f"{found[0].severity.upper():<6} {clean(rule)} ({len(found)}): {title}")
+        lines.append(f"{found[0].severity.upper():<6} {clean(rule)} ({len(found)}): {clean(title)}")
         listed = found[: max(1, min(per_rule, top - shown))]
         for f in listed:
-            where = f.where if f.layer is None else f"{f.where} #{f.layer}"
+            where = f.where if f.layer is None else f"{f.where} #{clean(f.layer)}"
             if f.removed_in is not None:
-                where += f"→#{f.removed_in}"
+                where += f"→#{clean(f.removed_in)}"
             lines.append(f"  {clean(where)}  {clean(f.path or '', 70)}")
             wrapped = textwrap.wrap(clean(f.message), 104, max_lines=3, placeholder=" …")
             lines.extend(f"      {line}" for line in wrapped)

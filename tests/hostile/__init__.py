@@ -589,3 +589,6 @@ def audit_quadratic_secrets(root: Path) -> Case:
 
 def copy_inputs(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, symlinks=True)
+
+
+from . import reports  # noqa: E402, F401  (part B: hostile reports and output paths)
