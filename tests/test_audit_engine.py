@@ -116,7 +116,7 @@ def test_secret_written_then_deleted_is_buried_and_redacted_everywhere(
     nb = nbformat.read(notebook, as_version=4)
     nbformat.validate(nb)
     findings = next(c.source for c in nb.cells if c.source.startswith("## Findings"))
-    assert "| high | secret-aws-key | buried |" in findings
+    assert "| high | secret-aws-key | buried layer " in findings
     written = [p.read_text() for p in (out, notebook, notebook.with_suffix(".json"))]
     for secret in (KEY_ID, SECRET):
         for text in (*written, proc.stdout, proc.stderr, html, result.text(100)):
