@@ -321,12 +321,48 @@ def shown(result: T, show: bool | None = None) -> T:
     document (every presenter, DataFrame and embedded JSON then works on redacted data)."""
     if show or (show is None and showing(result)) or getattr(result, "_redacted", False):
         return result
-    copy = type(result).from_dict(redact_data(result.to_dict()))  # type: ignore[attr-defined]
+    if getattr(result, "kind", None) == "comparison":
+        copy = _shown_comparison(result)
+    else:
+        copy = type(result).from_dict(redact_data(result.to_dict()))  # type: ignore[attr-defined]
     object.__setattr__(copy, "_redacted", True)
     for name, spec in getattr(result, "__dataclass_fields__", {}).items():
         if not spec.compare:  # held beside the document (a survey's target results, each
             object.__setattr__(copy, name, getattr(result, name))  # redacted when written)
     return copy
+
+
+def _shown_comparison(result: Any) -> Any:
+    """A comparison with its secrets hidden, record by record: the header (config, history,
+    steps…) goes through :func:`redact_data`; a file difference is rebuilt only when one of its
+    strings holds a secret, so 100,000 differences cost one scan, not three copies."""
+    from dataclasses import replace
+
+    from .report.json import _header
+
+    header = redact_data(_header(result))
+    copy = type(result).from_dict(header)
+
+    def records(diffs: list[Any]) -> list[Any]:
+        return [d if not _holds_secret(d) else type(d).from_dict(redact_data(d.to_dict()))
+                for d in diffs]  # fmt: skip
+
+    known = len(_known.secrets)
+    files, merged = records(result.file_records), records(result.merged_records)
+    if len(_known.secrets) != known:  # a secret first seen in a file: hide it everywhere
+        files, merged = records(files), records(merged)
+        copy = type(result).from_dict(redact_data(header))
+    return replace(copy, file_records=files, merged_records=merged)
+
+
+def _holds_secret(d: Any) -> bool:
+    """Whether a file difference shows a secret (its path, evidence, fix, link targets)."""
+    texts = [d.path, d.evidence, d.fix]
+    for rec in (d.a, d.b):
+        if rec is not None:
+            texts.append(rec.linkname)
+            texts.extend(v for _, v in rec.xattrs)
+    return any(type(s) is str and redact_string(s) != s for s in texts)
 
 
 def redact_line(text: str) -> str:
