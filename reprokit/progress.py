@@ -287,7 +287,7 @@ class _Bar(_Off):
 
 class _LineBar(_Off):
     """A bar where stderr is not a terminal: silent while it runs, one line when it closes
-    (``✓ build a — 4/4 steps in 1.2 s``, or ``✗ build a — failed at 3/4 after 0.4 s``)."""
+    (``✓ build a — 4/4 steps in 1.2 s``); a failure prints nothing, the error names the step."""
 
     def __init__(self, desc: str, total: float | None, unit: str):
         import time
@@ -325,9 +325,8 @@ class _LineBar(_Off):
                 else _amount(self.n, self.unit)
             )
             line = f"✓ {self.desc} — {count} in {took:.1f} s"
-        else:
-            at = f" at {self.n + 1:.0f}/{self.total:.0f}" if self.total else ""
-            line = f"✗ {self.desc} — failed{at} after {took:.1f} s"
+        else:  # the error that follows names the step: one line, not two
+            return
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: progress is a courtesy
             print(line, file=sys.stderr, flush=True)
 
