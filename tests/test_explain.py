@@ -487,3 +487,22 @@ def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path):
     )
     assert proc.stdout.startswith("reprokit: DIFFERENT")
     assert proc.stderr == ""
+
+
+def test_a_binary_differing_only_in_embedded_build_times_is_an_embedded_timestamp(tmp_path):
+    """gcc's __DATE__/__TIME__ in a compiled binary: the content differs only inside a date
+    and a time, so the cause is embedded-timestamp with the two times as evidence; a binary
+    differing elsewhere too stays unexplained."""
+    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + b"hello, built %s\x00" + bytes(32)
+    a = [
+        tc.file("app/hello", elf % b"Nov 29 2026 15:04:05"),
+        tc.file("app/other", elf % b"Nov 29 2026 15:04:05"),
+    ]
+    b = [
+        tc.file("app/hello", elf % b"Nov 29 2026 15:04:07"),
+        tc.file("app/other", (elf % b"Nov 29 2026 15:04:07").replace(b"hello", b"HELLO")),
+    ]
+    _, by = explain(tmp_path, a, b)
+    assert by["/app/hello"].cause == "embedded-timestamp"
+    assert "15:04:05 → 15:04:07" in by["/app/hello"].evidence
+    assert by["/app/other"].cause == "unexplained"

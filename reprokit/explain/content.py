@@ -164,6 +164,38 @@ def first_difference(a: bytes, b: bytes) -> int:
     return n
 
 
+#: Dates and times compilers and tools write into binaries (gcc's ``__DATE__`` "Nov 29 2026",
+#: ``__TIME__`` "15:04:05", ISO dates); equal lengths, so masking keeps offsets.
+_BINARY_DATES = re.compile(
+    rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-3]\d \d{4}"
+    rb"|(?<!\d)(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?!\d)"
+    rb"|(?<!\d)\d{4}-[01]\d-[0-3]\d(?!\d)"
+)
+
+
+def binary_only_dates(a: bytes, b: bytes) -> str | None:
+    """Evidence when two binary contents differ only inside embedded dates and times (gcc's
+    ``__DATE__``/``__TIME__``), else None.
+
+    >>> a = b"\\x7fELF built Nov 29 2026 15:04:05\\x00"
+    >>> binary_only_dates(a, a.replace(b"15:04:05", b"15:04:09"))
+    'binary; only embedded dates and times differ: 15:04:05 → 15:04:09 (byte 23)'
+    >>> binary_only_dates(b"\\x00ab 15:04:05", b"\\x00ac 15:04:09") is None
+    True
+    """
+    if a == b or len(a) != len(b) or _BINARY_DATES.sub(b"#", a) != _BINARY_DATES.sub(b"#", b):
+        return None
+    at = first_difference(a, b)
+    found = next((m for m in _BINARY_DATES.finditer(a) if m.start() <= at < m.end()), None)
+    if found is None:
+        return None
+    other = b[found.start() : found.end()]
+    return (
+        f"binary; only embedded dates and times differ: {found.group().decode()} → "
+        f"{other.decode('ascii', 'replace')} (byte {found.start()})"
+    )
+
+
 def binary_evidence(a: bytes, b: bytes) -> str:
     """Sizes and the first differing offset of two binary contents."""
     at = first_difference(a, b)

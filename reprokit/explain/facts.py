@@ -68,6 +68,8 @@ def content_facts(
         )
     if text and c.only_dates_differ(ta, tb):
         sniffs["only-dates"] = LEAN if lean else c.text_diff(ta, tb)
+    elif not text and (dates := c.binary_only_dates(a, b)):
+        sniffs["only-dates"] = LEAN if lean else dates  # gcc's __DATE__/__TIME__ and the like
     found: frozenset[str] = frozenset()
     patterns = list(patterns)
     if patterns:
