@@ -104,7 +104,7 @@ def hide(value: str) -> str:
     >>> hide("hunter2")
     '[redacted: h…(7 chars)]'
     """
-    return value if value.startswith(MARK) else f"{MARK}{_short(value)}]"
+    return value if value.startswith(MARK) else _short(value)
 
 
 @lru_cache(maxsize=1 << 16)

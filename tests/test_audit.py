@@ -455,4 +455,4 @@ def test_redaction_hides_whatever_looks_like_a_secret():
     shown = redact_text(step)
     for secret in (KEY_ID, SECRET, SECRET[:10], TOKEN, TOKEN[4:13]):
         assert not leaks(shown, secret), shown
-    assert "RUN printf 'aws_access_key_id = AKIA…(20 chars)" in shown
+    assert "RUN printf 'aws_access_key_id = [redacted: AKIA…(20 chars)]" in shown

@@ -4,9 +4,9 @@ Evidence is redacted when a finding is made (:func:`redact`): a report never hol
 four characters of a secret.
 
 >>> redact(b"AKIAABCDEFGHIJKLMNOP")
-'AKIA…(20 chars)'
+'[redacted: AKIA…(20 chars)]'
 >>> redact("hunter2")
-'h…(7 chars)'
+'[redacted: h…(7 chars)]'
 >>> f = Finding("root-user", "medium", "config", None, "config.User", "runs as root", "USER app")
 >>> Finding.from_dict(f.to_dict()) == f
 True
@@ -27,10 +27,12 @@ DRIFT_CLASSES = ("runtime-state", "configuration", "software", "data", "config")
 
 
 def redact(secret: bytes | str) -> str:
-    """At most four leading characters of ``secret`` (fewer for short ones) and its length."""
+    """At most four leading characters of ``secret`` (fewer for short ones) and its length, in
+    the one redacted form every output uses (``[redacted: …]``, :mod:`reprokit.redaction`)."""
     text = secret.decode("utf-8", "replace") if isinstance(secret, bytes) else secret
     shown = min(4, len(text) // 5)
-    return "".join(ch if ch.isprintable() else "?" for ch in text[:shown]) + f"…({len(text)} chars)"
+    lead = "".join(ch if ch.isprintable() else "?" for ch in text[:shown])
+    return f"[redacted: {lead}…({len(text)} chars)]"
 
 
 @dataclass(slots=True)

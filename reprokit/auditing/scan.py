@@ -150,7 +150,7 @@ def _file_secrets(a: Audited, tap: SecretTap, rules: dict[str, Rule]) -> list[Fi
                 )
             for rule_id, evidence in sorted(tap.hits[key]):
                 rule = rules[rule_id]
-                hit = Hit(where, path, f"{rule.title} in {path}: {message}", evidence, i, removed)
+                hit = Hit(where, path, f"{rule.title} in {path} — {message}", evidence, i, removed)
                 out.append(_finding(rule, hit))
     return out
 

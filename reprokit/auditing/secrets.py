@@ -7,9 +7,9 @@ config, history and Dockerfile. Only redacted evidence is kept, never content.
 True
 >>> tap.take("/app/.env", b"DB_PASSWORD=hunter2-hunter2\\n")
 >>> [(rule, ev) for (path, _), hits in tap.hits.items() for rule, ev in hits]
-[('secret-assignment', 'secret variable hun…(15 chars)')]
+[('secret-assignment', 'secret variable [redacted: hun…(15 chars)]')]
 >>> redact_text("git clone https://me:tok3n-abcdef@example.com/x")
-'git clone https://me:to…(12 chars)@example.com/x'
+'git clone https://me:[redacted: to…(12 chars)]@example.com/x'
 
 Every pattern runs in time linear in its input: no nested or overlapping unbounded repetition,
 a name or scheme is a bounded run that starts only where a token starts, and a secret-named
@@ -283,7 +283,7 @@ def redact_text(text: str, rules: Mapping[str, Rule] | None = None) -> str:
     its redacted form, so a step or a line can be shown in a report.
 
     >>> redact_text("aws_access_key_id=AKIA0123456789ABCDEF")
-    'aws_access_key_id=AKIA…(20 chars)'
+    'aws_access_key_id=[redacted: AKIA…(20 chars)]'
     """
     data = text.encode("utf-8", "surrogateescape")
     patterns: Iterable[SecretPattern] = (
