@@ -20,14 +20,12 @@ import os
 import stat
 import tarfile
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import UsageError
-from ..read.layers import TapFor, index_layer
-from .image import Image
-from .rootfs import CHUNK, MachineSource, one_layer_image
+from .rootfs import MachineSource
 
 
 def walk(root: Path) -> Iterator[tuple[str, str]]:
@@ -113,24 +111,6 @@ class DirectorySource(MachineSource):
             raise UsageError(f"{self}: cannot read the tree ({failed[0]})") from None
 
     @contextlib.contextmanager
-    def export_tar(self) -> Iterator[Iterator[bytes]]:
-        """The tree as one tar stream, walked as :meth:`read` walks it."""
-        with self._tar() as (reader, failed):
-
-            def chunks() -> Iterator[bytes]:
-                while chunk := reader.read(CHUNK):
-                    yield chunk
-                if failed and not isinstance(failed[0], BrokenPipeError):
-                    raise UsageError(f"{self}: cannot read the tree ({failed[0]})")
-
-            yield chunks()
-
-    def read(
-        self,
-        skip: Collection[str] = (),
-        cancel: threading.Event | None = None,
-        tap_for: TapFor | None = None,
-    ) -> Image:
+    def _stream(self) -> Iterator[BinaryIO]:
         with self._tar() as (reader, _):
-            layer = index_layer(reader, str(self), cancel, tap_for(None) if tap_for else None)
-        return one_layer_image(str(self), layer)
+            yield reader

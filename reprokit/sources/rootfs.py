@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from abc import abstractmethod
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import UsageError
 from ..read.layers import LayerIndex, TapFor, index_layer
@@ -59,11 +58,29 @@ class MachineSource(Source):
     (:func:`reprokit.containers.engine_image`).
     """
 
-    @abstractmethod
-    def export_tar(self) -> contextlib.AbstractContextManager[Iterator[bytes]]:
+    def _stream(self) -> contextlib.AbstractContextManager[BinaryIO]:
+        """A context giving the root filesystem as one tar stream to read (plain, gzip or
+        zstd); whatever was started for it stops when the context ends, and a failure to read
+        the whole tree raises then. A disk, which is read otherwise, has none."""
+        raise NotImplementedError
+
+    def read(
+        self,
+        skip: Collection[str] = (),
+        cancel: threading.Event | None = None,
+        tap_for: TapFor | None = None,
+    ) -> Image:
+        """The root filesystem read in one pass as one layer."""
+        with self._stream() as reader:
+            layer = index_layer(reader, str(self), cancel, tap_for(None) if tap_for else None)
+        return one_layer_image(str(self), layer)
+
+    @contextlib.contextmanager
+    def export_tar(self) -> Iterator[Iterator[bytes]]:
         """A context giving the root filesystem as one tar stream (chunks of bytes, maybe
-        compressed); whatever was started for it stops when the context ends. A failure to
-        read the whole tree raises when the chunks run out (or when the context ends)."""
+        compressed), for the engine to import."""
+        with self._stream() as reader:
+            yield iter(lambda: reader.read(CHUNK), b"")
 
 
 class RootfsArchiveSource(MachineSource):
@@ -75,22 +92,9 @@ class RootfsArchiveSource(MachineSource):
         self.path = Path(path)
         self.ref = str(path)
 
-    def read(
-        self,
-        skip: Collection[str] = (),
-        cancel: threading.Event | None = None,
-        tap_for: TapFor | None = None,
-    ) -> Image:
-        if not self.path.is_file():
-            raise UsageError(f"{self}: no such file")
-        with self.path.open("rb") as raw:
-            layer = index_layer(raw, str(self), cancel, tap_for(None) if tap_for else None)
-        return one_layer_image(str(self), layer)
-
     @contextlib.contextmanager
-    def export_tar(self) -> Iterator[Iterator[bytes]]:
-        """The tarball as it is (the engine reads plain, gzip and zstd tars)."""
+    def _stream(self) -> Iterator[BinaryIO]:
         if not self.path.is_file():
             raise UsageError(f"{self}: no such file")
         with self.path.open("rb") as raw:
-            yield iter(lambda: raw.read(CHUNK), b"")
+            yield raw
