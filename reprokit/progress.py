@@ -25,6 +25,7 @@ import html
 import io
 import re
 import sys
+import threading
 from typing import Any, BinaryIO
 
 from .read.streams import PassThrough
@@ -100,6 +101,9 @@ class _Board:
         from IPython.display import display
 
         self.cell = _cell()
+        #: bars open and close in reader threads: a change and the update it shows go together,
+        #: so the last update shown is the last state (never a stale snapshot after it)
+        self.lock = threading.RLock()
         self.bars: list[_NotebookBar] = []
         self.lines: list[tuple[bool, str]] = []  # closed bars: (ok, line)
         self.reads = [0, 0, 0.0]  # layers read, bytes, seconds
@@ -127,7 +131,8 @@ class _Board:
         }
 
     def refresh(self) -> None:
-        self.handle.update(self.bundle(), raw=True)
+        with self.lock:
+            self.handle.update(self.bundle(), raw=True)
 
 
 def _cell() -> int:
@@ -187,8 +192,9 @@ class _NotebookBar(_Off):
             mininterval=0.25,
         )
         self._closed = False
-        board.bars.append(self)
-        board.refresh()
+        with board.lock:
+            board.bars.append(self)
+            board.refresh()
 
     def line(self) -> str:
         d = self._t.format_dict
@@ -229,6 +235,12 @@ class _NotebookBar(_Off):
         took = t.format_dict["elapsed"]
         t.disable = True
         t.close()
+        with board.lock:
+            self._record(board, ok, took)
+            board.refresh()
+
+    def _record(self, board: _Board, ok: bool, took: float) -> None:
+        t = self._t
         board.bars.remove(self)
         if ok and self.unit == "B":
             board.reads[0] += 1
@@ -240,7 +252,6 @@ class _NotebookBar(_Off):
         else:
             at = f" at {t.n + 1:.0f}/{t.total:.0f}" if t.total else ""
             board.lines.append((False, f"{self.desc} — failed{at} after {took:.1f} s"))
-        board.refresh()
 
 
 def _amount(n: float, unit: str) -> str:

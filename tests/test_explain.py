@@ -493,14 +493,16 @@ def test_a_binary_differing_only_in_embedded_build_times_is_an_embedded_timestam
     """gcc's __DATE__/__TIME__ in a compiled binary: the content differs only inside a date
     and a time, so the cause is embedded-timestamp with the two times as evidence; a binary
     differing elsewhere too stays unexplained."""
-    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + b"hello, built %s\x00" + bytes(32)
+    note = b"\x04\x00\x00\x00\x14\x00\x00\x00\x03\x00\x00\x00GNU\x00"  # + a 20-byte build id
+    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + b"hello, built %s\x00" + note + b"%s" + bytes(8)
+    elf_b = elf.replace(b"hello", b"HELLO")
     a = [
-        tc.file("app/hello", elf % b"Nov 29 2026 15:04:05"),
-        tc.file("app/other", elf % b"Nov 29 2026 15:04:05"),
+        tc.file("app/hello", elf % (b"Nov 29 2026 15:04:05", b"\x11" * 20)),
+        tc.file("app/other", elf % (b"Nov 29 2026 15:04:05", b"\x11" * 20)),
     ]
     b = [
-        tc.file("app/hello", elf % b"Nov 29 2026 15:04:07"),
-        tc.file("app/other", (elf % b"Nov 29 2026 15:04:07").replace(b"hello", b"HELLO")),
+        tc.file("app/hello", elf % (b"Nov 29 2026 15:04:07", b"\x22" * 20)),
+        tc.file("app/other", elf_b % (b"Nov 29 2026 15:04:07", b"\x22" * 20)),
     ]
     _, by = explain(tmp_path, a, b)
     assert by["/app/hello"].cause == "embedded-timestamp"

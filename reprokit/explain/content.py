@@ -173,6 +173,16 @@ _BINARY_DATES = re.compile(
 )
 
 
+#: An ELF note holding the GNU build id (namesz 4, descsz 20, type 3, "GNU"): a hash of the
+#: linked content, so it changes whenever an embedded date does.
+_BUILD_ID = re.compile(rb"(\x04\x00\x00\x00\x14\x00\x00\x00\x03\x00\x00\x00GNU\x00).{20}", re.S)
+
+
+def _masked(data: bytes) -> bytes:
+    """``data`` with embedded dates, times and GNU build ids masked (lengths kept apart)."""
+    return _BUILD_ID.sub(lambda m: m.group(1) + bytes(20), _BINARY_DATES.sub(b"#", data))
+
+
 def binary_only_dates(a: bytes, b: bytes) -> str | None:
     """Evidence when two binary contents differ only inside embedded dates and times (gcc's
     ``__DATE__``/``__TIME__``), else None.
@@ -183,12 +193,17 @@ def binary_only_dates(a: bytes, b: bytes) -> str | None:
     >>> binary_only_dates(b"\\x00ab 15:04:05", b"\\x00ac 15:04:09") is None
     True
     """
-    if a == b or len(a) != len(b) or _BINARY_DATES.sub(b"#", a) != _BINARY_DATES.sub(b"#", b):
+    if a == b or len(a) != len(b):
         return None
-    at = first_difference(a, b)
-    found = next((m for m in _BINARY_DATES.finditer(a) if m.start() <= at < m.end()), None)
-    if found is None:
+    masked_a, masked_b = _masked(a), _masked(b)
+    if masked_a != masked_b:
         return None
+    differing = [
+        m for m in _BINARY_DATES.finditer(a) if a[m.start() : m.end()] != b[m.start() : m.end()]
+    ]
+    if not differing:
+        return None
+    found = differing[0]
     other = b[found.start() : found.end()]
     return (
         f"binary; only embedded dates and times differ: {found.group().decode()} → "
