@@ -174,7 +174,24 @@ def _notebook_tqdm() -> Any:
     return NotebookTqdm
 
 
-class _NotebookBar(_Off):
+class _Tqdm(_Off):
+    """A bar drawn by a tqdm (``_t``): counting and steps are tqdm's."""
+
+    _t: Any
+
+    def update(self, n: int = 1) -> None:
+        self._t.update(n)
+
+    def step(self, where: str) -> None:
+        """Move to step ``"N/M"`` (a classic builder's ``Step N/M``)."""
+        done, _, total = where.partition("/")
+        if done.isdigit() and total.isdigit():
+            self._t.total = int(total)
+            self._t.n = int(done) - 1  # step N has started, N-1 are done
+            self._t.refresh()
+
+
+class _NotebookBar(_Tqdm):
     """A bar of a notebook cell's board."""
 
     def __init__(self, desc: str, total: float | None, unit: str):
@@ -208,16 +225,6 @@ class _NotebookBar(_Off):
         if d.get("total"):
             meter = f'<progress max="{d["total"]:.0f}" value="{d["n"]:.0f}"></progress> '
         return f"<div>{meter}{html.escape(self.line())}</div>"
-
-    def update(self, n: int = 1) -> None:
-        self._t.update(n)
-
-    def step(self, where: str) -> None:
-        done, _, total = where.partition("/")
-        if done.isdigit() and total.isdigit():
-            self._t.total = int(total)
-            self._t.n = int(done) - 1
-            self._t.refresh()
 
     def fail(self) -> None:
         self._finish(False)
@@ -258,7 +265,7 @@ def _amount(n: float, unit: str) -> str:
     return _size(n) if unit == "B" else f"{n:.0f} {unit}"
 
 
-class _Bar(_Off):
+class _Bar(_Tqdm):
     """A tqdm bar on an interactive terminal."""
 
     def __init__(self, desc: str, total: float | None, unit: str):
@@ -275,17 +282,6 @@ class _Bar(_Off):
             dynamic_ncols=True,
             file=sys.stderr,
         )
-
-    def update(self, n: int = 1) -> None:
-        self._t.update(n)
-
-    def step(self, where: str) -> None:
-        """Move to step ``"N/M"`` (a classic builder's ``Step N/M``)."""
-        done, _, total = where.partition("/")
-        if done.isdigit() and total.isdigit():
-            self._t.total = int(total)
-            self._t.n = int(done) - 1  # step N has started, N-1 are done
-            self._t.refresh()
 
     def close(self) -> None:
         if sys.exc_info()[0] is None and self._t.total:

@@ -28,6 +28,7 @@ import re
 from typing import Any
 
 from .errors import ReportError
+from .records import FILE_TYPES
 from .text import clean
 
 _STR: dict[str, Any] = {"type": "string"}
@@ -58,19 +59,7 @@ def _list(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
 _RECORD = {
     "type": ["object", "null"],
     "properties": {
-        "type": {
-            "enum": [
-                "file",
-                "dir",
-                "symlink",
-                "hardlink",
-                "char",
-                "block",
-                "fifo",
-                "whiteout",
-                "opaque",
-            ]
-        },
+        "type": {"enum": list(FILE_TYPES)},
         "mode": {"type": "string", "pattern": "^[0-7]{1,7}$"},
         "uid": _COUNT,
         "gid": _COUNT,

@@ -23,16 +23,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-f", "--file", dest="dockerfile", help="Dockerfile (default: CONTEXT/Dockerfile)"
     )
-    p.add_argument("--build-arg", action="append", default=[], metavar="K=V", help="build arg")
-    p.add_argument("--target", help="target stage of a multi-stage Dockerfile")
-    p.add_argument("--network", default="none", help="network of RUN steps: none (default) or host")
-    p.add_argument("--label", action="append", default=[], metavar="K=V", help="image label")
+    spec_arguments(p)
     p.add_argument("--pull", action="store_true", help="pull base images (off by default)")
     p.add_argument("--keep-images", action="store_true", help="keep both built images")
     builder_options(p)
     packer_options(p)
     comparison_options(p)
     p.set_defaults(run=run)
+
+
+def spec_arguments(p: argparse.ArgumentParser) -> None:
+    """--build-arg, --target, --network, --label: what goes into the build spec (check, fix)."""
+    p.add_argument("--build-arg", action="append", default=[], metavar="K=V", help="build arg")
+    p.add_argument("--target", help="target stage of a multi-stage Dockerfile")
+    p.add_argument("--network", default="none", help="network of RUN steps: none (default) or host")
+    p.add_argument("--label", action="append", default=[], metavar="K=V", help="image label")
+
+
+def spec_options(args: argparse.Namespace) -> dict[str, object]:
+    """The keyword arguments of :func:`reprokit.check` that :func:`spec_arguments` gives."""
+    return {
+        "build_args": parse_build_args(args.build_arg),
+        "target": args.target,
+        "network": args.network,
+        "labels": labels(args.label),
+    }
 
 
 def builder_options(p: argparse.ArgumentParser) -> None:
@@ -112,10 +127,7 @@ def run(args: argparse.Namespace) -> int:
     result = check(
         args.context,
         dockerfile=args.dockerfile,
-        build_args=parse_build_args(args.build_arg),
-        target=args.target,
-        network=args.network,
-        labels=labels(args.label),
+        **spec_options(args),
         platform=args.platform,
         pull=args.pull,
         keep_images=args.keep_images,

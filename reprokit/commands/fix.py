@@ -8,8 +8,7 @@ import argparse
 
 from ..api import fix
 from ..fixing import ROUNDS
-from ..spec import parse_build_args
-from .check import builder_options, labels
+from .check import builder_options, spec_arguments, spec_options
 from .common import EXIT_FAILED, EXIT_OK, check_output_path, report_option, say, write_outputs
 
 
@@ -31,10 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", metavar="PATH", help="write the fix result as JSON")
     report_option(p)
-    p.add_argument("--build-arg", action="append", default=[], metavar="K=V", help="build arg")
-    p.add_argument("--target", help="target stage of a multi-stage Dockerfile")
-    p.add_argument("--network", default="none", help="network of RUN steps: none (default) or host")
-    p.add_argument("--label", action="append", default=[], metavar="K=V", help="image label")
+    spec_arguments(p)
     p.add_argument("--platform", help="os/arch[/variant] to build")
     p.add_argument("--ignore", action="append", default=[], metavar="GLOB", help="ignore paths")
     p.add_argument("--config", metavar="TOML", help="settings file (reprokit.toml)")
@@ -53,10 +49,7 @@ def run(args: argparse.Namespace) -> int:
         verify=not args.no_verify,
         rounds=args.rounds,
         require=args.require,
-        build_args=parse_build_args(args.build_arg),
-        target=args.target,
-        network=args.network,
-        labels=labels(args.label),
+        **spec_options(args),
         platform=args.platform,
         ignore=args.ignore,
         config=args.config,
