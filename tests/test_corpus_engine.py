@@ -25,11 +25,12 @@ PROJECTS = {
     # the binary embeds __TIME__: build b later (vary time), or two fast builds in one second
     # agree by chance
     "distroless-cc": ({"vary": "time"}, {"embedded-timestamp"}),
-    "distroless-python3-requirements": ({}, {"python-bytecode"}),
+    # pip writes each .pyc with its source's install time: two builds in one second agree
+    "distroless-python3-requirements": ({"vary": "time"}, {"python-bytecode"}),
     "compose-node-web": ({}, set()),
     "distroless-node-express": ({}, set()),
     "distroless-python3": ({}, set()),
-    "compose-flask-backend": ({"target": "builder"}, {"python-bytecode"}),
+    "compose-flask-backend": ({"target": "builder", "vary": "time"}, {"python-bytecode"}),
 }
 
 
