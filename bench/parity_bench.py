@@ -1,13 +1,19 @@
-"""Benchmark parity: a 30-check testinfra suite on one image, and on the pair at once.
+"""Benchmark parity: 30- and 90-check suites, one image and the pair, sessions and execs.
 
 A benchmark, not a test. In one run, with one hardened container per image (the same ones for
-every measurement, started once), it times ``--repeat`` times each (median and min reported):
+every measurement, started once), it times ``--repeat`` times each (median and min reported),
+for each way of running commands — ``session`` (one long-lived shell per container and worker
+thread, :mod:`reprokit.behaviour.session`) and ``exec`` (a ``docker exec`` per command) — and
+for the 30-check suite and the 90-check suite (the 30 checks three times over, under other
+names: the same commands again, testinfra's per-host caches warm):
 
-- ``one image``: the 30 checks on container A only (``--workers`` threads);
-- ``pair, concurrently``: the 30 checks on A and on B at the same time, as ``reprokit.parity``
-  runs them (``--workers`` threads per side);
-- ``pair, one side after the other``: A, then B (what running them without concurrency costs);
-- ``one image, 1 thread`` and ``pair, 1 thread per side``: the same without threads per side.
+- ``one image``: the checks on container A only (``--workers`` threads);
+- ``pair``: the checks on A and on B at the same time, as ``reprokit.parity`` runs them
+  (``--workers`` threads per side).
+
+Then it prints the goals' figures: the cost of one more check on both sides (the slope of the
+pair's time between the 30- and the 90-check suite, over 60 checks) and the pair's time over
+one image's, on the 90-check suite. ``--modes exec`` or ``--modes session`` runs one way only.
 
 The default pair is the Debian base the tests build (``reprokit-test/debian:bookworm``, made by
 debootstrap on first use) against itself: two containers, identical outcomes. The containers
@@ -34,8 +40,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from reprokit.behaviour.backend import testinfra_host
 from reprokit.behaviour.checks import Check, command, file, group, package, run_check, user
 from reprokit.behaviour.runner import host_pair, run_checks
+from reprokit.behaviour.session import Sessions
 from reprokit.errors import ReprokitError
 
 SUITE: list[Check] = [
@@ -65,22 +73,30 @@ SUITE: list[Check] = [
 assert len(SUITE) == 30
 
 
-def one_side(pair: Any, workers: int) -> None:
+SUITES: dict[int, list[Check]] = {
+    30: SUITE,
+    90: [Check(f"{c.name} #{n}", c.fn) for n in (1, 2, 3) for c in SUITE],
+}
+
+
+def one_side(pair: Any, suite: list[Check], workers: int) -> None:
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for outcome in pool.map(lambda c: run_check(c, pair.a, pair.containers[0]), SUITE):
+        for outcome in pool.map(lambda c: run_check(c, pair.a, pair.containers[0]), suite):
             assert outcome.status != "error", outcome.message
 
 
-def both(pair: Any, workers: int) -> None:
-    entries = run_checks(SUITE, (pair.a, pair.b), pair.containers, workers)
+def both(pair: Any, suite: list[Check], workers: int) -> None:
+    entries = run_checks(suite, (pair.a, pair.b), pair.containers, workers)
     assert all(e.same for e in entries), [e.name for e in entries if not e.same]
 
 
-def one_after_the_other(pair: Any, workers: int) -> None:
-    for side in (0, 1):
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            host, container = (pair.a, pair.b)[side], pair.containers[side]
-            list(pool.map(lambda c, h=host, k=container: run_check(c, h, k), SUITE))
+def use(pair: Any, mode: str, workers: int) -> None:
+    """New hosts on the pair's containers whose commands run the ``mode`` way."""
+    for container in pair.containers:
+        if container.sessions is not None:
+            container.sessions.close()
+        container.sessions = Sessions(container, size=workers, enabled=mode == "session")
+    pair.a, pair.b = (testinfra_host(c) for c in pair.containers)
 
 
 def measure(fn: Callable[[], None], repeat: int) -> list[float]:
@@ -98,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--b", help="image B (default: same as A)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=4, help="threads per side (4)")
+    parser.add_argument("--modes", default="exec,session", help="exec,session (both)")
     args = parser.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or set(modes) - {"exec", "session"}:
+        parser.error("--modes takes exec, session or both")
+    results: dict[tuple[str, int, str], list[float]] = {}
     try:
         a = args.a
         if a is None:
@@ -112,27 +133,47 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         with host_pair(a, b) as pair:
             setup = time.perf_counter() - started
-            one_side(pair, args.workers)  # warm-up: testinfra's per-host caches, page cache
-            rows = [
-                ("one image", lambda: one_side(pair, args.workers)),
-                ("pair, concurrently", lambda: both(pair, args.workers)),
-                ("pair, one side after the other", lambda: one_after_the_other(pair, args.workers)),
-                ("one image, 1 thread", lambda: one_side(pair, 1)),
-                ("pair, 1 thread per side", lambda: both(pair, 1)),
-            ]
-            results = [(name, measure(fn, args.repeat)) for name, fn in rows]
+            for mode in modes:
+                use(pair, mode, args.workers)
+                both(pair, SUITE, args.workers)  # warm-up: testinfra's caches, sessions, cache
+                for n, suite in SUITES.items():
+                    rows = {
+                        "one image": lambda s=suite: one_side(pair, s, args.workers),
+                        "pair": lambda s=suite: both(pair, s, args.workers),
+                    }
+                    for name, fn in rows.items():
+                        results[mode, n, name] = measure(fn, args.repeat)
+                why = [c.sessions.why for c in pair.containers if c.sessions.why]
+                if mode == "session" and why:
+                    print(f"parity_bench: sessions fell back to execs: {why[0]}", file=sys.stderr)
     except ReprokitError as err:
         print(f"parity_bench: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("parity_bench: interrupted", file=sys.stderr)
         return 130
-    print(f"30-check suite, A={a}, B={b}, {args.workers} thread(s) per side, {args.repeat} runs")
+    print(f"A={a}, B={b}, {args.workers} thread(s) per side, {args.repeat} runs, load {_load()}")
     print(f"containers started (and images checked) in {setup:.2f} s")
-    print(f"{'':34} {'median':>8} {'min':>8}")
-    for name, times in results:
-        print(f"{name:34} {statistics.median(times):7.2f}s {min(times):7.2f}s")
+    print(f"{'':28} {'median':>8} {'min':>8}")
+    for (mode, n, name), times in results.items():
+        label = f"{mode}, {n} checks, {name}"
+        print(f"{label:28} {statistics.median(times):7.3f}s {min(times):7.3f}s")
+    for mode in modes:
+        pair = {n: statistics.median(results[mode, n, "pair"]) for n in SUITES}
+        one = statistics.median(results[mode, 90, "one image"])
+        slope = (pair[90] - pair[30]) / (90 - 30) * 1000
+        print(
+            f"{mode}: one more check on both sides {slope:.1f} ms (goal <= 5 ms); "
+            f"pair / one image (90 checks) {pair[90] / one:.2f} (goal <= 1.2)"
+        )
     return 0
+
+
+def _load() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
 
 
 if __name__ == "__main__":

@@ -95,6 +95,8 @@ class Container:
     _local: threading.local = field(default_factory=threading.local, repr=False)
     _clients: list[Any] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: what else ends with the container's clients (e.g. parity's shell sessions on it)
+    sessions: Any = field(default=None, repr=False)
 
     @property
     def where(self) -> str:
@@ -166,6 +168,9 @@ class Container:
         return None if result.rc == 0 else f"exit status {result.rc}"
 
     def close(self) -> None:
+        sessions, self.sessions = self.sessions, None
+        if sessions is not None:
+            sessions.close()
         with self._lock:
             clients, self._clients = self._clients, []
         for client in clients:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..containers import Container
+from .session import Sessions
 
 if TYPE_CHECKING:
     import testinfra.host
@@ -17,7 +18,11 @@ if TYPE_CHECKING:
 
 def testinfra_host(container: Container) -> testinfra.host.Host:
     """A testinfra Host whose commands run in ``container`` through the Docker SDK (the same
-    engine as reprokit's), raising :class:`ContainerError` on infrastructure failures."""
+    engine as reprokit's), raising :class:`ContainerError` on infrastructure failures.
+
+    Commands go through the container's shell sessions (:class:`~.session.Sessions`, made here
+    unless the caller set ``container.sessions``), or an exec each where a session cannot run
+    them."""
     import testinfra.host
     from testinfra.backend.docker import DockerBackend
 
@@ -27,10 +32,13 @@ def testinfra_host(container: Container) -> testinfra.host.Host:
         def __init__(self, c: Container):
             super().__init__(c.id)
             self.container = c
+            if c.sessions is None:
+                c.sessions = Sessions(c)
+            self.sessions: Sessions = c.sessions
 
         def run(self, command: str, *args: str, **kwargs: Any) -> Any:
             cmd = self.get_command(command, *args)
-            done = self.container.exec(cmd, user=self.user)
+            done = self.sessions.run(cmd, user=self.user)
             return self.result(done.rc, self.encode(cmd), done.stdout, done.stderr)
 
         def get_pytest_id(self) -> str:

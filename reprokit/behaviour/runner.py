@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 from .backend import testinfra_host
 from .checks import Check, as_checks, run_check
 from .result import ParityResult
+from .session import Sessions
 
 
 def run_checks(
@@ -79,9 +80,17 @@ def host_pair(
     build: BuildSpec | None = None,
     base_url: str | None = None,
     hardening: Hardening | None = None,
+    sessions: bool | None = None,
+    command_timeout: float | None = None,
+    workers: int = 4,
 ) -> Iterator[HostPair]:
     """Hardened containers of ``a`` and ``b`` (or of two no-cache builds of ``build``) with a
     testinfra host on each; everything made for them is removed when the block ends.
+
+    Commands run through up to ``workers`` shell sessions per container
+    (:mod:`reprokit.behaviour.session`; ``sessions=False``, or ``REPROKIT_PARITY_SESSIONS=0``,
+    runs an exec per command) and are killed after ``command_timeout`` seconds
+    (``REPROKIT_COMMAND_TIMEOUT``, 300 by default).
 
     >>> with host_pair("app:1", "app:2") as pair:  # doctest: +SKIP
     ...     pair.a.file("/etc/passwd").exists, pair.b.user("app").uid
@@ -103,6 +112,10 @@ def host_pair(
             if a is None or b is None:
                 raise UsageError("parity needs two images (or a build spec)")
             with container_pair(a, b, base_url=base_url, hardening=hardening, run=run) as pair:
+                for container in pair:
+                    container.sessions = Sessions(
+                        container, size=workers, timeout=command_timeout, enabled=sessions
+                    )
                 ids = (_image_id(pair[0]), _image_id(pair[1]))
                 yield HostPair(
                     testinfra_host(pair[0]),
@@ -128,8 +141,14 @@ def parity(
     pids_limit: int = 256,
     mem_limit: str = "512m",
     workers: int = 4,
+    sessions: bool | None = None,
+    command_timeout: float | None = None,
 ) -> ParityResult:
     """Run testinfra ``checks`` on a hardened container of each image and compare outcomes.
+
+    Commands run through one long-lived shell per container and worker (``sessions=False``
+    runs an exec per command); one running longer than ``command_timeout`` seconds is killed
+    and makes its check an error (see :func:`host_pair`).
 
     Images are given in any transport; archives and OCI layouts are loaded into the engine for
     the run and removed afterwards, as are the containers (also on errors and Ctrl-C).
@@ -143,7 +162,15 @@ def parity(
         raise UsageError("parity needs at least one check")
     started = time.monotonic()
     hardening = Hardening(read_only=read_only, pids_limit=pids_limit, mem_limit=mem_limit)
-    with host_pair(a, b, base_url=base_url, hardening=hardening) as pair:
+    with host_pair(
+        a,
+        b,
+        base_url=base_url,
+        hardening=hardening,
+        sessions=sessions,
+        command_timeout=command_timeout,
+        workers=workers,
+    ) as pair:
         entries = run_checks(wanted, (pair.a, pair.b), pair.containers, workers)
     return ParityResult(
         images=(str(a), str(b)),
