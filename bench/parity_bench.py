@@ -11,6 +11,11 @@ names: the same commands again, testinfra's per-host caches warm):
 - ``pair``: the checks on A and on B at the same time, as ``reprokit.parity`` runs them
   (``--workers`` threads per side).
 
+The floor beside them (``floor``): the same shell commands the suite runs (recorded once),
+each as ``/bin/sh -c COMMAND`` with its output thrown away, split over ``--workers`` scripts per
+container, one exec each, all started at once — what the commands themselves cost, and how
+their cost grows from one container to two on this machine.
+
 Then it prints the goals' figures: the cost of one more check on both sides (the slope of the
 pair's time between the 30- and the 90-check suite, over 60 checks) and the pair's time over
 one image's, on the 90-check suite. ``--modes exec`` or ``--modes session`` runs one way only.
@@ -30,6 +35,7 @@ Exit status: 0 on success, 2 on an error, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import sys
 import time
@@ -99,6 +105,39 @@ def use(pair: Any, mode: str, workers: int) -> None:
     pair.a, pair.b = (testinfra_host(c) for c in pair.containers)
 
 
+def commands_of(pair: Any, suite: list[Check]) -> list[str]:
+    """The shell commands ``suite`` runs on one side (its testinfra caches warm)."""
+    sessions = pair.containers[0].sessions
+    seen: list[str] = []
+    run = sessions.run
+
+    def recording(command: str, user: str | None = None) -> Any:
+        seen.append(command)
+        return run(command, user)
+
+    sessions.run = recording
+    try:
+        one_side(pair, suite, 1)
+    finally:
+        del sessions.run
+    return seen
+
+
+def floor(pair: Any, commands: list[str], sides: int, workers: int) -> None:
+    """The commands themselves: each as ``/bin/sh -c``, split over ``workers`` scripts per
+    container run at once (one exec each, started together), on ``sides`` containers."""
+    chunks = [commands[n::workers] for n in range(workers)]
+    scripts = [
+        "".join(f"/bin/sh -c {shlex.quote(c)} </dev/null >/dev/null 2>&1\n" for c in chunk) + ":"
+        for chunk in chunks
+        if chunk
+    ]
+    jobs = [(c, script) for c in pair.containers[:sides] for script in scripts]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        for done in pool.map(lambda job: job[0].exec(job[1]), jobs):
+            assert done.rc == 0, done
+
+
 def measure(fn: Callable[[], None], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
@@ -120,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if not modes or set(modes) - {"exec", "session"}:
         parser.error("--modes takes exec, session or both")
     results: dict[tuple[str, int, str], list[float]] = {}
+    counts: dict[int, int] = {}
     try:
         a = args.a
         if a is None:
@@ -133,6 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         with host_pair(a, b) as pair:
             setup = time.perf_counter() - started
+            use(pair, "session", args.workers)
+            both(pair, SUITE, args.workers)
+            for n, suite in SUITES.items():
+                cmds = commands_of(pair, suite)
+                counts[n] = len(cmds)
+                for name, sides in (("one image", 1), ("pair", 2)):
+                    results["floor", n, name] = measure(
+                        lambda c=cmds, k=sides: floor(pair, c, k, args.workers), args.repeat
+                    )
             for mode in modes:
                 use(pair, mode, args.workers)
                 both(pair, SUITE, args.workers)  # warm-up: testinfra's caches, sessions, cache
@@ -158,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     for (mode, n, name), times in results.items():
         label = f"{mode}, {n} checks, {name}"
         print(f"{label:28} {statistics.median(times):7.3f}s {min(times):7.3f}s")
-    for mode in modes:
+    print(f"commands per side: {counts[30]} (30 checks), {counts[90]} (90 checks)")
+    for mode in ["floor", *modes]:
         pair = {n: statistics.median(results[mode, n, "pair"]) for n in SUITES}
         one = statistics.median(results[mode, 90, "one image"])
         slope = (pair[90] - pair[30]) / (90 - 30) * 1000

@@ -316,13 +316,30 @@ class Sessions:
         self._count = 0
         self._cond = threading.Condition()
         self._closed = False
+        self._tally = threading.local()
+
+    def tally(self) -> tuple[int, int]:
+        """This thread's count of commands answered by a session, and of those run otherwise."""
+        return getattr(self._tally, "session", 0), getattr(self._tally, "other", 0)
+
+    def proves_alive(self, before: tuple[int, int]) -> bool:
+        """Whether every command this thread ran since ``tally()`` was ``before`` (at least
+        one) was answered by a session: a shell that answers is a running container (one
+        killed under a command ends the session instead of answering)."""
+        session, other = self.tally()
+        return session > before[0] and other == before[1]
+
+    def _count_as(self, kind: str) -> None:
+        setattr(self._tally, kind, getattr(self._tally, kind, 0) + 1)
 
     def run(self, command: str, user: str | None = None) -> ExecResult:
         """``/bin/sh -c command`` in the container, through a session when one can run it."""
         if user or not self.enabled or "\0" in command:
+            self._count_as("other")
             return self.container.exec(command, user=user)
         session = self._acquire()
         if session is None:
+            self._count_as("other")
             return self.container.exec(command, user=user)
         keep = False
         try:
@@ -342,6 +359,7 @@ class Sessions:
             self._release(session, keep)
         if result.rc != 0:
             self.container.ensure_running()  # a command killed with its container is no result
+        self._count_as("session")
         return result
 
     def _acquire(self) -> ShellSession | None:
