@@ -163,8 +163,12 @@ def test_huge_output_is_bounded(busybox, monkeypatch, no_leftovers):
         sessions = Sessions(a)
         with pytest.raises(session.OutputTooLarge):
             sessions.run("head -c 5000000 /dev/zero")
-        big = sessions.run("head -c 1000000 /dev/zero")
-        assert big.stdout == bytes(1000000) and big.rc == 0
+        with pytest.raises(session.OutputTooLarge):
+            sessions.run("echo small; head -c 5000000 /dev/zero >&2; echo end")
+        with pytest.raises(session.OutputTooLarge):
+            sessions.run("head -c 1048577 /dev/zero")
+        big = sessions.run("head -c 1048576 /dev/zero")
+        assert big.stdout == bytes(1 << 20) and big.rc == 0
         assert sessions.run("echo still").stdout == b"still\n"
         sessions.close()
     assert MAX_OUTPUT >= 1 << 20

@@ -47,6 +47,9 @@ GRACE = 10.0
 #: drained, not kept, so memory stays bounded).
 MAX_OUTPUT = 64 << 20
 
+#: Bytes kept at each end of an output buffer that outgrew :data:`MAX_OUTPUT`.
+_KEEP = 4096
+
 #: The driver: reads ``TOKEN NLINES`` and NLINES lines, runs them as one ``sh -c`` script.
 #: Its variables are named so that no environment variable of the image is touched; a shell
 #: that counts ``SHLVL`` (busybox, bash) gets it back one lower, so its commands see what an
@@ -208,7 +211,8 @@ class ShellSession:
         err = bytes(err_buf[begin[1] : stop_err])
         del out_buf[: newline + 1]
         del err_buf[: stop_err + len(end)]
-        overflow, self._overflow = self._overflow, False
+        overflow = self._overflow or len(out) > MAX_OUTPUT or len(err) > MAX_OUTPUT
+        self._overflow = False
         if overflow:
             raise OutputTooLarge(
                 f"{self.container.where}: the command wrote more than {MAX_OUTPUT} bytes "
@@ -233,24 +237,28 @@ class ShellSession:
             if at >= 0:
                 return at
             seen = max(start, len(buf) - len(marker) + 1)
-            if len(buf) - start > MAX_OUTPUT + 2 * len(marker) + 64:
-                # keep the head (markers) and the tail (a marker may be arriving), drop the rest
-                keep = len(marker) + 64
-                del buf[start + keep : len(buf) - keep]
-                seen = max(start, len(buf) - len(marker) + 1)
-                self._overflow = True
-            self._read(deadline)
+            if self._read(deadline):
+                seen = start  # the middle of a buffer was dropped: look again from the start
 
-    def _read(self, deadline: float) -> None:
-        """Read one frame's worth of the engine's multiplexed stream into the buffers."""
+    def _read(self, deadline: float) -> bool:
+        """Read one frame of the engine's multiplexed stream into the buffers; True when a
+        buffer outgrew :data:`MAX_OUTPUT` and lost its middle (its head, with the start
+        marker, and its tail, where an end marker may be arriving, are kept)."""
         while True:
             if len(self._frames) >= 8:
                 kind, size = struct.unpack(">BxxxL", self._frames[:8])
                 if len(self._frames) >= 8 + size:
-                    if kind in (1, 2):
-                        self.buffers[kind - 1].extend(self._frames[8 : 8 + size])
+                    if kind not in (1, 2):
+                        del self._frames[: 8 + size]
+                        continue
+                    buf = self.buffers[kind - 1]
+                    buf.extend(self._frames[8 : 8 + size])
                     del self._frames[: 8 + size]
-                    return
+                    if len(buf) <= MAX_OUTPUT + 2 * _KEEP:
+                        return False
+                    del buf[_KEEP : len(buf) - _KEEP]
+                    self._overflow = True
+                    return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
