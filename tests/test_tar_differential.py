@@ -175,7 +175,9 @@ CRAFTED: dict[str, bytes] = {
             _file(b"prefix-dir/", kind=b"5", extra={345: b"pre///"}),
             _file(b"dev", kind=b"3", extra={329: h._b256(1 << 40, 8), 337: h._octal(5, 8)}),
             _signed_checksum(h.header(b"signed-\xe9\xe9", 0)),
-            _pax({"path": b"pax/then/gnu", "size": b"3"}) + _gnu(b"L", b"gnu/wins") + _file(b"x", b"abc"),
+            _pax({"path": b"pax/then/gnu", "size": b"3"})
+            + _gnu(b"L", b"gnu/wins")
+            + _file(b"x", b"abc"),
             _gnu(b"L", b"gnu/first") + _pax({"path": b"pax/wins"}) + _file(b"y", b""),
             _gnu(b"L", b"long-dir//") + _file(b"short/", kind=b"5"),
             _gnu(b"K", b"long/target") + _gnu(b"L", b"long/link") + _file(b"l", kind=b"2"),
@@ -218,7 +220,9 @@ CRAFTED: dict[str, bytes] = {
         + _file(b"GNUSparseFile.0/sparse10", h.padded(b"2\n0\n100\n2000\n100\n") + b"b" * 200)
         + h.END
     ),
-    "hdrcharset binary": _pax({"hdrcharset": b"BINARY", "path": b"\xe9t\xe9"}) + _file(b"x") + h.END,
+    "hdrcharset binary": (
+        _pax({"hdrcharset": b"BINARY", "path": b"\xe9t\xe9"}) + _file(b"x") + h.END
+    ),
     "zero block then more": _file(b"before", b"1") + bytes(512) + _file(b"after", b"2") + h.END,
     "pax record of length 0": _pax({"a": b"b"}).replace(b"6 a=b", b"0 a=b") + _file(b"x"),
     "pax garbage records": (
@@ -264,9 +268,7 @@ def test_every_cut_reads_the_same(name):
         Limits(layer_entries=5),
         Limits(sparse_bytes=1000),
     ],
-    ids=lambda lim: ",".join(
-        f"{k}={v}" for k, v in vars(lim).items() if v != getattr(Limits(), k)
-    ),
+    ids=lambda lim: ",".join(f"{k}={v}" for k, v in vars(lim).items() if v != getattr(Limits(), k)),
 )
 def test_same_refusals_under_tight_limits(limits):
     configure(limits)

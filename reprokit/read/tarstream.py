@@ -29,7 +29,7 @@ from typing import BinaryIO, Self
 
 from ..errors import Cancelled
 from .limits import Limits
-from .streams import CHUNK
+from .streams import CHUNK, TAR_BUFSIZE
 
 BLOCK = 512
 #: The sha256 of no bytes (shared by every empty file's record).
@@ -116,19 +116,34 @@ def _number(field: bytes) -> int:
     return int(field.strip() or b"0", 8)
 
 
+#: The numbers of a header as most writers (Go's archive/tar, GNU tar, tarfile) spell them:
+#: zero-padded octal ending in NUL (mode, uid, gid, size, mtime, checksum; device numbers).
+_USUAL = re.compile(
+    rb".{100}([0-7]{7})\0([0-7]{7})\0([0-7]{7})\0([0-7]{11})\0([0-7]{11})\0([0-7]{6})\0 "
+    rb".{172}([0-7]{7})\0([0-7]{7})\0",
+    re.DOTALL,
+)
+
+
 def _header(hdr: bytes) -> tuple | None:
     """The fields of one 512-byte header as tarfile's ``frombuf`` reads them, or None when it
     needs tarfile (a zero block, a bad checksum, a number tarfile would refuse, a sparse
     header)."""
+    usual = _USUAL.match(hdr)
     try:
-        chksum = _number(hdr[148:156])
-        mode = _number(hdr[100:108])
-        uid = _number(hdr[108:116])
-        gid = _number(hdr[116:124])
-        size = _number(hdr[124:136])
-        mtime = _number(hdr[136:148])
-        devmajor = _number(hdr[329:337])
-        devminor = _number(hdr[337:345])
+        if usual is not None:
+            mode, uid, gid, size, mtime, chksum, devmajor, devminor = (
+                int(n, 8) for n in usual.groups()
+            )
+        else:
+            chksum = _number(hdr[148:156])
+            mode = _number(hdr[100:108])
+            uid = _number(hdr[108:116])
+            gid = _number(hdr[116:124])
+            size = _number(hdr[124:136])
+            mtime = _number(hdr[136:148])
+            devmajor = _number(hdr[329:337])
+            devminor = _number(hdr[337:345])
     except ValueError:
         return None
     if chksum != 256 + sum(hdr) - sum(hdr[148:156]):
@@ -293,6 +308,7 @@ class TarReader:
         self._pos = 0  # the read position in _buf
         self._base = 0  # the stream offset of _buf[0]
         self._eof = False
+        self._error: BaseException | None = None
         self.fileobj = self
         self.offset = 0  # where the next header starts (tarfile's TarFile.offset)
         self.pax_headers: dict[str, str] = {}  # global PAX records
@@ -302,13 +318,22 @@ class TarReader:
     # --- the file tarfile reads from ---------------------------------------------------------
 
     def _have(self, n: int) -> bool:
-        """Whether ``n`` bytes are buffered from the read position (reading more as needed)."""
+        """Whether ``n`` bytes are buffered from the read position, reading more as needed.
+
+        The stream is read in :data:`TAR_BUFSIZE` pieces, as tarfile reads it, and an error of
+        the stream (e.g. corrupt gzip) is kept until the bytes it stands in place of are
+        needed: the reader fails where and how tarfile would.
+        """
         if len(self._buf) - self._pos >= n:
             return True
         pieces = [self._buf[self._pos :]]
         have = len(pieces[0])
         while have < n and not self._eof:
-            data = self._raw.read(max(CHUNK, n - have))
+            try:
+                data = self._raw.read(TAR_BUFSIZE)
+            except Exception as err:  # raised by _more, when tarfile would raise it
+                self._error = err
+                data = b""
             if not data:
                 self._eof = True
                 break
@@ -320,9 +345,17 @@ class TarReader:
         self._pos = 0
         return have >= n
 
+    def _more(self, n: int) -> bool:
+        """:meth:`_have`, raising the stream's error when it is what stops ``n`` bytes."""
+        if self._have(n):
+            return True
+        if self._error is not None:
+            raise self._error
+        return False
+
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes (fewer only at the end of the stream)."""
-        self._have(n)
+        self._more(n)
         data = self._buf[self._pos : self._pos + n]
         self._pos += len(data)
         return data
@@ -338,7 +371,7 @@ class TarReader:
         while skip > len(self._buf) - self._pos and not self._eof:
             skip -= len(self._buf) - self._pos
             self._pos = len(self._buf)
-            self._have(min(skip, CHUNK))
+            self._more(min(skip, CHUNK))
         self._pos += min(skip, len(self._buf) - self._pos)
         return self.tell()
 
@@ -346,17 +379,20 @@ class TarReader:
 
     def next(self) -> Member | None:
         """The next member, or None at the end of the archive."""
-        if self.offset != self.tell():  # the rest of the last member's data (as tarfile)
-            self.seek(self.offset - 1)
-            if not self.read(1):
-                raise tarfile.ReadError("unexpected end of data")
+        if self.offset != self._base + self._pos:  # the rest of the last member's data
+            if self._pos < self.offset - self._base <= len(self._buf):
+                self._pos = self.offset - self._base  # (tarfile: seek, then read the last byte)
+            else:
+                self.seek(self.offset - 1)
+                if not self.read(1):
+                    raise tarfile.ReadError("unexpected end of data")
         member = None if self.pax_headers else self._plain()
         return member if member is not None else self._by_tarfile()
 
     def _plain(self) -> Member | None:
         """The next member when its headers are all plain, PAX or GNU long names; else None
         (nothing consumed)."""
-        if not self._have(BLOCK):
+        if len(self._buf) - self._pos < BLOCK and not self._have(BLOCK):
             return None
         limits = self._rk_limits
         extended: list[tuple[bytes, bytes]] = []
@@ -473,7 +509,7 @@ class TarReader:
         while left:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled while reading a layer")
-            self._have(min(left, CHUNK))
+            self._more(min(left, CHUNK))
             take = min(left, len(self._buf))
             if not take:
                 raise tarfile.ReadError("unexpected end of data")
