@@ -17,6 +17,8 @@ same members and the same errors (``tests/test_tar_differential.py`` compares th
 (b'etc/motd', 2, '8f434346648f')
 >>> reader.next() is None
 True
+>>> _USUAL.match(buf.getvalue()[:512]) is not None  # the numbers read in one match
+True
 """
 
 from __future__ import annotations
@@ -117,12 +119,14 @@ def _number(field: bytes) -> int:
 
 
 #: The numbers of a header as most writers (Go's archive/tar, GNU tar, tarfile) spell them:
-#: zero-padded octal ending in NUL (mode, uid, gid, size, mtime, checksum; device numbers).
+#: zero-padded octal ending in NUL (mode, uid, gid, size, mtime, checksum), and device numbers
+#: spelled so too or left empty.
 _USUAL = re.compile(
     rb".{100}([0-7]{7})\0([0-7]{7})\0([0-7]{7})\0([0-7]{11})\0([0-7]{11})\0([0-7]{6})\0 "
-    rb".{172}([0-7]{7})\0([0-7]{7})\0",
+    rb".{173}(?:([0-7]{7})\0([0-7]{7})\0|\0{16})",
     re.DOTALL,
 )
+_OCTAL = (8,) * 8
 
 
 def _header(hdr: bytes) -> tuple | None:
@@ -130,12 +134,12 @@ def _header(hdr: bytes) -> tuple | None:
     needs tarfile (a zero block, a bad checksum, a number tarfile would refuse, a sparse
     header)."""
     usual = _USUAL.match(hdr)
-    try:
-        if usual is not None:
-            mode, uid, gid, size, mtime, chksum, devmajor, devminor = (
-                int(n, 8) for n in usual.groups()
-            )
-        else:
+    if usual is not None:
+        numbers = usual.groups()
+        mode, uid, gid, size, mtime, chksum = map(int, numbers[:6], _OCTAL)
+        devmajor, devminor = (0, 0) if numbers[6] is None else map(int, numbers[6:], _OCTAL)
+    else:
+        try:
             chksum = _number(hdr[148:156])
             mode = _number(hdr[100:108])
             uid = _number(hdr[108:116])
@@ -144,8 +148,8 @@ def _header(hdr: bytes) -> tuple | None:
             mtime = _number(hdr[136:148])
             devmajor = _number(hdr[329:337])
             devminor = _number(hdr[337:345])
-    except ValueError:
-        return None
+        except ValueError:
+            return None
     if chksum != 256 + sum(hdr) - sum(hdr[148:156]):
         return None  # tarfile also accepts a signed-char sum, or this is the end
     kind = hdr[156:157]
