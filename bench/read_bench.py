@@ -149,8 +149,13 @@ def child(reader: str, paths: list[str], copies: int, profile: int) -> None:
         from reprokit.read.pair import read_pair
         from reprokit.sources.refs import parse_ref
 
-        pair = read_pair(parse_ref(paths[0]), parse_ref(paths[1]))
-        kept = [layer for image in pair[:2] for layer in image.layers if layer is not None]
+        a, b = parse_ref(paths[0]), parse_ref(paths[1])
+        if prof is None:
+            images = read_pair(a, b)[:2]
+        else:  # in this thread, which cProfile sees (read_pair reads in two)
+            first = a.read()
+            images = (first, b.read(skip=set(first.diff_ids)))
+        kept = [layer for image in images for layer in image.layers if layer is not None]
         kept = list({id(layer): layer for layer in kept}.values())  # shared layers count once
     else:
         for _ in range(copies):
@@ -235,7 +240,8 @@ def main(argv: list[str]) -> int:
             rows += measure_pair(args.images)
         if args.profile:
             what = args.images or [layers["small"][0]]
-            print(f"cProfile of the reprokit reader on {what[0]} (top {args.profile} by tottime):")
+            print(f"cProfile of the reprokit reader on {' and '.join(map(str, what))}, one thread")
+            print(f"(top {args.profile} by tottime):")
             measure("reprokit", what, 1, args.profile)
     load = os.getloadavg()[0]
     print(f"\nindex_layer, {args.copies} reads of each layer kept in one process (pair: both")
