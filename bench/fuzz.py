@@ -1,4 +1,5 @@
-"""A longer fuzzing run of the tar reader and the metadata loaders (tests/test_fuzz.py).
+"""A longer fuzzing run of the tar reader and the metadata loaders (tests/test_fuzz.py), and of
+the tar reader against the tarfile-based reader it replaced (tests/test_tar_differential.py).
 
     PYTHONPATH=. python bench/fuzz.py [EXAMPLES]      # default 20000 examples per property
 
@@ -19,7 +20,8 @@ def main(argv: list[str]) -> int:
     examples = argv[0] if argv else "20000"
     os.environ["REPROKIT_FUZZ_EXAMPLES"] = examples
     tests = Path(__file__).resolve().parent.parent / "tests"
-    return pytest.main([str(tests / "test_fuzz.py"), "-q", "-p", "no:cacheprovider", "-x"])
+    files = [str(tests / "test_fuzz.py"), str(tests / "test_tar_differential.py")]
+    return pytest.main([*files, "-k", "fuzz", "-q", "-p", "no:cacheprovider", "-x"])
 
 
 if __name__ == "__main__":

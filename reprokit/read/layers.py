@@ -24,19 +24,21 @@ import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol, Self
+from typing import BinaryIO, Protocol
 
 import zstandard
 
 from .. import progress
 from ..errors import ArchiveError, Cancelled
-from ..records import FileRecord, normalize_path
+from ..records import FileRecord
 from .limits import Limits, current
-from .streams import CHUNK, TAR_BUFSIZE, HashingReader, decompressed
+from .streams import CHUNK, HashingReader, decompressed
+from .tarstream import Member, Refused, TarReader
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
+#: Record types by tar member type (any other type is read as a file, as tarfile does).
 _TYPES = {
     tarfile.REGTYPE: "file",
     tarfile.AREGTYPE: "file",
@@ -157,190 +159,88 @@ def _xattrs(pax: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
-#: Header errors tarfile takes for the end of the archive when they are not the first header.
-_BAD_HEADER = (tarfile.TruncatedHeaderError, tarfile.InvalidHeaderError)  # type: ignore[attr-defined]
-_EXTENDED = (
-    tarfile.GNUTYPE_LONGNAME,
-    tarfile.GNUTYPE_LONGLINK,
-    tarfile.XHDTYPE,
-    tarfile.XGLTYPE,
-    tarfile.SOLARIS_XHDTYPE,
-)
-#: The sha256 of no bytes (shared by every empty file's record).
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 #: Valid mtimes: those a date can be made of (years 1 to 9999).
 _MTIME_RANGE = (-62135596800, 253402300799)
 _ID_MAX = (1 << 32) - 1
 _NUMBER = re.compile(r"^-?[0-9]{1,20}(?:\.[0-9]{0,20})?$")
+_SIZE_KEYS = ("size", "GNU.sparse.size", "GNU.sparse.realsize")
 
 
-class Refused(Exception):
-    """An input went past a :class:`~reprokit.read.limits.Limits` bound (the reader turns it into
-    an :class:`ArchiveError` naming the layer)."""
-
-
-class _StrictTarInfo(tarfile.TarInfo):
-    """A header cut short or failing its checksum ends tarfile's walk silently; here it is an
-    error, as in Go's archive/tar (a clean end at a block boundary still ends the layer).
-
-    Extended headers (PAX, GNU long names, sparse maps) are bounded before tarfile reads them.
-    """
-
-    @classmethod
-    def fromtarfile(cls, tf: tarfile.TarFile) -> Self:
-        limits: Limits = getattr(tf, "_rk_limits", None) or current()
-        depth = getattr(tf, "_rk_chain", 0)
-        if depth > limits.header_chain:
-            raise Refused(
-                f"more than {limits.header_chain} extended headers in a row at byte {tf.offset} "
-                "(limit header_chain)"
-            )
-        tf._rk_chain = depth + 1  # type: ignore[attr-defined]
-        try:
-            return super().fromtarfile(tf)
-        except _BAD_HEADER as err:
-            raise tarfile.ReadError(f"{err} at byte {tf.offset}") from None
-        finally:
-            tf._rk_chain = depth  # type: ignore[attr-defined]
-
-    def _proc_member(self, tf: tarfile.TarFile):  # type: ignore[no-untyped-def]
-        limits: Limits = getattr(tf, "_rk_limits", None) or current()
-        if self.type in _EXTENDED and not 0 <= self.size <= limits.header_bytes:
-            raise Refused(
-                f"an extended header of {self.size} bytes at byte {tf.offset} "
-                f"(limit header_bytes={limits.header_bytes})"
-            )
-        return super()._proc_member(tf)  # type: ignore[misc]
-
-    def _proc_sparse(self, tf: tarfile.TarFile):  # type: ignore[no-untyped-def]
-        """Old GNU sparse: at most ``header_chain`` extension blocks of sparse map."""
-        structs, isextended, origsize = self._sparse_structs  # type: ignore[attr-defined]
-        del self._sparse_structs  # type: ignore[attr-defined]
-        blocks = 0
-        while isextended:
-            blocks += 1
-            if blocks > 64:
-                raise Refused("a sparse map of more than 64 extension blocks")
-            buf = tf.fileobj.read(tarfile.BLOCKSIZE)  # type: ignore[union-attr]
-            if len(buf) < tarfile.BLOCKSIZE:
-                raise tarfile.ReadError("unexpected end of data in a sparse map")
-            pos = 0
-            for _ in range(21):
-                try:
-                    offset = tarfile.nti(buf[pos : pos + 12])  # type: ignore[attr-defined]
-                    numbytes = tarfile.nti(buf[pos + 12 : pos + 24])  # type: ignore[attr-defined]
-                except ValueError:
-                    break
-                if offset and numbytes:
-                    structs.append((offset, numbytes))
-                pos += 24
-            isextended = bool(buf[504])
-        self.sparse = structs  # type: ignore[attr-defined]
-        self.offset_data = tf.fileobj.tell()  # type: ignore[union-attr]
-        tf.offset = self.offset_data + self._block(self.size)  # type: ignore[attr-defined]
-        self.size = origsize
-        return self
-
-    def _proc_gnusparse_10(self, next, pax_headers, tf):  # type: ignore[no-untyped-def]
-        """PAX sparse 1.0: the map at the start of the data, of at most 100,000 entries."""
-        buf = tf.fileobj.read(tarfile.BLOCKSIZE)
-        fields, _, buf = buf.partition(b"\n")
-        if not fields.strip().isdigit() or int(fields) > 100_000:
-            raise Refused("a PAX sparse map of more than 100000 entries or unreadable")
-        sparse: list[int] = []
-        while len(sparse) < int(fields) * 2:
-            if b"\n" not in buf:
-                more = tf.fileobj.read(tarfile.BLOCKSIZE)
-                if not more or len(buf) > 64:
-                    raise tarfile.ReadError("unreadable PAX sparse map")
-                buf += more
-            number, buf = buf.split(b"\n", 1)
-            if not number.isdigit() or len(number) > 20:
-                raise tarfile.ReadError("unreadable PAX sparse map")
-            sparse.append(int(number))
-        next.offset_data = tf.fileobj.tell()
-        next.sparse = list(zip(sparse[::2], sparse[1::2], strict=False))
-
-
-def _hash_member(tf: tarfile.TarFile, member: tarfile.TarInfo, cancel=None) -> str:
-    if member.size == 0:
-        return EMPTY_SHA256
-    digest = hashlib.sha256()
-    fileobj = tf.extractfile(member)
-    if fileobj is not None:
-        while chunk := fileobj.read(CHUNK):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("cancelled while reading a layer")
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _read_member(tf: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    fileobj = tf.extractfile(member)
-    return fileobj.read() if fileobj is not None else b""
-
-
-def _check_member(member: tarfile.TarInfo, limits: Limits) -> None:
+def _check_member(member: Member, limits: Limits) -> None:
     """Refuse a member whose name, size or sparse claim goes past the limits."""
     for what, value in (("path", member.name), ("link target", member.linkname)):
-        if len(value) > limits.name_bytes:
-            raise Refused(f"a {what} of {len(value)} bytes (limit name_bytes={limits.name_bytes})")
+        if len(value) > limits.name_bytes:  # a length in characters, as tarfile's text
+            chars = len(value.decode("utf-8", "surrogateescape"))
+            if chars > limits.name_bytes:
+                raise Refused(f"a {what} of {chars} bytes (limit name_bytes={limits.name_bytes})")
     if member.size < 0:
-        raise Refused(f"{normalize_path(member.name)}: negative size {member.size}")
-    pax = member.pax_headers
+        raise Refused(f"{_path(member.name)}: negative size {member.size}")
+    pax = member.pax
     if pax:
-        for key in ("size", "GNU.sparse.size", "GNU.sparse.realsize"):
+        for key in _SIZE_KEYS:
             raw = pax.get(key)
             if raw is not None and not (raw.isdigit() and len(raw) <= 20):
-                raise Refused(
-                    f"{normalize_path(member.name)}: PAX {key} is not a byte count: {raw[:40]!r}"
-                )
-    if member.sparse is not None and member.size > limits.sparse_bytes:  # type: ignore[attr-defined]
+                raise Refused(f"{_path(member.name)}: PAX {key} is not a byte count: {raw[:40]!r}")
+    if member.sparse is not None and member.size > limits.sparse_bytes:
         raise Refused(
-            f"{normalize_path(member.name)}: a sparse file claiming {member.size} bytes "
+            f"{_path(member.name)}: a sparse file claiming {member.size} bytes "
             f"(limit sparse_bytes={limits.sparse_bytes})"
         )
 
 
-def record_of(member: tarfile.TarInfo, sha256: str | None = None) -> FileRecord:
-    """The record for one tar header (content digest supplied by the caller)."""
-    path = normalize_path(member.name)
-    base = posixpath.basename(path)
+def _path(raw: bytes) -> str:
+    """:func:`~reprokit.records.normalize_path` of a raw member name, without the work when
+    the name is already normal (no empty, ``.`` or ``..`` component, no trailing slash)."""
+    path = "/" + raw.decode("utf-8", "backslashreplace").lstrip("/")
+    if "//" in path or "/." in path or (path[-1] == "/" and len(path) > 1):
+        path = posixpath.normpath(path)
+        return "/" if path == "//" else path
+    return path
+
+
+def record_of(
+    member: Member, sha256: str | None = None, path: str | None = None, ints: dict | None = None
+) -> FileRecord:
+    """The record for one tar member (content digest supplied by the caller); ``ints`` shares
+    one int object per distinct mode and mtime among the records of a layer."""
+    if ints is None:
+        ints = {}
+    if path is None:
+        path = _path(member.name)
     kind = _TYPES.get(member.type, "file")
     linkname = None
-    if kind in ("symlink", "hardlink"):
-        linkname = member.linkname
-        if kind == "hardlink":
-            linkname = normalize_path(linkname)
-        else:
-            linkname = linkname.encode("utf-8", "surrogateescape").decode(
-                "utf-8", "backslashreplace"
-            )
-    if base == OPAQUE_MARKER:
-        kind = "opaque"
-    elif base.startswith(WHITEOUT_PREFIX):
-        kind = "whiteout"
+    if kind == "symlink":
+        linkname = member.linkname.decode("utf-8", "backslashreplace")
+    elif kind == "hardlink":
+        linkname = _path(member.linkname)
+    base = path[path.rfind("/") + 1 :]
+    if base.startswith(WHITEOUT_PREFIX):
+        kind = "opaque" if base == OPAQUE_MARKER else "whiteout"
+    pax = member.pax
     invalid: dict[str, str] = {}
-    mtime: float = member.mtime
-    if not isinstance(mtime, int | float) or not (
-        _MTIME_RANGE[0] <= mtime <= _MTIME_RANGE[1]  # False for NaN too
-    ):
+    mtime = member.mtime
+    if not _MTIME_RANGE[0] <= mtime <= _MTIME_RANGE[1]:  # False for NaN too
         invalid["mtime"] = _raw(member, "mtime")
         mtime = 0
-    elif isinstance(mtime, float) and mtime.is_integer():
-        mtime = int(mtime)
-    ids = {}
-    pax = member.pax_headers or {}
-    if "mtime" in pax and "mtime" not in invalid and not _NUMBER.match(pax["mtime"]):
+    elif mtime.__class__ is float:
+        if mtime.is_integer():
+            mtime = int(mtime)
+    else:
+        mtime = ints.setdefault(mtime, mtime)
+    if pax and "mtime" in pax and "mtime" not in invalid and not _NUMBER.match(pax["mtime"]):
         invalid["mtime"] = _raw(member, "mtime")  # tarfile took 0 for text it could not read
-    for name in ("uid", "gid"):
-        value = getattr(member, name)
-        raw = pax.get(name)
-        unreadable = raw is not None and not (raw.isdigit() and len(raw) <= 10)
-        if unreadable or not isinstance(value, int) or not 0 <= value <= _ID_MAX:
-            invalid[name] = _raw(member, name)
-            value = 0
-        ids[name] = value
+    uid, gid = member.uid, member.gid
+    if pax:
+        raw = pax.get("uid")
+        if raw is not None and not (raw.isdigit() and len(raw) <= 10):
+            invalid["uid"], uid = _raw(member, "uid"), 0
+        raw = pax.get("gid")
+        if raw is not None and not (raw.isdigit() and len(raw) <= 10):
+            invalid["gid"], gid = _raw(member, "gid"), 0
+    if not 0 <= uid <= _ID_MAX and "uid" not in invalid:
+        invalid["uid"], uid = _raw(member, "uid"), 0
+    if not 0 <= gid <= _ID_MAX and "gid" not in invalid:
+        invalid["gid"], gid = _raw(member, "gid"), 0
     device = None
     if kind in ("char", "block"):
         major, minor = member.devmajor, member.devminor
@@ -349,24 +249,24 @@ def record_of(member: tarfile.TarInfo, sha256: str | None = None) -> FileRecord:
             major = minor = 0
         device = (major, minor)
     return FileRecord(
-        path=path,
-        type=kind,
-        mode=member.mode & 0o7777,
-        uid=ids["uid"],
-        gid=ids["gid"],
-        size=member.size if kind == "file" else 0,
-        mtime=mtime,
-        sha256=sha256,
-        linkname=linkname,
-        xattrs=_xattrs(member.pax_headers) if member.pax_headers else (),
-        device=device,
-        invalid=tuple(sorted(invalid.items())),
+        path,
+        kind,
+        ints.setdefault(mode := member.mode & 0o7777, mode),
+        uid,
+        gid,
+        member.size if kind == "file" else 0,
+        mtime,
+        sha256,
+        linkname,
+        _xattrs(pax) if pax else (),
+        device,
+        tuple(sorted(invalid.items())) if invalid else (),
     )
 
 
-def _raw(member: tarfile.TarInfo, name: str) -> str:
+def _raw(member: Member, name: str) -> str:
     """The header's own text for a field (the PAX record when there is one), at most 64 chars."""
-    raw = member.pax_headers.get(name) if member.pax_headers else None
+    raw = member.pax.get(name) if member.pax else None
     return str(raw if raw is not None else getattr(member, name))[:64]
 
 
@@ -394,46 +294,45 @@ def index_layer(
     try:
         stream = HashingReader(decompressed(raw))
         records: list[FileRecord] = []
+        append = records.append
         content = 0
         digests: dict[str, str] = {}
-        tf = tarfile.open(  # type: ignore[call-overload]
-            fileobj=stream, mode="r|", bufsize=TAR_BUFSIZE, tarinfo=_StrictTarInfo
-        )
-        tf._rk_limits = limits
+        ints: dict[int, int] = {}
+        reader = TarReader(stream, limits)
         global_size = 0
         while True:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled while reading a layer")
-            member = tf.next()
+            member = reader.next()
             if member is None:
                 break
-            tf.members.clear()  # type: ignore[attr-defined] # stream mode keeps every header otherwise
             if len(records) >= entry_limit:
                 raise Refused(f"more than {entry_limit} entries (limit {limit_name})")
-            if tf.pax_headers and len(tf.pax_headers) != global_size:
-                global_size = len(tf.pax_headers)
-                if sum(len(k) + len(v) for k, v in tf.pax_headers.items()) > limits.header_bytes:
+            globals_ = reader.pax_headers
+            if globals_ and len(globals_) != global_size:
+                global_size = len(globals_)
+                if sum(len(k) + len(v) for k, v in globals_.items()) > limits.header_bytes:
                     raise Refused(
                         f"global PAX headers of more than {limits.header_bytes} bytes "
                         "(limit header_bytes)"
                     )
             _check_member(member, limits)
+            path = _path(member.name)
             sha = None
-            if member.isreg() or member.type not in tarfile.SUPPORTED_TYPES:
-                path = normalize_path(member.name)
+            if member.has_data:
                 if tap is not None and tap.wants(path, member.size):
-                    data = _read_member(tf, member)
+                    data = reader.read_data(member)
                     sha = hashlib.sha256(data).hexdigest()
                     tap.take(path, data)
                 else:
-                    sha = _hash_member(tf, member, cancel)
+                    sha = reader.hash_data(member, cancel)
                 content += member.size
-            elif member.islnk():
-                sha = digests.get(normalize_path(member.linkname))
-            record = record_of(member, sha)
-            if sha is not None:
-                digests[record.path] = sha
-            records.append(record)
+                digests[path] = sha
+            elif member.type == b"1":
+                sha = digests.get(_path(member.linkname))
+                if sha is not None:
+                    digests[path] = sha
+            append(record_of(member, sha, path, ints))
         stream.drain()
     except Refused as err:
         raise ArchiveError(where, f"refused: {err}") from None

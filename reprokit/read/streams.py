@@ -21,7 +21,8 @@ from ..errors import Cancelled
 
 CHUNK = 1 << 20
 #: tarfile's stream mode copies the rest of its buffer on every read (each 512-byte header),
-#: so its buffer stays small; file contents are still read in CHUNK pieces.
+#: so its buffer stays small; file contents are still read in CHUNK pieces. The layer reader
+#: (:mod:`reprokit.read.tarstream`) reads in pieces of this size too, as tarfile would.
 TAR_BUFSIZE = 64 << 10
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

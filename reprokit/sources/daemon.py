@@ -139,19 +139,22 @@ class DaemonSource(Source):
                 blob = _BLOB.match(name)
                 named = "sha256:" + blob.group(1) if blob else None
                 fileobj = cast(BinaryIO, outer.extractfile(member))
-                if named is not None and named in skip:
-                    raw = HashingReader(fileobj)
-                    skipped[name], _ = hash_layer(raw, f"{where} {name}", cancel)
-                    _check_named(where, name, named, raw)
-                    continue
                 head = fileobj.peek(512)[:512]  # type: ignore[attr-defined]
+                # an uncompressed blob's digest is its diff_id: the reader's own hash checks it
+                plain = compression_of(head) == "none"
+                if named is not None and named in skip:
+                    raw = fileobj if plain else HashingReader(fileobj)
+                    skipped[name], _ = hash_layer(raw, f"{where} {name}", cancel)
+                    _check_named(where, name, named, raw, digest=skipped[name] if plain else None)
+                    continue
                 if looks_like_layer(head):  # before the JSON sniff: a layer may start "{x}"
                     tap = tap_for(named) if tap_for else None
-                    raw = HashingReader(fileobj)
+                    raw = fileobj if plain else HashingReader(fileobj)
                     layer = index_layer(raw, f"{where} {name}", cancel, tap, max_entries=left)
-                    raw.drain()
                     if named is not None:
-                        _check_named(where, name, named, raw)
+                        _check_named(
+                            where, name, named, raw, digest=layer.diff_id if plain else None
+                        )
                     left -= len(layer.records)
                     indexed[name] = layer
                 elif member.size <= limits.metadata_bytes and head.lstrip()[:1] in (b"{", b"["):
@@ -216,16 +219,25 @@ class DaemonSource(Source):
 
 
 def _check_named(
-    where: str, name: str, digest: str, raw: HashingReader | None, data: bytes | None = None
+    where: str,
+    name: str,
+    named: str,
+    raw: Any,
+    data: bytes | None = None,
+    digest: str | None = None,
 ) -> None:
-    """A blob named ``blobs/sha256/HEX`` must hash to that digest."""
-    if raw is not None:
+    """A blob named ``blobs/sha256/HEX`` must hash to that digest: ``digest`` when the caller
+    hashed the blob's bytes already, else what the :class:`HashingReader` ``raw`` read (the
+    rest of the blob drained), else the sha256 of ``data``."""
+    if digest is not None:
+        actual = digest
+    elif isinstance(raw, HashingReader):
         raw.drain()
         actual = "sha256:" + raw.hexdigest()
     else:
         actual = "sha256:" + hashlib.sha256(data or b"").hexdigest()
-    if actual != digest:
-        raise IntegrityError(where, name, digest, actual)
+    if actual != named:
+        raise IntegrityError(where, name, named, actual)
 
 
 def looks_like_layer(head: bytes) -> bool:
