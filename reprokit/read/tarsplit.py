@@ -1,0 +1,379 @@
+"""Read a layer in place: its tar headers from the engine's ``tar-split`` record, its file
+contents from the layer's directory, into the same :class:`LayerIndex` its tar would give.
+
+The Docker Engine keeps, beside each layer's directory, the exact headers and padding of the
+tar it was made from (``tar-split.json.gz``: "segments" of raw tar bytes and, between them, one
+entry per member whose content lies in the directory). ``docker save`` rebuilds the layer's tar
+from the two; here the headers are parsed as the export's parser would (same records, same
+whiteouts, opaque markers, hardlinks and order) and each regular file is hashed straight from
+the directory, without any tar being made. Every path is opened component by component,
+never following a symlink, so nothing outside the layer directory is ever read.
+
+What cannot be read exactly this way (a member whose file is missing, of another size or
+type, a path the same tar writes twice, a header this fast path does not take) raises
+:class:`NotInPlace`: the caller reads that layer from the engine's export instead.
+
+>>> _pad(1), _pad(512), _pad(0)
+(511, 0, 0)
+"""
+
+from __future__ import annotations
+
+import binascii
+import gzip
+import hashlib
+import io
+import json
+import os
+import posixpath
+import stat
+import tarfile
+import zlib
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
+
+from ..errors import ArchiveError, Cancelled
+from ..records import FileRecord, normalize_path
+from .layers import (
+    EMPTY_SHA256,
+    OPAQUE_MARKER,
+    WHITEOUT_PREFIX,
+    LayerIndex,
+    Refused,
+    Tap,
+    _check_member,
+    _StrictTarInfo,
+    record_of,
+)
+from .limits import Limits, current
+from .streams import CHUNK
+
+BLOCK = tarfile.BLOCKSIZE
+#: file contents up to this size are read in one call and hashed at once
+SMALL = 1 << 20
+#: directory descriptors kept open while a layer is walked
+_DIR_FDS = 128
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+#: header types the fast path parses (anything else goes through tarfile's own parser)
+_SIMPLE = frozenset(b"01234567\x00")
+_CONTENT = frozenset((tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE))
+_SEGMENT = '{"type":2,"payload":"'
+
+
+class NotInPlace(Exception):
+    """This layer cannot be read exactly from the engine's storage (the reason is the
+    message); read it from the export."""
+
+
+def _pad(size: int) -> int:
+    return -size % BLOCK
+
+
+class _Header:
+    """The fields :func:`record_of` reads of a plain one-block header (tarfile's TarInfo
+    costs more to make than the whole record)."""
+
+    __slots__ = ("devmajor", "devminor", "gid", "linkname", "mode", "mtime", "name", "size")
+    __slots__ += ("type", "uid")
+    pax_headers: ClassVar[dict[str, str]] = {}
+    sparse = None
+
+    def isreg(self) -> bool:
+        return self.type in _CONTENT
+
+
+def _number(field: bytes) -> int:
+    """tarfile's ``nti`` for octal text (the caller checked it is not base-256)."""
+    return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+
+
+def _text(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode(tarfile.ENCODING, "surrogateescape")
+
+
+def _fast_header(buf: bytes) -> _Header | None:
+    """One 512-byte header exactly as ``tarfile.TarInfo.frombuf`` reads it, or None when it
+    takes more than the common case (base-256 numbers, GNU or extended types, a bad sum)."""
+    if len(buf) != BLOCK or buf[156] not in _SIMPLE:
+        return None
+    for pos in (100, 108, 116, 124, 136, 148, 329, 337):
+        if buf[pos] in (0o200, 0o377):
+            return None
+    try:
+        chksum = _number(buf[148:156])
+        mode, uid, gid = _number(buf[100:108]), _number(buf[108:116]), _number(buf[116:124])
+        size, mtime = _number(buf[124:136]), _number(buf[136:148])
+        devmajor, devminor = _number(buf[329:337]), _number(buf[337:345])
+    except ValueError:
+        return None
+    if chksum != 256 + sum(buf) - sum(buf[148:156]):
+        return None  # the signed sum, or an error: tarfile's parser decides
+    h = _Header()
+    name = _text(buf[0:100])
+    kind = buf[156:157]
+    if kind == tarfile.AREGTYPE and name.endswith("/"):
+        kind = tarfile.DIRTYPE
+    if kind == tarfile.DIRTYPE:
+        name = name.rstrip("/")
+    prefix = _text(buf[345:500])
+    if prefix:
+        name = prefix + "/" + name
+    h.name, h.type, h.linkname = name, kind, _text(buf[157:257])
+    h.mode, h.uid, h.gid, h.size, h.mtime = mode, uid, gid, size, mtime
+    h.devmajor, h.devminor = devmajor, devminor
+    return h
+
+
+class _HeaderFile:
+    """What tarfile's header parsing needs of a ``TarFile``: the header blocks of one member
+    at a time (extended headers included), the global PAX headers and the limits."""
+
+    def __init__(self, limits: Limits):
+        self.encoding, self.errors = tarfile.ENCODING, "surrogateescape"
+        self.pax_headers: dict[str, str] = {}
+        self.offset = 0
+        self.fileobj = io.BytesIO()
+        self._rk_limits = limits
+
+    def parse(self, blocks: bytes, offset: int) -> tarfile.TarInfo:
+        self.fileobj = io.BytesIO(blocks)
+        self.offset = 0
+        try:
+            member = _StrictTarInfo.fromtarfile(cast(tarfile.TarFile, self))
+        except tarfile.HeaderError as err:
+            raise NotInPlace(f"a header at byte {offset} tarfile does not take ({err})") from None
+        if self.fileobj.tell() != len(blocks):
+            raise NotInPlace(f"header blocks at byte {offset} hold more than one member")
+        return member
+
+
+class LayerTree:
+    """A layer's directory, its files opened one path component at a time relative to the
+    directory above, never following a symlink (``O_NOFOLLOW``): a member's path can only
+    name a file inside the layer directory.
+
+    >>> tree = LayerTree("/")
+    >>> tree.digest(b"proc/self/root/etc/hostname", 1)  # /proc/self is a symlink
+    Traceback (most recent call last):
+    reprokit.read.tarsplit.NotInPlace: proc/self/root/etc/hostname: cannot open it in the ...
+    >>> tree.close()
+    """
+
+    def __init__(self, root: str | os.PathLike[str]):
+        try:
+            self.root = os.open(root, _OPEN_DIR)
+        except OSError as err:
+            raise NotInPlace(f"{root}: {err.strerror}") from None
+        self._dirs: dict[bytes, int] = {b"": self.root}
+        self._buf = bytearray(CHUNK)
+
+    def close(self) -> None:
+        for fd in self._dirs.values():
+            os.close(fd)
+        self._dirs = {}
+
+    def _dir(self, rel: bytes) -> int:
+        fd = self._dirs.get(rel)
+        if fd is None:
+            parent, _, base = rel.rpartition(b"/")
+            fd = os.open(base, _OPEN_DIR, dir_fd=self._dir(parent))
+            if len(self._dirs) >= _DIR_FDS:
+                for key, old in list(self._dirs.items()):
+                    if key:
+                        os.close(old)
+                        del self._dirs[key]
+            self._dirs[rel] = fd
+        return fd
+
+    def _open(self, rel: bytes, size: int) -> int:
+        parent, _, base = rel.rpartition(b"/")
+        try:
+            fd = os.open(base, _OPEN_FILE, dir_fd=self._dir(parent))
+        except OSError as err:
+            what = rel.decode("utf-8", "backslashreplace")
+            raise NotInPlace(
+                f"{what}: cannot open it in the layer directory ({err.strerror})"
+            ) from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            os.close(fd)
+            raise NotInPlace(
+                f"{rel.decode('utf-8', 'backslashreplace')}: not the regular file of {size} "
+                "bytes its header describes"
+            )
+        return fd
+
+    def read(self, rel: bytes, size: int) -> bytes:
+        """The whole content of a file of ``size`` bytes."""
+        fd = self._open(rel, size)
+        try:
+            data = os.read(fd, size + 1) if size <= SMALL else self._read_all(fd, size)
+        finally:
+            os.close(fd)
+        if len(data) != size:
+            raise NotInPlace(f"{rel.decode('utf-8', 'backslashreplace')}: changed while read")
+        return data
+
+    def _read_all(self, fd: int, size: int) -> bytes:
+        parts = []
+        while chunk := os.read(fd, CHUNK):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def digest(self, rel: bytes, size: int, cancel: Any = None) -> str:
+        """The sha256 of a file of ``size`` bytes, read in large pieces."""
+        if size <= SMALL:
+            return hashlib.sha256(self.read(rel, size)).hexdigest()
+        fd = self._open(rel, size)
+        digest, view, total = hashlib.sha256(), memoryview(self._buf), 0
+        try:
+            while n := os.readv(fd, [self._buf]):
+                digest.update(view[:n])
+                total += n
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("cancelled while reading a layer")
+        finally:
+            os.close(fd)
+        if total != size:
+            raise NotInPlace(f"{rel.decode('utf-8', 'backslashreplace')}: changed while read")
+        return digest.hexdigest()
+
+
+def _relative(name: str) -> bytes:
+    """A member's path inside the layer directory, as the engine extracted it (raw bytes)."""
+    return posixpath.normpath(b"/" + os.fsencode(name)).lstrip(b"/")
+
+
+def _segments(split: str | os.PathLike[str], limits: Limits) -> Any:
+    """``(None, bytes)`` for each raw segment and ``(size, None)`` for each member's content
+    of a ``tar-split.json.gz``, in order."""
+    longest = 2 * limits.header_bytes + 1024
+    with gzip.open(split, "rb") as lines:
+        for line in cast(io.BufferedIOBase, lines):
+            if len(line) > longest:
+                raise NotInPlace(f"a tar-split record of more than {longest} bytes")
+            if line.startswith(_SEGMENT.encode()):  # the common case, without json
+                end = line.index(b'"', len(_SEGMENT))
+                yield None, binascii.a2b_base64(line[len(_SEGMENT) : end])
+                continue
+            entry = json.loads(line)
+            if entry.get("type") == 2:
+                yield None, binascii.a2b_base64(entry.get("payload") or "")
+            elif entry.get("type") == 1:
+                size = entry.get("size") or 0
+                if not isinstance(size, int) or size < 0:
+                    raise NotInPlace(f"a tar-split entry with size {size!r}")
+                yield size, None
+            else:
+                raise NotInPlace(f"a tar-split record of type {entry.get('type')!r}")
+
+
+def index_in_place(
+    split: str | os.PathLike[str],
+    tree: LayerTree,
+    diff_id: str,
+    where: str = "layer",
+    cancel: Any = None,
+    tap: Tap | None = None,
+    max_entries: int | None = None,
+    on_file: Callable[[int], None] | None = None,
+) -> LayerIndex:
+    """The :class:`LayerIndex` of the layer whose tar-split record is ``split`` and whose
+    directory is ``tree``, identical to what :func:`~reprokit.read.layers.index_layer` makes
+    of the layer's tar (``diff_id`` is taken as given: nothing here hashes the tar).
+
+    ``tap`` is fed the same files and bytes as on the export path, but only once the whole
+    layer was read: a layer that raises :class:`NotInPlace` has given its tap nothing.
+    Raises :class:`ArchiveError` past a :class:`~reprokit.read.limits.Limits` bound.
+    """
+    limits = current()
+    entry_limit, limit_name = limits.layer_entries, "layer_entries"
+    if max_entries is not None and max_entries < entry_limit:
+        entry_limit, limit_name = max_entries, "image_entries"
+    records: list[FileRecord] = []
+    digests: dict[str, str] = {}
+    taken: list[tuple[str, bytes]] = []
+    written: set[str] = set()
+    headers = _HeaderFile(limits)
+    pending = bytearray()
+    size = content = pad = 0
+    global_size = 0
+    try:
+        for payload, segment in _segments(split, limits):
+            if segment is not None:
+                pending += segment
+                size += len(segment)
+                if len(pending) > limits.header_bytes * (limits.header_chain + 1) + 2 * BLOCK:
+                    raise Refused(f"extended headers of more than {limits.header_bytes} bytes")
+                continue
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled while reading a layer")
+            if len(records) >= entry_limit:
+                raise Refused(f"more than {entry_limit} entries (limit {limit_name})")
+            blocks = bytes(pending[pad:])
+            offset = size - len(blocks)
+            pending.clear()
+            member: Any = None if headers.pax_headers else _fast_header(blocks)
+            if member is None:
+                member = headers.parse(blocks, offset)
+                if headers.pax_headers and len(headers.pax_headers) != global_size:
+                    global_size = len(headers.pax_headers)
+                    total = sum(len(k) + len(v) for k, v in headers.pax_headers.items())
+                    if total > limits.header_bytes:
+                        raise Refused(
+                            f"global PAX headers of more than {limits.header_bytes} bytes "
+                            "(limit header_bytes)"
+                        )
+            _check_member(member, limits)
+            kind = member.type
+            sha = None
+            path = normalize_path(member.name)
+            if member.isreg():
+                if kind not in _CONTENT or payload != member.size:
+                    raise NotInPlace(f"{path}: a member this reader does not take (sparse?)")
+                _once(written, path)
+                if tap is not None and tap.wants(path, member.size):
+                    data = tree.read(_relative(member.name), member.size) if payload else b""
+                    sha = hashlib.sha256(data).hexdigest()
+                    taken.append((path, data))
+                elif payload:
+                    sha = tree.digest(_relative(member.name), member.size, cancel)
+                else:
+                    sha = EMPTY_SHA256
+                content += member.size
+                if on_file is not None:
+                    on_file(payload)
+            elif kind not in tarfile.SUPPORTED_TYPES or payload:
+                raise NotInPlace(f"{path}: a member of type {kind!r} with {payload} bytes")
+            else:
+                if kind == tarfile.LNKTYPE:
+                    sha = digests.get(normalize_path(member.linkname))
+                _once(written, path)
+            size += payload
+            pad = _pad(payload)
+            record = record_of(member, sha)
+            if sha is not None:
+                digests[record.path] = sha
+            records.append(record)
+    except Refused as err:
+        raise ArchiveError(where, f"refused: {err}") from None
+    except (OSError, EOFError, zlib.error, ValueError, UnicodeError) as err:
+        raise NotInPlace(f"unreadable tar-split record ({err})") from None
+    if tap is not None:
+        for path, data in taken:
+            tap.take(path, data)
+    return LayerIndex(diff_id=diff_id, size=size, records=records, content_bytes=content)
+
+
+def _once(written: set[str], path: str) -> None:
+    """A path written twice by one tar (or written, then whited out) is in its directory only
+    as written last: the earlier member's content is not there to hash."""
+    parent, base = posixpath.split(path)
+    if base == OPAQUE_MARKER:
+        return
+    if base.startswith(WHITEOUT_PREFIX):
+        path = posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])
+    if path in written:
+        raise NotInPlace(f"{path}: written more than once in the layer")
+    written.add(path)

@@ -1,0 +1,211 @@
+"""Images of a local Docker Engine read in place from its overlay2 storage, not exported.
+
+For an engine on this machine (a unix socket) whose storage driver is ``overlay2`` on the
+classic image store and whose data root is readable here, each layer is found the way the
+engine finds it (diff_id → chain id → ``image/overlay2/layerdb/sha256/<chain id>`` →
+``cache-id`` → ``overlay2/<cache id>/diff``) and read by :mod:`reprokit.read.tarsplit`: the
+headers from the layer's ``tar-split.json.gz``, the contents from its directory. The records
+are those the export gives; what is skipped is the engine making a tar of every layer and
+reprokit parsing it back.
+
+The diff_ids are the engine's own (its layer database), not recomputed: ``--verify-digests``
+(``verify_digests=True``) reads through ``docker save`` instead, hashing every layer.
+
+>>> chain_ids(["sha256:a", "sha256:b"])[0]
+'sha256:a'
+>>> storage_for("tcp://127.0.0.1:2375") is None
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..read.jsondoc import load_json
+from ..read.layers import LayerIndex, TapFor
+from ..read.limits import current
+from ..read.tarsplit import LayerTree, NotInPlace, index_in_place
+from .layout import check_config
+
+log = logging.getLogger("reprokit")
+
+#: how a Docker-daemon image is read: ``auto`` (in place when the engine's storage allows),
+#: ``export`` (always ``docker save``), ``in-place`` (in place or an error)
+READ_PATHS = ("auto", "export", "in-place")
+#: the note an image read in place carries in reports
+NOTE = "read in place from the engine's overlay2 storage (diff_ids from its layer database)"
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Where a local engine keeps its images (``DockerRootDir``), on the classic overlay2 store."""
+
+    root: Path
+
+    @property
+    def layerdb(self) -> Path:
+        return self.root / "image" / "overlay2" / "layerdb" / "sha256"
+
+    def config_path(self, image_id: str) -> Path:
+        return self.root / "image" / "overlay2" / "imagedb" / "content" / "sha256" / _hex(image_id)
+
+
+def _hex(digest: str) -> str:
+    algo, _, hexa = digest.partition(":")
+    if algo != "sha256" or len(hexa) != 64 or not all(c in "0123456789abcdef" for c in hexa):
+        raise NotInPlace(f"not a sha256 digest: {digest[:80]!r}")
+    return hexa
+
+
+_probed: dict[str, Storage | None] = {}
+_lock = threading.Lock()
+
+
+def _local_url(base_url: str | None) -> str | None:
+    url = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return url if url.startswith("unix://") else None
+
+
+def storage_for(base_url: str | None) -> Storage | None:
+    """The storage of the engine at ``base_url`` when it can be read in place here, else None
+    (a remote engine, another storage driver or image store, a data root not readable here).
+    Asked once per engine."""
+    url = _local_url(base_url)
+    if url is None:
+        return None
+    with _lock:
+        if url not in _probed:
+            _probed[url] = _probe(base_url)
+        return _probed[url]
+
+
+def _probe(base_url: str | None) -> Storage | None:
+    from ..engine import open_client
+
+    try:
+        client = open_client(base_url, "inspect")
+        try:
+            info = client.info()
+        finally:
+            client.close()
+    except Exception as err:  # any failure only means: use the export
+        log.debug("in-place read unavailable: %s", err)
+        return None
+    status = dict(tuple(p) for p in info.get("DriverStatus") or [] if len(p) == 2)
+    if info.get("Driver") != "overlay2" or "driver-type" in status:
+        return None  # another driver, or the containerd image store (snapshotters)
+    root = Path(str(info.get("DockerRootDir") or ""))
+    storage = Storage(root)
+    if not root.is_absolute() or not os.access(storage.layerdb, os.R_OK | os.X_OK):
+        return None
+    if not os.access(root / "overlay2", os.R_OK | os.X_OK):
+        return None
+    return storage
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """The chain id of each layer: the engine's key for a layer and every layer below it."""
+    out: list[str] = []
+    for diff_id in diff_ids:
+        out.append(
+            diff_id
+            if not out
+            else "sha256:" + hashlib.sha256(f"{out[-1]} {diff_id}".encode()).hexdigest()
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class StoredLayer:
+    """One layer as the engine keeps it: its tar-split record and its directory."""
+
+    diff_id: str
+    split: Path
+    diff: Path
+
+
+def _small(path: Path) -> str:
+    with open(path, "rb") as f:
+        return f.read(4096).decode("ascii", "replace").strip()
+
+
+def locate(storage: Storage, image_id: str, where: str) -> tuple[dict[str, Any], list[StoredLayer]]:
+    """The image's config (checked against its id) and where each of its layers is kept.
+
+    Raises :class:`NotInPlace` when anything is missing or does not match.
+    """
+    path = storage.config_path(image_id)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(current().metadata_bytes + 1)
+    except OSError as err:
+        raise NotInPlace(f"image config {path}: {err.strerror}") from None
+    if "sha256:" + hashlib.sha256(raw).hexdigest() != image_id:
+        raise NotInPlace(f"image config {path} does not hash to the image id")
+    config = load_json(raw, where, "config")
+    if not isinstance(config, dict) or not isinstance(config.get("rootfs"), dict):
+        raise NotInPlace("the stored config is not an image config")
+    check_config(config, where, "config")
+    diff_ids = list(config["rootfs"].get("diff_ids") or [])
+    layers = []
+    for diff_id, chain in zip(diff_ids, chain_ids(diff_ids), strict=True):
+        entry = storage.layerdb / _hex(chain)
+        try:
+            if _small(entry / "diff") != diff_id:
+                raise NotInPlace(f"layer {chain}: the layer database names another diff_id")
+            cache = _small(entry / "cache-id")
+        except OSError as err:
+            raise NotInPlace(f"layer {chain}: {err.strerror}") from None
+        if not cache or "/" in cache or cache.startswith("."):
+            raise NotInPlace(f"layer {chain}: cache id {cache[:80]!r}")
+        diff = storage.root / "overlay2" / cache / "diff"
+        split = entry / "tar-split.json.gz"
+        if not split.is_file() or not diff.is_dir():
+            raise NotInPlace(f"layer {chain}: no tar-split record or layer directory")
+        layers.append(StoredLayer(diff_id, split, diff))
+    return config, layers
+
+
+def read_layers(
+    layers: list[StoredLayer],
+    where: str,
+    skip: Collection[str],
+    cancel: Any,
+    tap_for: TapFor | None,
+) -> tuple[list[LayerIndex | None], int]:
+    """Read the layers in place, in order, until one cannot be: the layers read (``None`` for
+    those in ``skip``, and from the first that could not be read on) and how many were done."""
+    out: list[LayerIndex | None] = []
+    left = current().image_entries
+    done: dict[str, LayerIndex] = {}
+    for i, layer in enumerate(layers):
+        if layer.diff_id in skip:
+            out.append(None)
+            continue
+        if layer.diff_id in done:  # the same layer twice in one image
+            out.append(done[layer.diff_id])
+            continue
+        tap = tap_for(layer.diff_id) if tap_for else None
+        name = f"{where} layer {i} ({layer.diff_id[:19]})"
+        try:
+            tree = LayerTree(layer.diff)
+            try:
+                index = index_in_place(
+                    layer.split, tree, layer.diff_id, name, cancel, tap, max_entries=left
+                )
+            finally:
+                tree.close()
+        except NotInPlace as err:
+            log.info("%s: read from the export instead: %s", name, err)
+            return out, i
+        left -= len(index.records)
+        done[layer.diff_id] = index
+        out.append(index)
+    return out, len(layers)
