@@ -66,6 +66,18 @@ RUN_LABEL = "io.reprokit.bench.run"
 BUSYBOX = Path("/bin/busybox")
 GNU_TIME = Path("/usr/bin/time")
 DIFF = "reprokit diff A B --json"
+DIFF_EXPORT = "reprokit diff --verify-digests"
+READ_INPLACE = "read A ∥ B in place"
+READ_EXPORT = "read A ∥ B export"
+#: both images read as ``reprokit diff`` reads them (read_pair), nothing compared
+READ_CODE = """
+import sys
+from reprokit.read.pair import read_pair
+from reprokit.sources.daemon import DaemonSource
+a, b = (DaemonSource(ref, read_path=sys.argv[1]) for ref in sys.argv[2:])
+read_pair(a, b)
+assert {a.read_by, b.read_by} == {sys.argv[1]}, (a.read_by, b.read_by)
+"""
 MB = 1_000_000
 MIB = 1 << 20
 
@@ -109,15 +121,19 @@ class Sample:
 
 
 def _dockerd_pid() -> int | None:
-    if os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock") not in (
-        "unix:///var/run/docker.sock",
-        "unix:///run/docker.sock",
-    ):
+    """The local dockerd serving DOCKER_HOST: the one started with ``-H`` that socket, else
+    (the default socket) the one started without ``-H``."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
         return None
+    default = host in ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == "dockerd":
+                if (entry / "comm").read_text().strip() != "dockerd":
+                    continue
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                if host in argv or (default and not any(a.startswith("-H") for a in argv)):
                     return int(entry.name)
     return None
 
@@ -428,13 +444,16 @@ def run_pair(pair: Pair, reprokit: str, repeat: int, workdir: Path) -> None:
         "save A|sha ∥ save B|sha": ([save_sha(a), save_sha(b)], (0,)),
         "save A ∥ save B >/dev/null": ([[["docker", "save", a]], [["docker", "save", b]]], (0,)),
         DIFF: (diff, (0, 1)),  # 1: the verdict is "different", as it must be here
+        DIFF_EXPORT: ([[diff[0][0] + ["--verify-digests"]]], (0, 1)),
+        READ_INPLACE: ([[[sys.executable, "-c", READ_CODE, "in-place", a, b]]], (0,)),
+        READ_EXPORT: ([[[sys.executable, "-c", READ_CODE, "export", a, b]]], (0,)),
     }
     for name, (pipelines, _) in plans.items():
         pair.commands[name] = "  &  ".join(show(p) for p in pipelines)
         pair.measurements[name] = []
     for r in range(repeat):
         for name, (pipelines, ok) in plans.items():
-            sample = measure(pipelines, ok, rss=name == DIFF)
+            sample = measure(pipelines, ok, rss=name in (DIFF, DIFF_EXPORT, READ_INPLACE))
             pair.measurements[name].append(sample)
             rss = "" if sample.maxrss_kib is None else f", peak RSS {_mib(sample.maxrss_kib)}"
             log(f"{pair.name} #{r + 1}: {name}: {sample.wall_s:.2f} s{rss}")
@@ -598,13 +617,17 @@ def render(
             volume = {"save A | sha256sum": pair.a.export_bytes}.get(
                 name, pair.b.export_bytes if name == "save B | sha256sum" else bytes_ab
             )
-            out.append(_row(name, st, volume, rss="reprokit" in name))
+            out.append(_row(name, st, volume, rss=st["maxrss_median_kib"] is not None))
         sa, sb = table["save A | sha256sum"], table["save B | sha256sum"]
         total = {
             "median_s": _f(sa["median_s"]) + _f(sb["median_s"]),
             "min_s": _f(sa["min_s"]) + _f(sb["min_s"]),
         }
         out.append(_row("sum of A and B (sequential)", total, bytes_ab, rss=False))
+        bare = _f(table["save A ∥ save B >/dev/null"]["median_s"])
+        for name in (READ_INPLACE, READ_EXPORT, DIFF, DIFF_EXPORT):
+            ratio = _f(table[name]["median_s"]) / bare
+            out.append(f"  {name} / bare concurrent export: {ratio:.2f}x")
         rk = _f(table[DIFF]["median_s"])
         out.append(
             f"  reprokit / floor: {rk / _f(table['save A|sha ∥ save B|sha']['median_s']):.2f}x "
