@@ -20,7 +20,6 @@ type, a path the same tar writes twice, a header this fast path does not take) r
 from __future__ import annotations
 
 import binascii
-import gzip
 import hashlib
 import io
 import json
@@ -29,7 +28,7 @@ import posixpath
 import stat
 import tarfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any, ClassVar, cast
 
 from ..errors import ArchiveError, Cancelled
@@ -58,7 +57,19 @@ _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 #: header types the fast path parses (anything else goes through tarfile's own parser)
 _SIMPLE = frozenset(b"01234567\x00")
 _CONTENT = frozenset((tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE))
-_SEGMENT = '{"type":2,"payload":"'
+_SEGMENT_B = b'{"type":2,"payload":"'
+_ENTRY_B = b'{"type":1,"name":"'
+_KINDS = {
+    tarfile.REGTYPE: "file",
+    tarfile.AREGTYPE: "file",
+    tarfile.CONTTYPE: "file",
+    tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink",
+    tarfile.LNKTYPE: "hardlink",
+    tarfile.CHRTYPE: "char",
+    tarfile.BLKTYPE: "block",
+    tarfile.FIFOTYPE: "fifo",
+}
 
 
 class NotInPlace(Exception):
@@ -83,13 +94,53 @@ class _Header:
         return self.type in _CONTENT
 
 
+_NUMBERS: dict[bytes, int] = {}
+
+
 def _number(field: bytes) -> int:
-    """tarfile's ``nti`` for octal text (the caller checked it is not base-256)."""
-    return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+    """tarfile's ``nti`` for octal text (the caller checked it is not base-256); the same
+    fields (modes, ids, times) recur, so their values are remembered."""
+    value = _NUMBERS.get(field)
+    if value is None:
+        value = int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+        if len(_NUMBERS) < 65536:
+            _NUMBERS[field] = value
+    return value
 
 
 def _text(field: bytes) -> str:
     return field.split(b"\0", 1)[0].decode(tarfile.ENCODING, "surrogateescape")
+
+
+def _byte_sum(data: bytes) -> int:
+    """The sum of at most 256 bytes (below Adler-32's modulus, so its low half is exact)."""
+    return (zlib.adler32(data) & 0xFFFF) - 1
+
+
+def _unsigned_sum(buf: bytes) -> int:
+    """A header's unsigned checksum (its checksum field counted as spaces), as tarfile's
+    ``calc_chksums``.
+
+    >>> buf = bytes(range(256)) * 2
+    >>> _unsigned_sum(buf) == 256 + sum(buf) - sum(buf[148:156])
+    True
+    """
+    return 256 + _byte_sum(buf[:148]) + _byte_sum(buf[156:412]) + _byte_sum(buf[412:512])
+
+
+def _clean(name: str) -> bool:
+    """Whether a member name is ASCII and already normal: ``/`` + name is its path.
+
+    >>> _clean("usr/bin/env"), _clean("./etc"), _clean("a//b"), _clean("a/.wh.b")
+    (True, False, False, False)
+    """
+    return (
+        name.isascii()
+        and not name.startswith(("/", "."))
+        and "//" not in name
+        and "/." not in name
+        and not name.endswith("/")
+    )
 
 
 def _fast_header(buf: bytes) -> _Header | None:
@@ -107,7 +158,9 @@ def _fast_header(buf: bytes) -> _Header | None:
         devmajor, devminor = _number(buf[329:337]), _number(buf[337:345])
     except ValueError:
         return None
-    if chksum != 256 + sum(buf) - sum(buf[148:156]):
+    if min(mode, uid, gid, size, devmajor, devminor) < 0:
+        return None  # "-1": record_of marks it invalid
+    if chksum != _unsigned_sum(buf):
         return None  # the signed sum, or an error: tarfile's parser decides
     h = _Header()
     name = _text(buf[0:100])
@@ -245,17 +298,43 @@ def _relative(name: str) -> bytes:
     return posixpath.normpath(b"/" + os.fsencode(name)).lstrip(b"/")
 
 
+def _lines(split: str | os.PathLike[str], longest: int) -> Iterator[bytes]:
+    """The lines of a gzip file, decompressed in large pieces (gzip's own readline is slow)."""
+    with open(split, "rb") as f:
+        inflate = zlib.decompressobj(31)
+        rest = b""
+        while not inflate.eof:
+            raw = inflate.unconsumed_tail or f.read(CHUNK)
+            if not raw:
+                raise NotInPlace("a truncated tar-split record")
+            lines = (rest + inflate.decompress(raw, 4 * CHUNK)).split(b"\n")
+            rest = lines.pop()
+            if len(rest) > longest:
+                raise NotInPlace(f"a tar-split record of more than {longest} bytes")
+            yield from lines
+        if rest:
+            yield rest
+
+
 def _segments(split: str | os.PathLike[str], limits: Limits) -> Any:
     """``(None, bytes)`` for each raw segment and ``(size, None)`` for each member's content
     of a ``tar-split.json.gz``, in order."""
     longest = 2 * limits.header_bytes + 1024
-    with gzip.open(split, "rb") as lines:
-        for line in cast(io.BufferedIOBase, lines):
+    for line in _lines(split, longest):
+        if True:
             if len(line) > longest:
                 raise NotInPlace(f"a tar-split record of more than {longest} bytes")
-            if line.startswith(_SEGMENT.encode()):  # the common case, without json
-                end = line.index(b'"', len(_SEGMENT))
-                yield None, binascii.a2b_base64(line[len(_SEGMENT) : end])
+            if line.startswith(_SEGMENT_B):  # the common cases, without json
+                end = line.index(b'"', len(_SEGMENT_B))
+                yield None, binascii.a2b_base64(line[len(_SEGMENT_B) : end])
+                continue
+            if line.startswith(_ENTRY_B):
+                # Go writes the fields in order (type, name, name_raw, size, payload,
+                # position); a name's quotes are escaped, so the last ',"size":' is the size
+                at = line.rfind(b',"size":')
+                yield (int(line[at + 8 : line.index(b",", at + 8)]) if at > 0 else 0), None
+                continue
+            if not line:
                 continue
             entry = json.loads(line)
             if entry.get("type") == 2:
@@ -277,7 +356,6 @@ def index_in_place(
     cancel: Any = None,
     tap: Tap | None = None,
     max_entries: int | None = None,
-    on_file: Callable[[int], None] | None = None,
 ) -> LayerIndex:
     """The :class:`LayerIndex` of the layer whose tar-split record is ``split`` and whose
     directory is ``tree``, identical to what :func:`~reprokit.read.layers.index_layer` makes
@@ -315,7 +393,8 @@ def index_in_place(
             offset = size - len(blocks)
             pending.clear()
             member: Any = None if headers.pax_headers else _fast_header(blocks)
-            if member is None:
+            plain = member is not None
+            if not plain:
                 member = headers.parse(blocks, offset)
                 if headers.pax_headers and len(headers.pax_headers) != global_size:
                     global_size = len(headers.pax_headers)
@@ -325,25 +404,28 @@ def index_in_place(
                             f"global PAX headers of more than {limits.header_bytes} bytes "
                             "(limit header_bytes)"
                         )
-            _check_member(member, limits)
+            if not plain or limits.name_bytes < 512:  # a plain header's names fit in 512
+                _check_member(member, limits)
             kind = member.type
             sha = None
-            path = normalize_path(member.name)
+            name = member.name
+            clean = plain and _clean(name)
+            path = "/" + name if clean else normalize_path(name)
             if member.isreg():
                 if kind not in _CONTENT or payload != member.size:
                     raise NotInPlace(f"{path}: a member this reader does not take (sparse?)")
                 _once(written, path)
                 if tap is not None and tap.wants(path, member.size):
-                    data = tree.read(_relative(member.name), member.size) if payload else b""
+                    rel = name.encode() if clean else _relative(name)
+                    data = tree.read(rel, member.size) if payload else b""
                     sha = hashlib.sha256(data).hexdigest()
                     taken.append((path, data))
                 elif payload:
-                    sha = tree.digest(_relative(member.name), member.size, cancel)
+                    rel = name.encode() if clean else _relative(name)
+                    sha = tree.digest(rel, member.size, cancel)
                 else:
                     sha = EMPTY_SHA256
                 content += member.size
-                if on_file is not None:
-                    on_file(payload)
             elif kind not in tarfile.SUPPORTED_TYPES or payload:
                 raise NotInPlace(f"{path}: a member of type {kind!r} with {payload} bytes")
             else:
@@ -352,7 +434,7 @@ def index_in_place(
                 _once(written, path)
             size += payload
             pad = _pad(payload)
-            record = record_of(member, sha)
+            record = _plain_record(member, path, sha) if plain else record_of(member, sha)
             if sha is not None:
                 digests[record.path] = sha
             records.append(record)
@@ -366,14 +448,32 @@ def index_in_place(
     return LayerIndex(diff_id=diff_id, size=size, records=records, content_bytes=content)
 
 
+def _plain_record(h: _Header, path: str, sha: str | None) -> FileRecord:
+    """:func:`~reprokit.read.layers.record_of` for a plain header (no PAX records, octal
+    numbers that are never out of range), without its checks."""
+    kind = _KINDS[h.type]
+    linkname = None
+    if kind == "symlink":
+        linkname = h.linkname.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    elif kind == "hardlink":
+        linkname = normalize_path(h.linkname)
+    base = path.rpartition("/")[2]
+    if base.startswith(WHITEOUT_PREFIX):
+        kind = "opaque" if base == OPAQUE_MARKER else "whiteout"
+    device = (h.devmajor, h.devminor) if kind in ("char", "block") else None
+    size = h.size if kind == "file" else 0
+    mode = h.mode & 0o7777
+    return FileRecord(path, kind, mode, h.uid, h.gid, size, h.mtime, sha, linkname, (), device)
+
+
 def _once(written: set[str], path: str) -> None:
     """A path written twice by one tar (or written, then whited out) is in its directory only
     as written last: the earlier member's content is not there to hash."""
-    parent, base = posixpath.split(path)
-    if base == OPAQUE_MARKER:
-        return
+    parent, _, base = path.rpartition("/")
     if base.startswith(WHITEOUT_PREFIX):
-        path = posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])
+        if base == OPAQUE_MARKER:
+            return
+        path = parent + "/" + base[len(WHITEOUT_PREFIX) :]
     if path in written:
         raise NotInPlace(f"{path}: written more than once in the layer")
     written.add(path)
