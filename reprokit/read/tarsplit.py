@@ -26,6 +26,7 @@ import json
 import os
 import posixpath
 import stat
+import struct
 import tarfile
 import zlib
 from collections.abc import Iterator
@@ -143,19 +144,25 @@ def _clean(name: str) -> bool:
     )
 
 
+#: a header's fields: name, mode, uid, gid, size, mtime, chksum; (type flag); linkname;
+#: (magic, version, uname, gname); devmajor, devminor; prefix (tarfile.TarInfo.frombuf)
+_USTAR = struct.Struct("100s8s8s8s12s12s8s1s100s8x32x32x8s8s155s12x")
+assert _USTAR.size == BLOCK
+
+
 def _fast_header(buf: bytes) -> _Header | None:
     """One 512-byte header exactly as ``tarfile.TarInfo.frombuf`` reads it, or None when it
     takes more than the common case (base-256 numbers, GNU or extended types, a bad sum)."""
     if len(buf) != BLOCK or buf[156] not in _SIMPLE:
         return None
-    for pos in (100, 108, 116, 124, 136, 148, 329, 337):
-        if buf[pos] in (0o200, 0o377):
-            return None
-    try:
-        chksum = _number(buf[148:156])
-        mode, uid, gid = _number(buf[100:108]), _number(buf[108:116]), _number(buf[116:124])
-        size, mtime = _number(buf[124:136]), _number(buf[136:148])
-        devmajor, devminor = _number(buf[329:337]), _number(buf[337:345])
+    fields = _USTAR.unpack(buf)
+    raw_name, kind, link, raw_prefix = fields[0], fields[7], fields[8], fields[11]
+    get = _NUMBERS.get
+    try:  # base-256 numbers (first byte 0x80 or 0xff) are no octal text: tarfile decides
+        mode, uid, gid, size, mtime, chksum, devmajor, devminor = (
+            n if (n := get(f)) is not None else _number(f)
+            for f in (*fields[1:7], fields[9], fields[10])
+        )
     except ValueError:
         return None
     if min(mode, uid, gid, size, devmajor, devminor) < 0:
@@ -163,16 +170,16 @@ def _fast_header(buf: bytes) -> _Header | None:
     if chksum != _unsigned_sum(buf):
         return None  # the signed sum, or an error: tarfile's parser decides
     h = _Header()
-    name = _text(buf[0:100])
-    kind = buf[156:157]
+    name = _text(raw_name)
     if kind == tarfile.AREGTYPE and name.endswith("/"):
         kind = tarfile.DIRTYPE
     if kind == tarfile.DIRTYPE:
         name = name.rstrip("/")
-    prefix = _text(buf[345:500])
-    if prefix:
-        name = prefix + "/" + name
-    h.name, h.type, h.linkname = name, kind, _text(buf[157:257])
+    if raw_prefix[0]:
+        prefix = _text(raw_prefix)
+        if prefix:
+            name = prefix + "/" + name
+    h.name, h.type, h.linkname = name, kind, _text(link) if link[0] else ""
     h.mode, h.uid, h.gid, h.size, h.mtime = mode, uid, gid, size, mtime
     h.devmajor, h.devminor = devmajor, devminor
     return h
@@ -316,36 +323,24 @@ def _lines(split: str | os.PathLike[str], longest: int) -> Iterator[bytes]:
             yield rest
 
 
-def _segments(split: str | os.PathLike[str], limits: Limits) -> Any:
-    """``(None, bytes)`` for each raw segment and ``(size, None)`` for each member's content
-    of a ``tar-split.json.gz``, in order."""
-    longest = 2 * limits.header_bytes + 1024
-    for line in _lines(split, longest):
-        if True:
-            if len(line) > longest:
-                raise NotInPlace(f"a tar-split record of more than {longest} bytes")
-            if line.startswith(_SEGMENT_B):  # the common cases, without json
-                end = line.index(b'"', len(_SEGMENT_B))
-                yield None, binascii.a2b_base64(line[len(_SEGMENT_B) : end])
-                continue
-            if line.startswith(_ENTRY_B):
-                # Go writes the fields in order (type, name, name_raw, size, payload,
-                # position); a name's quotes are escaped, so the last ',"size":' is the size
-                at = line.rfind(b',"size":')
-                yield (int(line[at + 8 : line.index(b",", at + 8)]) if at > 0 else 0), None
-                continue
-            if not line:
-                continue
-            entry = json.loads(line)
-            if entry.get("type") == 2:
-                yield None, binascii.a2b_base64(entry.get("payload") or "")
-            elif entry.get("type") == 1:
-                size = entry.get("size") or 0
-                if not isinstance(size, int) or size < 0:
-                    raise NotInPlace(f"a tar-split entry with size {size!r}")
-                yield size, None
-            else:
-                raise NotInPlace(f"a tar-split record of type {entry.get('type')!r}")
+def _record(line: bytes, longest: int) -> tuple[int, bytes | None]:
+    """One tar-split record read as JSON: ``(0, bytes)`` for a raw segment, ``(size, None)``
+    for a member's content."""
+    if len(line) > longest:
+        raise NotInPlace(f"a tar-split record of more than {longest} bytes")
+    if not line.strip():
+        return 0, b""
+    entry = json.loads(line)
+    if not isinstance(entry, dict):
+        raise NotInPlace("a tar-split record that is not an object")
+    if entry.get("type") == 2:
+        return 0, binascii.a2b_base64(entry.get("payload") or "")
+    if entry.get("type") == 1:
+        size = entry.get("size") or 0
+        if not isinstance(size, int) or size < 0:
+            raise NotInPlace(f"a tar-split entry with size {size!r}")
+        return size, None
+    raise NotInPlace(f"a tar-split record of type {entry.get('type')!r}")
 
 
 def index_in_place(
@@ -374,24 +369,37 @@ def index_in_place(
     taken: list[tuple[str, bytes]] = []
     written: set[str] = set()
     headers = _HeaderFile(limits)
-    pending = bytearray()
+    pending: list[bytes] = []
+    pending_bytes = 0
+    most = limits.header_bytes * (limits.header_chain + 1) + 2 * BLOCK
+    longest = 2 * limits.header_bytes + 1024
     size = content = pad = 0
     global_size = 0
+    skip = len(_SEGMENT_B)
     try:
-        for payload, segment in _segments(split, limits):
+        for line in _lines(split, longest):
+            if line.startswith(_SEGMENT_B):  # the common cases without json (Go's field order)
+                segment = binascii.a2b_base64(line[skip : line.index(b'"', skip)])
+            elif line.startswith(_ENTRY_B):  # quotes in a name are escaped: the last is the size
+                at = line.rfind(b',"size":')
+                payload = int(line[at + 8 : line.index(b",", at + 8)]) if at > 0 else 0
+                segment = None
+            else:
+                payload, segment = _record(line, longest)
             if segment is not None:
-                pending += segment
+                pending.append(segment)
                 size += len(segment)
-                if len(pending) > limits.header_bytes * (limits.header_chain + 1) + 2 * BLOCK:
+                pending_bytes += len(segment)
+                if pending_bytes > most:
                     raise Refused(f"extended headers of more than {limits.header_bytes} bytes")
                 continue
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled while reading a layer")
             if len(records) >= entry_limit:
                 raise Refused(f"more than {entry_limit} entries (limit {limit_name})")
-            blocks = bytes(pending[pad:])
+            blocks = (pending[0] if len(pending) == 1 else b"".join(pending))[pad:]
             offset = size - len(blocks)
-            pending.clear()
+            pending, pending_bytes = [], 0
             member: Any = None if headers.pax_headers else _fast_header(blocks)
             plain = member is not None
             if not plain:
