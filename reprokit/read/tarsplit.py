@@ -75,7 +75,39 @@ _KINDS = {
 
 class NotInPlace(Exception):
     """This layer cannot be read exactly from the engine's storage (the reason is the
-    message); read it from the export."""
+    message); read it from the export. ``asked`` holds the paths the layer's tap already
+    wanted, ``taken`` those it already received, so that reading the layer again does not
+    give the tap a file twice (:class:`Resumed`)."""
+
+    asked: frozenset[str] = frozenset()
+    taken: frozenset[str] = frozenset()
+
+
+class Resumed:
+    """A layer's tap, again, for the export after a :class:`NotInPlace`: a file it already
+    wanted is not asked again (a tap may count what it wants), one it received is not given
+    twice.
+
+    >>> class Show:
+    ...     def wants(self, path, size): return True
+    ...     def take(self, path, data): print("took", path)
+    >>> err = NotInPlace("changed"); err.asked = err.taken = frozenset({"/a"})
+    >>> tap = Resumed(Show(), err)
+    >>> tap.wants("/a", 1)
+    True
+    >>> tap.take("/a", b""); tap.take("/b", b"")
+    took /b
+    """
+
+    def __init__(self, tap: Tap, err: NotInPlace):
+        self.tap, self.asked, self.taken = tap, err.asked, err.taken
+
+    def wants(self, path: str, size: int) -> bool:
+        return path in self.asked or self.tap.wants(path, size)
+
+    def take(self, path: str, data: bytes) -> None:
+        if path not in self.taken:
+            self.tap.take(path, data)
 
 
 def _pad(size: int) -> int:
@@ -356,8 +388,8 @@ def index_in_place(
     directory is ``tree``, identical to what :func:`~reprokit.read.layers.index_layer` makes
     of the layer's tar (``diff_id`` is taken as given: nothing here hashes the tar).
 
-    ``tap`` is fed the same files and bytes as on the export path, but only once the whole
-    layer was read: a layer that raises :class:`NotInPlace` has given its tap nothing.
+    ``tap`` is fed the same files and bytes as on the export path, as they are read; a layer
+    that raises :class:`NotInPlace` says what its tap already had (:class:`Resumed`).
     Raises :class:`ArchiveError` past a :class:`~reprokit.read.limits.Limits` bound.
     """
     limits = current()
@@ -366,7 +398,8 @@ def index_in_place(
         entry_limit, limit_name = max_entries, "image_entries"
     records: list[FileRecord] = []
     digests: dict[str, str] = {}
-    taken: list[tuple[str, bytes]] = []
+    asked: set[str] = set()
+    taken: set[str] = set()
     written: set[str] = set()
     headers = _HeaderFile(limits)
     pending: list[bytes] = []
@@ -424,10 +457,12 @@ def index_in_place(
                     raise NotInPlace(f"{path}: a member this reader does not take (sparse?)")
                 _once(written, path)
                 if tap is not None and tap.wants(path, member.size):
+                    asked.add(path)
                     rel = name.encode() if clean else _relative(name)
                     data = tree.read(rel, member.size) if payload else b""
                     sha = hashlib.sha256(data).hexdigest()
-                    taken.append((path, data))
+                    tap.take(path, data)
+                    taken.add(path)
                 elif payload:
                     rel = name.encode() if clean else _relative(name)
                     sha = tree.digest(rel, member.size, cancel)
@@ -448,11 +483,13 @@ def index_in_place(
             records.append(record)
     except Refused as err:
         raise ArchiveError(where, f"refused: {err}") from None
+    except NotInPlace as err:
+        err.asked, err.taken = frozenset(asked), frozenset(taken)
+        raise
     except (OSError, EOFError, zlib.error, ValueError, UnicodeError) as err:
-        raise NotInPlace(f"unreadable tar-split record ({err})") from None
-    if tap is not None:
-        for path, data in taken:
-            tap.take(path, data)
+        failed = NotInPlace(f"unreadable tar-split record ({err})")
+        failed.asked, failed.taken = frozenset(asked), frozenset(taken)
+        raise failed from None
     return LayerIndex(diff_id=diff_id, size=size, records=records, content_bytes=content)
 
 

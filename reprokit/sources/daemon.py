@@ -136,7 +136,7 @@ class DaemonSource(Source):
             if self.read_path == "in-place":
                 raise ArchiveError(where, f"cannot be read in place: {err}") from None
             return None
-        layers, done = read_layers(stored, where, skip, cancel, tap_for)
+        layers, done, tap_for = read_layers(stored, where, skip, cancel, tap_for)
         self.read_by = "in-place"
         if done < len(stored):
             if self.read_path == "in-place":

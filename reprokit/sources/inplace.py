@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from ..read.jsondoc import load_json
-from ..read.layers import LayerIndex, TapFor
+from ..read.layers import LayerIndex, Tap, TapFor
 from ..read.limits import current
-from ..read.tarsplit import LayerTree, NotInPlace, index_in_place
+from ..read.tarsplit import LayerTree, NotInPlace, Resumed, index_in_place
 from .layout import check_config
 
 log = logging.getLogger("reprokit")
@@ -179,9 +179,10 @@ def read_layers(
     skip: Collection[str],
     cancel: Any,
     tap_for: TapFor | None,
-) -> tuple[list[LayerIndex | None], int]:
+) -> tuple[list[LayerIndex | None], int, TapFor | None]:
     """Read the layers in place, in order, until one cannot be: the layers read (``None`` for
-    those in ``skip``, and from the first that could not be read on) and how many were done."""
+    those in ``skip``, and from the first that could not be read on), how many were done and
+    the ``tap_for`` to read the rest with (the first layer's tap resumed where it stopped)."""
     out: list[LayerIndex | None] = []
     left = current().image_entries
     done: dict[str, LayerIndex] = {}
@@ -204,8 +205,21 @@ def read_layers(
                 tree.close()
         except NotInPlace as err:
             log.info("%s: read from the export instead: %s", name, err)
-            return out, i
+            return out, i, _resume(tap_for, layer.diff_id, tap, err)
         left -= len(index.records)
         done[layer.diff_id] = index
         out.append(index)
-    return out, len(layers)
+    return out, len(layers), tap_for
+
+
+def _resume(
+    tap_for: TapFor | None, diff_id: str, tap: Tap | None, err: NotInPlace
+) -> TapFor | None:
+    if tap_for is None or tap is None:
+        return tap_for
+    resumed = Resumed(tap, err)
+
+    def again(layer: str | None) -> Tap | None:
+        return resumed if layer == diff_id else tap_for(layer)
+
+    return again
