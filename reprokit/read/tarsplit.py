@@ -189,14 +189,14 @@ def _fast_header(buf: bytes) -> _Header | None:
         return None
     fields = _USTAR.unpack(buf)
     raw_name, kind, link, raw_prefix = fields[0], fields[7], fields[8], fields[11]
-    get = _NUMBERS.get
-    try:  # base-256 numbers (first byte 0x80 or 0xff) are no octal text: tarfile decides
-        mode, uid, gid, size, mtime, chksum, devmajor, devminor = (
-            n if (n := get(f)) is not None else _number(f)
-            for f in (*fields[1:7], fields[9], fields[10])
-        )
-    except ValueError:
-        return None
+    raw = (*fields[1:7], fields[9], fields[10])
+    numbers = [_NUMBERS.get(f) for f in raw]
+    if None in numbers:
+        try:  # base-256 numbers (first byte 0x80 or 0xff) are no octal text: tarfile decides
+            numbers = [_number(f) for f in raw]
+        except ValueError:
+            return None
+    mode, uid, gid, size, mtime, chksum, devmajor, devminor = numbers
     if min(mode, uid, gid, size, devmajor, devminor) < 0:
         return None  # "-1": record_of marks it invalid
     if chksum != _unsigned_sum(buf):
