@@ -17,7 +17,10 @@ What it does, in one run on one machine:
    concurrent export (``docker save`` to /dev/null, the engine's own floor), and
    ``reprokit diff A B --json PATH`` (wall time, user+sys CPU, peak RSS via GNU
    ``/usr/bin/time``; see :func:`_rss_wrapper` for why not ``getrusage``/``wait4``),
-   plus ``reprokit --version`` as the interpreter/import start-up cost. Where the engine runs
+   plus ``reprokit --version`` as the interpreter/import start-up cost;
+   ``reprokit diff --verify-digests`` (every layer through ``docker save``), and both images
+   read as ``reprokit diff`` reads them (``read_pair``, nothing compared) in place from the
+   engine's storage and through the export. Where the engine runs
    on this machine the CPU seconds ``dockerd`` spent during each measurement are shown too.
 3. Removes every image and container it created (label ``io.reprokit.bench=1`` and a per-run
    label ``io.reprokit.bench.run=ID``), also on errors and Ctrl-C, unless ``--keep``.
@@ -28,6 +31,7 @@ Usage::
     .venv/bin/python bench/diff_bench.py --size-mb 100 --repeat 5 --json-out /tmp/bench.json
     .venv/bin/python bench/diff_bench.py --size-mb 1000 --files 6000 --small-mb 0
     .venv/bin/python bench/diff_bench.py --profile            # also cProfile one image read
+    .venv/bin/python bench/diff_bench.py --keep ...           # then --reuse RUN: measure again
 
 Exit status: 0 on success, 2 on an error, 130 when interrupted.
 """
@@ -347,6 +351,17 @@ class Builder:
             raise BenchError(f"building {tag} failed:\n  | " + "\n  | ".join(tail))
         log(f"built {tag} in {time.perf_counter() - started:.1f} s")
         return ImageFacts(role=name, tag=tag)
+
+    def reuse(self, name: str, size_mb: int) -> Pair:
+        """The pair a run with ``--keep`` built before (same run id, sizes and file counts)."""
+        facts = []
+        for role in (f"{name}-base", f"{name}-a", f"{name}-b"):
+            tag = f"reprokit-bench:{self.run_id}-{role}"
+            docker("image", "inspect", tag)  # BenchError when it is not there
+            self.tags.append(tag)
+            facts.append(ImageFacts(role=role, tag=tag))
+        log(f"reusing the {name} pair of run {self.run_id}")
+        return Pair(name, size_mb, *facts)
 
     def pair(self, name: str, size_mb: int) -> Pair:
         total = size_mb * MB - BUSYBOX.stat().st_size
@@ -745,6 +760,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json-out", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the built images")
     parser.add_argument(
+        "--reuse", metavar="RUN", help="measure the images a --keep run RUN built (same sizes)"
+    )
+    parser.add_argument(
         "--profile", type=int, nargs="?", const=25, default=0, metavar="N",
         help="also cProfile reprokit reading large image A; print the top N functions (25)",
     )  # fmt: skip
@@ -769,7 +787,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not BUSYBOX.is_file():
         print(f"diff_bench: {BUSYBOX} is missing (apt-get install busybox-static)", file=sys.stderr)
         return 2
-    run_id = uuid.uuid4().hex[:8]
+    run_id = args.reuse or uuid.uuid4().hex[:8]
     tags: list[str] = []
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     # Ctrl-C must reach us even when started in the background by a non-interactive shell,
@@ -786,7 +804,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"run {run_id}: building (label {RUN_LABEL}={run_id})")
             sizes = [("small", args.small_mb)] if args.small_mb else []
             sizes.append(("large", args.size_mb))
-            pairs = [builder.pair(name, size) for name, size in sizes]
+            make = builder.reuse if args.reuse else builder.pair
+            pairs = [make(name, size) for name, size in sizes]
             for pair in pairs:
                 for facts in (pair.base, pair.a, pair.b):
                     scan(facts)
