@@ -383,6 +383,7 @@ def index_in_place(
     cancel: Any = None,
     tap: Tap | None = None,
     max_entries: int | None = None,
+    regular: list[tuple[int, bytes]] | None = None,
 ) -> LayerIndex:
     """The :class:`LayerIndex` of the layer whose tar-split record is ``split`` and whose
     directory is ``tree``, identical to what :func:`~reprokit.read.layers.index_layer` makes
@@ -390,6 +391,8 @@ def index_in_place(
 
     ``tap`` is fed the same files and bytes as on the export path, as they are read; a layer
     that raises :class:`NotInPlace` says what its tap already had (:class:`Resumed`).
+    ``regular`` (without a tap) receives the record index and directory path of each regular
+    file, for a tap fed later (:func:`feed`).
     Raises :class:`ArchiveError` past a :class:`~reprokit.read.limits.Limits` bound.
     """
     limits = current()
@@ -466,8 +469,12 @@ def index_in_place(
                 elif payload:
                     rel = name.encode() if clean else _relative(name)
                     sha = tree.digest(rel, member.size, cancel)
+                    if regular is not None:
+                        regular.append((len(records), rel))
                 else:
                     sha = EMPTY_SHA256
+                    if regular is not None:
+                        regular.append((len(records), b""))
                 content += member.size
             elif kind not in tarfile.SUPPORTED_TYPES or payload:
                 raise NotInPlace(f"{path}: a member of type {kind!r} with {payload} bytes")
@@ -522,3 +529,26 @@ def _once(written: set[str], path: str) -> None:
     if path in written:
         raise NotInPlace(f"{path}: written more than once in the layer")
     written.add(path)
+
+
+def feed(
+    tap: Tap, records: list[FileRecord], regular: list[tuple[int, bytes]], tree: LayerTree
+) -> None:
+    """Give ``tap`` the regular files it wants of a layer read without it (``regular`` from
+    :func:`index_in_place`), in order, each checked against its record's digest."""
+    asked: set[str] = set()
+    taken: set[str] = set()
+    try:
+        for i, rel in regular:
+            record = records[i]
+            if not tap.wants(record.path, record.size):
+                continue
+            asked.add(record.path)
+            data = tree.read(rel, record.size) if record.size else b""
+            if hashlib.sha256(data).hexdigest() != record.sha256:
+                raise NotInPlace(f"{record.path}: changed while read")
+            tap.take(record.path, data)
+            taken.add(record.path)
+    except NotInPlace as err:
+        err.asked, err.taken = frozenset(asked), frozenset(taken)
+        raise
