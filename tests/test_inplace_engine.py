@@ -26,6 +26,7 @@ import reprokit
 from reprokit.errors import ArchiveError, ReprokitError
 from reprokit.read.tarsplit import LayerTree, NotInPlace
 from reprokit.records import FileRecord
+from reprokit.sources import inplace
 from reprokit.sources.daemon import DaemonSource
 from reprokit.sources.inplace import NOTE, locate, storage_for
 
@@ -146,8 +147,9 @@ def removed(client: docker.DockerClient, *tags: str) -> Iterator[None]:
 
 
 def test_every_test_image_reads_the_same_in_place(
-    client, busybox, debian, context, tmp_path, local_storage, no_leftovers
+    client, busybox, debian, context, tmp_path, local_storage, no_leftovers, monkeypatch
 ):
+    """In this thread and in a child process (reprokit.read.layer_worker), as large images are."""
     run = uuid.uuid4().hex[:8]
     classic, kit, crafted = (f"reprokit-inplace:{run}-{n}" for n in ("classic", "kit", "crafted"))
     ctx = context(FEATURES.format(base=busybox))
@@ -160,8 +162,10 @@ def test_every_test_image_reads_the_same_in_place(
             env={**os.environ, "DOCKER_BUILDKIT": "1"},
         )
         _load(client, tmp_path / "crafted.tar", _crafted_layers(), crafted)
-        for ref in (busybox, debian, classic, kit, crafted):
-            read_both_ways(ref)
+        for worker in (False, True):
+            monkeypatch.setattr(inplace, "WORKER_BYTES", 0 if worker else 1 << 60)
+            for ref in (busybox, debian, classic, kit, crafted):
+                read_both_ways(ref)
         merged = DaemonSource(classic, read_path="in-place").read().merged()
         assert merged["/leak"].type == "symlink" and merged["/leak"].linkname == "/etc/shadow"
         assert "/d/y" not in merged and "/o/keep" not in merged and "/o/new/f" in merged
