@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,15 +207,13 @@ def read_layers(
         if layer.diff_id not in skip and all(layer.diff_id != t.diff_id for _, t in todo):
             todo.append((i, layer))
     threshold = WORKER_BYTES if worker_bytes is None else worker_bytes
-    answers = None
+    child = None
     if todo and sum(_size(layer.split) for _, layer in todo) >= threshold:
-        answers = _worker(
-            [
-                (str(t.split), str(t.diff), t.diff_id, f"{where} layer {i} ({t.diff_id[:19]})")
-                for i, t in todo
-            ],
-            left,
-        )
+        asked = [(str(t.split), str(t.diff), t.diff_id, _name(where, i, t)) for i, t in todo]
+        try:
+            child = _Child(asked, left)
+        except OSError as err:  # no interpreter to start: read here
+            log.info("%s: reading in this process: %s", where, err)
     try:
         for i, layer in enumerate(layers):
             if layer.diff_id in skip:
@@ -225,12 +223,12 @@ def read_layers(
                 out.append(done[layer.diff_id])
                 continue
             tap = tap_for(layer.diff_id) if tap_for else None
-            name = f"{where} layer {i} ({layer.diff_id[:19]})"
+            name = _name(where, i, layer)
             try:
                 tree = LayerTree(layer.diff)
                 try:
-                    if answers is not None:
-                        index = _answer(next(answers), layer, tree, tap, cancel)
+                    if child is not None:
+                        index = _answer(child.next(), layer, tree, tap, cancel)
                     else:
                         index = index_in_place(
                             layer.split, tree, layer.diff_id, name, cancel, tap, max_entries=left
@@ -244,9 +242,13 @@ def read_layers(
             done[layer.diff_id] = index
             out.append(index)
     finally:
-        if answers is not None:
-            answers.close()
+        if child is not None:
+            child.close()
     return out, len(layers), tap_for
+
+
+def _name(where: str, i: int, layer: StoredLayer) -> str:
+    return f"{where} layer {i} ({layer.diff_id[:19]})"
 
 
 def _size(path: Path) -> int:
@@ -273,48 +275,51 @@ def _answer(
     return LayerIndex(layer.diff_id, size, records, content)
 
 
-def _worker(layers: list[tuple[str, str, str, str]], entries: int) -> Iterator[Any]:
-    """The answers of a child process reading ``layers``, one per layer; the child is
-    stopped when this generator is closed. A child that fails reads as :class:`NotInPlace`."""
-    import reprokit
+class _Child:
+    """A child process reading layers in place (:mod:`reprokit.read.layer_worker`): its
+    answers one per layer, in order; :meth:`close` stops it whatever state it is in."""
 
-    root = str(Path(reprokit.__file__).resolve().parent.parent)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
-    }
-    request = {"limits": current(), "entries": entries, "layers": layers}
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "reprokit.read.layer_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            env=env,
-        )
+    def __init__(self, layers: list[tuple[str, str, str, str]], entries: int):
+        import reprokit
+
+        root = str(Path(reprokit.__file__).resolve().parent.parent)
+        path = os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))
+        self.errors = tempfile.TemporaryFile()
         try:
-            assert proc.stdin is not None and proc.stdout is not None
-            try:
-                proc.stdin.write(pickle.dumps(request))
-                proc.stdin.close()
-            except OSError:
-                pass  # the child died at once: told below
-            for _ in layers:
-                try:
-                    answer = pickle.load(proc.stdout)
-                except (EOFError, pickle.UnpicklingError) as err:
-                    errors.seek(0)
-                    tail = errors.read()[-300:].decode(errors="replace").strip()
-                    yield ("not-in-place", f"the reading process stopped ({err or tail})")
-                    return
-                yield answer
-                if answer[0] != "ok":
-                    return
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            proc.stdout.close()  # type: ignore[union-attr]
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "reprokit.read.layer_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.errors,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+        except OSError:
+            self.errors.close()
+            raise
+        request = {"limits": current(), "entries": entries, "layers": layers}
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(pickle.dumps(request))
+            self.proc.stdin.close()
+        except OSError:
+            pass  # the child stopped at once: its first answer says so
+
+    def next(self) -> Any:
+        assert self.proc.stdout is not None
+        try:
+            return pickle.load(self.proc.stdout)
+        except (EOFError, pickle.UnpicklingError, OSError) as err:
+            self.errors.seek(0)
+            tail = self.errors.read()[-300:].decode(errors="replace").strip()
+            return ("not-in-place", f"the reading process stopped ({tail or err})")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.errors.close()
 
 
 def _resume(
