@@ -486,7 +486,9 @@ def run_startup(reprokit: str, repeat: int) -> list[Sample]:
 
 PROFILE_CODE = """
 import cProfile, pstats, sys, time
+import reprokit.sources.inplace
 from reprokit.sources.refs import parse_ref
+reprokit.sources.inplace.WORKER_BYTES = 1 << 60  # in this thread, where cProfile sees it
 source = parse_ref(sys.argv[1])
 profile = cProfile.Profile()
 started = time.perf_counter()
