@@ -24,7 +24,8 @@ from engines import ExtraEngine
 
 import reprokit
 from reprokit.errors import ArchiveError, ReprokitError
-from reprokit.read.tarsplit import LayerTree, NotInPlace
+from reprokit.read.limits import current
+from reprokit.read.tarsplit import LayerTree, NotInPlace, _HeaderFile
 from reprokit.records import FileRecord
 from reprokit.sources import inplace
 from reprokit.sources.daemon import DaemonSource
@@ -272,3 +273,13 @@ def test_the_containerd_store_falls_back_to_the_export(tmp_path):
             other.close()
     finally:
         engine.stop()
+
+
+def test_a_header_tarfile_refuses_is_left_to_the_export():
+    """A header the export's own parser would refuse is not read in place (the export then
+    gives its error): never a traceback from here."""
+    info = tarfile.TarInfo("x")
+    block = bytearray(info.tobuf())
+    block[148:156] = b"0000001\0"  # a wrong checksum
+    with pytest.raises(NotInPlace, match="bad checksum"):
+        _HeaderFile(current()).parse(bytes(block), 0)

@@ -233,7 +233,15 @@ class _HeaderFile:
         self.offset = 0
         try:
             member = _StrictTarInfo.fromtarfile(cast(tarfile.TarFile, self))
-        except tarfile.HeaderError as err:
+        except (
+            tarfile.TarError,
+            EOFError,
+            ValueError,
+            OverflowError,
+            UnicodeError,
+            RecursionError,
+            IndexError,
+        ) as err:  # the export's parser then tells what it makes of it
             raise NotInPlace(f"a header at byte {offset} tarfile does not take ({err})") from None
         if self.fileobj.tell() != len(blocks):
             raise NotInPlace(f"header blocks at byte {offset} hold more than one member")
