@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from reprokit.read import tarsplit
+from reprokit.read import layer_tree, tarsplit
 from reprokit.read.limits import current
 from reprokit.sources.daemon import DaemonSource
 from reprokit.sources.inplace import StoredLayer, locate, storage_for
@@ -66,7 +66,7 @@ def stages(layer: StoredLayer) -> dict[str, Callable[[], object]]:
             header = tarsplit._fast_header(pending[pad:])
             pending, pad = b"", tarsplit._pad(payload or 0)
             if header is not None and header.isreg() and payload:
-                files.append((tarsplit._relative(header.name), payload))
+                files.append((layer_tree.relative(header.name), payload))
         return files
 
     def contents() -> None:

@@ -24,8 +24,9 @@ from engines import ExtraEngine
 
 import reprokit
 from reprokit.errors import ArchiveError, ReprokitError
+from reprokit.read.layer_tree import LayerTree, NotInPlace
 from reprokit.read.limits import current
-from reprokit.read.tarsplit import LayerTree, NotInPlace, _HeaderFile
+from reprokit.read.tarsplit import _HeaderFile
 from reprokit.records import FileRecord
 from reprokit.sources import inplace
 from reprokit.sources.daemon import DaemonSource

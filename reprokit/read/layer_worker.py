@@ -21,8 +21,9 @@ from typing import Any
 
 from ..errors import ArchiveError, ReprokitError
 from ..records import FileRecord
+from .layer_tree import LayerTree, NotInPlace
 from .limits import configure
-from .tarsplit import LayerTree, NotInPlace, index_in_place
+from .tarsplit import index_in_place
 
 
 def row(r: FileRecord) -> tuple[Any, ...]:

@@ -21,10 +21,10 @@ import urllib3.exceptions
 from ..engine import engine_error, open_client, stream_get
 from ..errors import ArchiveError, ImageNotFoundError, IntegrityError, ReprokitError, UsageError
 from ..read.jsondoc import load_json
+from ..read.layer_tree import NotInPlace
 from ..read.layers import LayerIndex, TapFor, hash_layer, index_layer
 from ..read.limits import current
 from ..read.streams import CHUNK, TAR_BUFSIZE, ChunkReader, HashingReader, compression_of
-from ..read.tarsplit import NotInPlace
 from .image import _BLOB, Image, Source, _check_diff_ids, config_platform
 from .inplace import NOTE, READ_PATHS, locate, read_layers, storage_for
 from .layout import Platform, check_config

@@ -34,9 +34,10 @@ from typing import Any
 
 from ..errors import ArchiveError, Cancelled
 from ..read.jsondoc import load_json
+from ..read.layer_tree import LayerTree, NotInPlace
 from ..read.layers import LayerIndex, Tap, TapFor
 from ..read.limits import current
-from ..read.tarsplit import LayerTree, NotInPlace, Resumed, feed, index_in_place
+from ..read.tarsplit import Resumed, feed, index_in_place
 from ..records import FileRecord
 from .layout import check_config
 
