@@ -148,7 +148,8 @@ class DaemonSource(Source):
         diff_ids = [layer.diff_id for layer in stored]
         _check_diff_ids(where, layers, diff_ids)
         tags = list(attrs.get("RepoTags") or [])
-        return Image(where, str(attrs["Id"]), config, diff_ids, layers, tags, notes=[NOTE])
+        note = NOTE if done == len(stored) else f"{NOTE}; layers {done}+ through docker save"
+        return Image(where, str(attrs["Id"]), config, diff_ids, layers, tags, notes=[note])
 
     def _export(
         self,
