@@ -17,7 +17,10 @@ What it does, in one run on one machine:
    concurrent export (``docker save`` to /dev/null, the engine's own floor), and
    ``reprokit diff A B --json PATH`` (wall time, user+sys CPU, peak RSS via GNU
    ``/usr/bin/time``; see :func:`_rss_wrapper` for why not ``getrusage``/``wait4``),
-   plus ``reprokit --version`` as the interpreter/import start-up cost. Where the engine runs
+   plus ``reprokit --version`` as the interpreter/import start-up cost;
+   ``reprokit diff --verify-digests`` (every layer through ``docker save``), and both images
+   read as ``reprokit diff`` reads them (``read_pair``, nothing compared) in place from the
+   engine's storage and through the export. Where the engine runs
    on this machine the CPU seconds ``dockerd`` spent during each measurement are shown too.
 3. Removes every image and container it created (label ``io.reprokit.bench=1`` and a per-run
    label ``io.reprokit.bench.run=ID``), also on errors and Ctrl-C, unless ``--keep``.
@@ -28,6 +31,7 @@ Usage::
     .venv/bin/python bench/diff_bench.py --size-mb 100 --repeat 5 --json-out /tmp/bench.json
     .venv/bin/python bench/diff_bench.py --size-mb 1000 --files 6000 --small-mb 0
     .venv/bin/python bench/diff_bench.py --profile            # also cProfile one image read
+    .venv/bin/python bench/diff_bench.py --keep ...           # then --reuse RUN: measure again
 
 Exit status: 0 on success, 2 on an error, 130 when interrupted.
 """
@@ -66,6 +70,18 @@ RUN_LABEL = "io.reprokit.bench.run"
 BUSYBOX = Path("/bin/busybox")
 GNU_TIME = Path("/usr/bin/time")
 DIFF = "reprokit diff A B --json"
+DIFF_EXPORT = "reprokit diff --verify-digests"
+READ_INPLACE = "read A ∥ B in place"
+READ_EXPORT = "read A ∥ B export"
+#: both images read as ``reprokit diff`` reads them (read_pair), nothing compared
+READ_CODE = """
+import sys
+from reprokit.read.pair import read_pair
+from reprokit.sources.daemon import DaemonSource
+a, b = (DaemonSource(ref, read_path=sys.argv[1]) for ref in sys.argv[2:])
+read_pair(a, b)
+assert {a.read_by, b.read_by} == {sys.argv[1]}, (a.read_by, b.read_by)
+"""
 MB = 1_000_000
 MIB = 1 << 20
 
@@ -109,15 +125,19 @@ class Sample:
 
 
 def _dockerd_pid() -> int | None:
-    if os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock") not in (
-        "unix:///var/run/docker.sock",
-        "unix:///run/docker.sock",
-    ):
+    """The local dockerd serving DOCKER_HOST: the one started with ``-H`` that socket, else
+    (the default socket) the one started without ``-H``."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
         return None
+    default = host in ("unix:///var/run/docker.sock", "unix:///run/docker.sock")
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() == "dockerd":
+                if (entry / "comm").read_text().strip() != "dockerd":
+                    continue
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                if host in argv or (default and not any(a.startswith("-H") for a in argv)):
                     return int(entry.name)
     return None
 
@@ -332,6 +352,17 @@ class Builder:
         log(f"built {tag} in {time.perf_counter() - started:.1f} s")
         return ImageFacts(role=name, tag=tag)
 
+    def reuse(self, name: str, size_mb: int) -> Pair:
+        """The pair a run with ``--keep`` built before (same run id, sizes and file counts)."""
+        facts = []
+        for role in (f"{name}-base", f"{name}-a", f"{name}-b"):
+            tag = f"reprokit-bench:{self.run_id}-{role}"
+            docker("image", "inspect", tag)  # BenchError when it is not there
+            self.tags.append(tag)
+            facts.append(ImageFacts(role=role, tag=tag))
+        log(f"reusing the {name} pair of run {self.run_id}")
+        return Pair(name, size_mb, *facts)
+
     def pair(self, name: str, size_mb: int) -> Pair:
         total = size_mb * MB - BUSYBOX.stat().st_size
         base_bytes = int(total * self.base_fraction)
@@ -428,13 +459,16 @@ def run_pair(pair: Pair, reprokit: str, repeat: int, workdir: Path) -> None:
         "save A|sha ∥ save B|sha": ([save_sha(a), save_sha(b)], (0,)),
         "save A ∥ save B >/dev/null": ([[["docker", "save", a]], [["docker", "save", b]]], (0,)),
         DIFF: (diff, (0, 1)),  # 1: the verdict is "different", as it must be here
+        DIFF_EXPORT: ([[diff[0][0] + ["--verify-digests"]]], (0, 1)),
+        READ_INPLACE: ([[[sys.executable, "-c", READ_CODE, "in-place", a, b]]], (0,)),
+        READ_EXPORT: ([[[sys.executable, "-c", READ_CODE, "export", a, b]]], (0,)),
     }
     for name, (pipelines, _) in plans.items():
         pair.commands[name] = "  &  ".join(show(p) for p in pipelines)
         pair.measurements[name] = []
     for r in range(repeat):
         for name, (pipelines, ok) in plans.items():
-            sample = measure(pipelines, ok, rss=name == DIFF)
+            sample = measure(pipelines, ok, rss=name in (DIFF, DIFF_EXPORT, READ_INPLACE))
             pair.measurements[name].append(sample)
             rss = "" if sample.maxrss_kib is None else f", peak RSS {_mib(sample.maxrss_kib)}"
             log(f"{pair.name} #{r + 1}: {name}: {sample.wall_s:.2f} s{rss}")
@@ -452,7 +486,9 @@ def run_startup(reprokit: str, repeat: int) -> list[Sample]:
 
 PROFILE_CODE = """
 import cProfile, pstats, sys, time
+import reprokit.sources.inplace
 from reprokit.sources.refs import parse_ref
+reprokit.sources.inplace.WORKER_BYTES = 1 << 60  # in this thread, where cProfile sees it
 source = parse_ref(sys.argv[1])
 profile = cProfile.Profile()
 started = time.perf_counter()
@@ -598,13 +634,17 @@ def render(
             volume = {"save A | sha256sum": pair.a.export_bytes}.get(
                 name, pair.b.export_bytes if name == "save B | sha256sum" else bytes_ab
             )
-            out.append(_row(name, st, volume, rss="reprokit" in name))
+            out.append(_row(name, st, volume, rss=st["maxrss_median_kib"] is not None))
         sa, sb = table["save A | sha256sum"], table["save B | sha256sum"]
         total = {
             "median_s": _f(sa["median_s"]) + _f(sb["median_s"]),
             "min_s": _f(sa["min_s"]) + _f(sb["min_s"]),
         }
         out.append(_row("sum of A and B (sequential)", total, bytes_ab, rss=False))
+        bare = _f(table["save A ∥ save B >/dev/null"]["median_s"])
+        for name in (READ_INPLACE, READ_EXPORT, DIFF, DIFF_EXPORT):
+            ratio = _f(table[name]["median_s"]) / bare
+            out.append(f"  {name} / bare concurrent export: {ratio:.2f}x")
         rk = _f(table[DIFF]["median_s"])
         out.append(
             f"  reprokit / floor: {rk / _f(table['save A|sha ∥ save B|sha']['median_s']):.2f}x "
@@ -722,6 +762,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json-out", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the built images")
     parser.add_argument(
+        "--reuse", metavar="RUN", help="measure the images a --keep run RUN built (same sizes)"
+    )
+    parser.add_argument(
         "--profile", type=int, nargs="?", const=25, default=0, metavar="N",
         help="also cProfile reprokit reading large image A; print the top N functions (25)",
     )  # fmt: skip
@@ -746,7 +789,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not BUSYBOX.is_file():
         print(f"diff_bench: {BUSYBOX} is missing (apt-get install busybox-static)", file=sys.stderr)
         return 2
-    run_id = uuid.uuid4().hex[:8]
+    run_id = args.reuse or uuid.uuid4().hex[:8]
     tags: list[str] = []
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     # Ctrl-C must reach us even when started in the background by a non-interactive shell,
@@ -763,7 +806,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"run {run_id}: building (label {RUN_LABEL}={run_id})")
             sizes = [("small", args.small_mb)] if args.small_mb else []
             sizes.append(("large", args.size_mb))
-            pairs = [builder.pair(name, size) for name, size in sizes]
+            make = builder.reuse if args.reuse else builder.pair
+            pairs = [make(name, size) for name, size in sizes]
             for pair in pairs:
                 for facts in (pair.base, pair.a, pair.b):
                     scan(facts)

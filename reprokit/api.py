@@ -86,6 +86,7 @@ def compare(
     target: str | None = None,
     tolerance: str | Tolerance = "equivalent",
     show_secrets: bool = False,
+    verify_digests: bool = False,
 ) -> Result:
     """Compare two existing images given as transport references (or :class:`Source` objects),
     and explain every difference.
@@ -96,7 +97,9 @@ def compare(
     ``reprokit.toml`` or ``[tool.reprokit]`` in the current directory); ``dockerfile``: maps
     layers to its lines (``target``: the stage built); ``tolerance``: what may differ in
     ``equivalent`` images, a bundle of :data:`reprokit.verdict.TOLERANCES`; ``show_secrets``:
-    show secrets in the result's outputs (default: ``[redacted: …]``, :mod:`reprokit.redaction`).
+    show secrets in the result's outputs (default: ``[redacted: …]``, :mod:`reprokit.redaction`);
+    ``verify_digests``: read images of a local engine through ``docker save`` so every layer is
+    hashed against its diff_id, rather than in place from the engine's storage (docs/limits.md).
 
     >>> result = compare("docker-archive:a.tar", "oci:./layout")  # doctest: +SKIP
     >>> result.verdict, result.files.head()  # doctest: +SKIP
@@ -107,6 +110,7 @@ def compare(
         target=target,
         platform=_platform(platform),
         tolerance=tolerance,
+        verify_digests=verify_digests,
     )
     return pipeline.compare(a, b).revealing(show_secrets)
 
@@ -138,6 +142,7 @@ def check(
     suggest: bool = False,
     variables: dict[str, str] | None = None,
     only: Iterable[str] = (),
+    verify_digests: bool = False,
 ) -> Result:
     """Build ``context`` without cache (twice, or ``runs`` times) and compare the images.
 
@@ -155,7 +160,8 @@ def check(
 
     A Packer template as ``context`` (``*.pkr.json``, ``*.pkr.hcl``, a legacy ``*.json``) is
     built twice with ``packer build`` (``variables``: its ``-var``s, ``only``: its ``-only``)
-    and its artifacts compared (docs/machine-images.md).
+    and its artifacts compared (docs/machine-images.md). ``verify_digests`` as in
+    :func:`compare`.
     """
     if context is not None and _is_packer_template(context):
         return _check_packer(context, variables, only, keep_images, base_url, ignore, rules, config)
@@ -199,6 +205,7 @@ def check(
                     dockerfile=_read_dockerfile(spec.dockerfile_path),
                     target=spec.target,
                     platform=_platform(platform),
+                    verify_digests=verify_digests,
                 )
                 compared = _build_and_compare(session, spec, plan, pipeline.compare)
         except KeyboardInterrupt:

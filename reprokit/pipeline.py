@@ -52,6 +52,8 @@ class Pipeline:
     platform: Platform | None = None
     #: the tolerance bundle of the verdict (reprokit.verdict.TOLERANCES)
     tolerance: str | Tolerance = "equivalent"
+    #: read every layer through bytes hashed against its diff_id (never in place)
+    verify_digests: bool = False
 
     def __post_init__(self) -> None:
         bundle(self.tolerance)  # an unknown bundle fails before anything is read
@@ -60,6 +62,8 @@ class Pipeline:
         """Read, compare and explain two images; judge the verdict; return the Result."""
         started = time.monotonic()
         source_a, source_b = as_source(a, self.platform), as_source(b, self.platform)
+        if self.verify_digests:
+            source_a, source_b = source_a.verifying(), source_b.verifying()
         settings = self.settings
 
         def pairing(ids_a: list[str], ids_b: list[str]) -> LayerPairing:

@@ -144,5 +144,6 @@ def run(args: argparse.Namespace) -> int:
         suggest=args.suggest,
         variables=labels(args.var) if args.var else None,
         only=args.only,
+        verify_digests=args.verify_digests,
     )
     return finish(result, args)

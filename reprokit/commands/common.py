@@ -29,7 +29,7 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def comparison_options(parser: argparse.ArgumentParser) -> None:
-    """Add --require, --json, --platform, --top, --quiet and --report."""
+    """Add --require, --json, --platform, --top, --quiet, --report and --verify-digests."""
     parser.add_argument(
         "--require",
         choices=("identical", "equivalent"),
@@ -53,6 +53,13 @@ def comparison_options(parser: argparse.ArgumentParser) -> None:
         metavar="TOML",
         help="settings file: reprokit.toml or a pyproject.toml with [tool.reprokit] "
         "(default: found in the context or the current directory)",
+    )
+    parser.add_argument(
+        "--verify-digests",
+        action="store_true",
+        help="read images of a local engine through `docker save`, hashing every layer "
+        "against its diff_id, instead of in place from the engine's overlay2 storage "
+        "(which takes the diff_ids from the engine's layer database)",
     )
 
 

@@ -30,5 +30,6 @@ def run(args: argparse.Namespace) -> int:
         config=args.config,
         dockerfile=args.dockerfile,
         target=args.target,
+        verify_digests=args.verify_digests,
     )
     return finish(result, args)

@@ -1,4 +1,5 @@
-"""Images in the engine (``docker-daemon:REF``), read from one ``docker save`` stream.
+"""Images in the engine (``docker-daemon:REF``): read in place from a local engine's overlay2
+storage when it can be (:mod:`reprokit.sources.inplace`), else from one ``docker save`` stream.
 
 >>> DaemonSource("busybox:1").diff_ids()  # doctest: +SKIP
 """
@@ -18,23 +19,47 @@ import requests
 import urllib3.exceptions
 
 from ..engine import engine_error, open_client, stream_get
-from ..errors import ArchiveError, ImageNotFoundError, IntegrityError, ReprokitError
+from ..errors import ArchiveError, ImageNotFoundError, IntegrityError, ReprokitError, UsageError
 from ..read.jsondoc import load_json
+from ..read.layer_tree import NotInPlace
 from ..read.layers import LayerIndex, TapFor, hash_layer, index_layer
 from ..read.limits import current
 from ..read.streams import CHUNK, TAR_BUFSIZE, ChunkReader, HashingReader, compression_of
 from .image import _BLOB, Image, Source, _check_diff_ids, config_platform
+from .inplace import NOTE, READ_PATHS, locate, read_layers, storage_for
 from .layout import Platform, check_config
 
 
 class DaemonSource(Source):
-    """An image in a Docker Engine, read from its ``docker save`` stream in one pass."""
+    """An image in a Docker Engine, read in place from the engine's storage or from its
+    ``docker save`` stream in one pass.
+
+    ``read_path``: ``auto`` (in place when the engine is local, on overlay2 and its data root
+    readable; else the export), ``export`` (always ``docker save``: every layer hashed against
+    its diff_id, what ``--verify-digests`` asks for) or ``in-place`` (an error when it cannot be).
+    ``read_by`` tells how the last :meth:`read` went: ``in-place``, ``export`` or
+    ``in-place+export`` (a layer the storage could not give exactly came from the export).
+    """
 
     transport = "docker-daemon"
 
-    def __init__(self, ref: str, platform: Platform | None = None, base_url: str | None = None):
+    def __init__(
+        self,
+        ref: str,
+        platform: Platform | None = None,
+        base_url: str | None = None,
+        read_path: str = "auto",
+    ):
+        if read_path not in READ_PATHS:
+            raise UsageError(f"read path {read_path!r}: use one of {', '.join(READ_PATHS)}")
         self.ref, self.platform, self.base_url = ref, platform, base_url
+        self.read_path = read_path
+        self.read_by: str | None = None
         self._attrs: dict[str, Any] | None = None
+
+    def verifying(self) -> DaemonSource:
+        """This image, read through the export so that every diff_id is verified."""
+        return DaemonSource(self.ref, self.platform, self.base_url, "export")
 
     def _inspect(self) -> dict[str, Any]:
         if self._attrs is None:
@@ -78,10 +103,61 @@ class DaemonSource(Source):
         tap_for: TapFor | None = None,
         verify_skipped: bool = True,
     ) -> Image:
-        """One ``docker save`` stream; a layer in ``skip`` is hashed rather than parsed (it
-        streams past anyway). The client's ``export`` timeout is the longest the engine may send
-        no byte (:data:`reprokit.engine.TIMEOUTS`)."""
+        """In place (see the class), else one ``docker save`` stream; on the export a layer in
+        ``skip`` is hashed rather than parsed (it streams past anyway), in place it is left
+        alone. The client's ``export`` timeout is the longest the engine may send no byte
+        (:data:`reprokit.engine.TIMEOUTS`)."""
         attrs = self._inspect()
+        if self.read_path != "export":
+            image = self._read_in_place(attrs, skip, cancel, tap_for)
+            if image is not None:
+                return image
+        self.read_by = "export"
+        return self._export(attrs, skip, cancel, tap_for)
+
+    def _read_in_place(
+        self,
+        attrs: dict[str, Any],
+        skip: Collection[str],
+        cancel: threading.Event | None,
+        tap_for: TapFor | None,
+    ) -> Image | None:
+        """The image read from the engine's storage; None when it cannot be (read_path auto)."""
+        where = str(self)
+        storage = storage_for(self.base_url)
+        try:
+            if storage is None:
+                raise NotInPlace(
+                    "the engine is not local, not on overlay2 with the classic image store, "
+                    "or its data root is not readable here"
+                )
+            config, stored = locate(storage, str(attrs.get("Id")), where)
+        except NotInPlace as err:
+            if self.read_path == "in-place":
+                raise ArchiveError(where, f"cannot be read in place: {err}") from None
+            return None
+        layers, done, tap_for = read_layers(stored, where, skip, cancel, tap_for)
+        self.read_by = "in-place"
+        if done < len(stored):
+            if self.read_path == "in-place":
+                raise ArchiveError(where, f"layer {done} cannot be read in place exactly")
+            read = {layer.diff_id for layer in stored[:done]}
+            rest = self._export(attrs, set(skip) | read, cancel, tap_for)
+            layers += rest.layers[done:]
+            self.read_by = "in-place+export"
+        diff_ids = [layer.diff_id for layer in stored]
+        _check_diff_ids(where, layers, diff_ids)
+        tags = list(attrs.get("RepoTags") or [])
+        note = NOTE if done == len(stored) else f"{NOTE}; layers {done}+ through docker save"
+        return Image(where, str(attrs["Id"]), config, diff_ids, layers, tags, notes=[note])
+
+    def _export(
+        self,
+        attrs: dict[str, Any],
+        skip: Collection[str],
+        cancel: threading.Event | None,
+        tap_for: TapFor | None,
+    ) -> Image:
         client = open_client(self.base_url, "export")
         try:
             chunks = stream_get(client, "/images/{0}/get", attrs["Id"], chunk_size=CHUNK)

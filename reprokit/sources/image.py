@@ -77,6 +77,12 @@ class Source(ABC):
         """The layer diff_ids when they can be had without reading layers, else None."""
         return None
 
+    def verifying(self) -> Source:
+        """This image, read so that every layer is hashed against its diff_id (what
+        ``--verify-digests`` asks for): most transports always do; an engine's image read in
+        place from its storage does not (:class:`~reprokit.sources.daemon.DaemonSource`)."""
+        return self
+
     @abstractmethod
     def read(
         self,
