@@ -74,7 +74,13 @@ def from_dict(data: Any, source: str = "report") -> AnyResult:
     except ReportError as err:
         raise ReportError(f"{source}: {err}") from None
     validate(data, kind, source)
-    return REGISTRY[kind].from_dict(data)
+    try:
+        return REGISTRY[kind].from_dict(data)
+    except ReportError as err:
+        message = str(err)
+        raise ReportError(
+            message if message.startswith(source) else f"{source}: {message}"
+        ) from None
 
 
 def load(path: str | Path) -> AnyResult:

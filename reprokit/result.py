@@ -71,6 +71,8 @@ STEP_COLUMNS = ["layer", "instruction", "dockerfile_line", "causes", "fix"]
 PACKAGE_COLUMNS = ["manager", "name", "change", "a", "b"]
 PARITY_COLUMNS = ["test", "a", "b", "same", "status_a", "status_b"]
 SCHEMA = "reprokit/v1"
+#: the schema of a comparison written with column tables (reprokit.report.compact)
+COMPACT_SCHEMA = "reprokit/v2"
 
 
 @dataclass(frozen=True)
@@ -232,23 +234,33 @@ class Result(Reported):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
-        """Rebuild a Result from a JSON report dict (see :func:`reprokit.load`); a report
-        without ``kind`` (written before kinds existed) is a comparison."""
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-            raise ReportError(f"not a {SCHEMA} report (schema: {found!r})")
+        """Rebuild a Result from a JSON report dict (see :func:`reprokit.load`), written as
+        ``reprokit/v2`` (column tables) or ``reprokit/v1``; a report without ``kind`` (written
+        before kinds existed) is a comparison."""
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if schema not in (SCHEMA, COMPACT_SCHEMA):
+            found = schema if isinstance(data, dict) else type(data).__name__
+            raise ReportError(f"not a {SCHEMA} or {COMPACT_SCHEMA} report (schema: {found!r})")
         if data.get("kind", "comparison") != "comparison":
             raise ReportError(f"a {data.get('kind')} report, not a comparison")
+        if schema == COMPACT_SCHEMA:
+            from .report.compact import decode_merged, decode_table
+
+            files = decode_table(data.get("files"), "files")
+            merged = decode_merged(data.get("merged"), files)
         try:
             a, b = (ImageInfo.from_dict(i) for i in data["images"])
+            if schema == SCHEMA:
+                files = [FileDiff.from_dict(x) for x in data.get("files") or []]
+                merged = [FileDiff.from_dict(x) for x in data.get("merged") or []]
             return cls(
                 verdict=data["verdict"],
                 reason=data.get("reason", ""),
                 images=(a, b),
                 layer_records=[LayerDiff.from_dict(x) for x in data.get("layers") or []],
                 config_records=[ConfigDiff.from_dict(x) for x in data.get("config") or []],
-                file_records=[FileDiff.from_dict(x) for x in data.get("files") or []],
-                merged_records=[FileDiff.from_dict(x) for x in data.get("merged") or []],
+                file_records=files,
+                merged_records=merged,
                 spec=data.get("spec"),
                 builds=[BuildInfo.from_dict(x) for x in data.get("builds") or []],
                 run_id=data.get("run_id"),
