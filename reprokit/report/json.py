@@ -96,23 +96,6 @@ def _tables(result: Result) -> dict[str, Any]:
     }
 
 
-def expanded(data: dict[str, Any]) -> dict[str, Any]:
-    """A comparison document as ``reprokit/v1`` (one object per difference, for ``jq`` and
-    ``grep``), whichever version it was written in; other documents are returned as they are.
-
-    >>> from reprokit.model import ImageInfo
-    >>> from reprokit.result import Result
-    >>> img = ImageInfo("a", "sha256:1", [])
-    >>> expanded(to_dict(Result("identical", "same", (img, img))))["files"]
-    []
-    """
-    if data.get("schema") != COMPACT_SCHEMA:
-        return data
-    from ..result import Result
-
-    return to_dict(Result.from_dict(data), compact=False)
-
-
 def chunks(result: Result, compact: bool = True) -> Iterator[str]:
     """The report as JSON text in pieces, so that writing a report of 100,000 differences
     never holds its text whole in memory: ``reprokit/v2`` with one column per line, or
