@@ -215,7 +215,8 @@ class Result(Reported):
         return self.meets(self.require)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report (schema ``reprokit/v1``, kind ``comparison``) as a dict."""
+        """The JSON report (schema ``reprokit/v2``: file differences as column tables, kind
+        ``comparison``) as a dict."""
         from .report.json import to_dict
 
         return to_dict(self)
