@@ -129,13 +129,15 @@ def json_formats(result: Result, tmp: Path) -> None:
         )
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run ``argv`` under GNU time: wall seconds, user+sys CPU seconds, peak RSS MiB."""
+def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
+    """Run ``argv`` under GNU time in ``cwd`` (``python -m`` imports from there first): wall
+    seconds, user+sys CPU seconds, peak RSS MiB."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.perf_counter()
         proc = subprocess.run(
             [str(GNU_TIME), "-f", "%U %S %M", "-o", report.name, *argv],
             env=env,
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -206,14 +208,26 @@ def engine(args: argparse.Namespace) -> None:
             subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
             rows = []
             for name, code in (("before " + args.before, before), ("compact (this tree)", ROOT)):
+                version = subprocess.run(
+                    [sys.executable, "-c", "import reprokit; print(reprokit.__file__)"],
+                    env={**os.environ, "PYTHONPATH": str(code)},
+                    cwd=tmp,
+                    capture_output=True,
+                    text=True,
+                ).stdout.strip()
+                if not version.startswith(str(code)):
+                    raise SystemExit(f"{name}: imports {version}, not the code in {code}")
                 env = {**os.environ, "PYTHONPATH": str(code)}
                 out = Path(tmp) / f"{code.name}.json"
                 figures = _timed(
-                    [sys.executable, "-m", "reprokit", "diff", *tags, "--json", str(out)], env
+                    [sys.executable, "-m", "reprokit", "diff", *tags, "--json", str(out)],
+                    env,
+                    Path(tmp),
                 )
                 load = _timed(
                     [sys.executable, "-c", f"import reprokit; reprokit.load({str(out)!r}).files"],
                     {**os.environ, "PYTHONPATH": str(ROOT)},
+                    Path(tmp),
                 )
                 data = json.loads(out.read_text())
                 differences = data["summary"]["files_differing"]

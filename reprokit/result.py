@@ -314,8 +314,11 @@ def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
             row[f"sha256_{side}"] = rec.sha256 if rec else None
         rows.append(row)
     frame = pd.DataFrame(rows, columns=columns)
-    for side in ("a", "b"):
-        mtime = pd.to_datetime(frame[f"mtime_{side}"], unit="s", utc=True)
+    for side in ("a", "b"):  # a time kept as text (out of range, "inf") is NaT, not an error
+        seconds = frame[f"mtime_{side}"]
+        if seconds.dtype == object:
+            seconds = pd.to_numeric(seconds, errors="coerce")
+        mtime = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
         frame[f"mtime_{side}"] = mtime.astype("datetime64[ns, UTC]")
     frame["evidence"] = frame["evidence"].map(one_line, na_action="ignore")
     small = ["change", "cause", "type_a", "type_b"]

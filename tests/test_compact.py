@@ -264,6 +264,8 @@ HOSTILE = [
         {"like_a": ["0600", "0600"], "at": [3, 1], "count": 2},
         "files.b.mode",
     ),
+    ("like-a-on-a", _set("files", "a", "mode"), {"like_a": []}, "files.a.mode"),
+    ("plus-on-a", _set("files", "a", "mtime"), {"plus": {"all": 1}}, "files.a.mtime"),
     ("plus-text", _set("files", "b", "mtime"), {"plus": {"all": "1"}}, "files.b.mtime"),
     ("merged-ref-twice", _set("merged", "files"), {"all": 0}, "merged.files"),
     ("merged-ref-out", _set("merged", "files"), {"steps": {"all": 5}}, "merged.files"),

@@ -229,8 +229,8 @@ def _same(x: Any, y: Any) -> bool:
 def _shorter(a: Any, b: Any) -> Any:
     from ..columns import _size
 
-    if a is None:  # left out: shortest, but only right when b's values are the defaults
-        return b if b != {"like_a": []} else None
+    if a is None:  # every value is the default: left out, shortest
+        return None
     return b if _size(b) < _size(a) else a
 
 
@@ -387,6 +387,8 @@ def _decode_side(
     for name, check in _RECORD_CHECKS.items():
         column = side.get(name)
         if isinstance(column, dict) and ("like_a" in column or "plus" in column):
+            if base is None:
+                raise ColumnError(f"field {where}.{name}: side a cannot be said like side a")
             columns[name] = _decode_like_a(column, name, pairs, a_rows, f"{where}.{name}", check)
         elif column is None:
             if name == "type" or name == "mode":
