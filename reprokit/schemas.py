@@ -383,8 +383,9 @@ def validate(data: Any, kind: str, source: str = "report") -> None:
     known = ("reprokit/v1", "reprokit/v2") if kind == "comparison" else ("reprokit/v1",)
     if version not in known:
         found = clean(repr(data["schema"]), 60)
+        also = " (a comparison may be reprokit/v2)" if kind == "comparison" else ""
         raise ReportError(
-            f"{source}: field schema: not a {' or '.join(known)} report (schema: {found})"
+            f"{source}: field schema: not a reprokit/v1 report{also} (schema: {found})"
         )
     schema = schema_of(kind, version)
     error = first_error(schema, data)

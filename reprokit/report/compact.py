@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..columns import ColumnError, decode, decode_ints, encode, encode_texts
@@ -164,22 +164,26 @@ _RECORD_CHECKS: dict[str, Callable[[Any], Any]] = {
 # --- encoding ---------------------------------------------------------------------------------
 
 
+#: how each record field is written, as :meth:`FileRecord.to_dict` writes it (an empty
+#: optional field is its default, None)
+_WRITTEN: dict[str, Callable[[FileRecord], Any]] = {
+    "type": lambda r: r.type,
+    "mode": lambda r: f"{r.mode:04o}",
+    "uid": lambda r: r.uid,
+    "gid": lambda r: r.gid,
+    "size": lambda r: r.size,
+    "mtime": lambda r: r.mtime,
+    "sha256": lambda r: r.sha256,
+    "linkname": lambda r: r.linkname,
+    "xattrs": lambda r: dict(r.xattrs) if r.xattrs else None,
+    "device": lambda r: list(r.device) if r.device is not None else None,
+    "invalid": lambda r: dict(r.invalid) if r.invalid else None,
+}
+
+
 def _record_values(rec: FileRecord) -> dict[str, Any]:
-    """The record's JSON values (as :meth:`FileRecord.to_dict` writes them), by field; an
-    empty optional field is its default."""
-    return {
-        "type": rec.type,
-        "mode": f"{rec.mode:04o}",
-        "uid": rec.uid,
-        "gid": rec.gid,
-        "size": rec.size,
-        "mtime": rec.mtime,
-        "sha256": rec.sha256,
-        "linkname": rec.linkname,
-        "xattrs": dict(rec.xattrs) if rec.xattrs else None,
-        "device": list(rec.device) if rec.device is not None else None,
-        "invalid": dict(rec.invalid) if rec.invalid else None,
-    }
+    """The record's JSON values by field (see :data:`_WRITTEN`)."""
+    return {name: get(rec) for name, get in _WRITTEN.items()}
 
 
 def _column(values: list[Any], name: str) -> Any:
@@ -191,35 +195,36 @@ def _column(values: list[Any], name: str) -> Any:
 
 
 def _side(records: list[FileRecord | None], base: list[FileRecord | None] | None) -> Any:
+    """The columns of one side, built one field at a time (the writer's memory stays one
+    column, not one dict per record)."""
     present = [r is not None for r in records]
     out: dict[str, Any] = {}
     if not all(present):
         out["present"] = encode(present)
-    rows = [_record_values(r) for r in records if r is not None]
-    pairs = None
-    if base is not None:  # side b, against side a on the rows having both
-        pairs = [(_record_values(x), _record_values(r)) for x, r in zip(base, records, strict=True)
-                 if x is not None and r is not None]  # fmt: skip
-    for name in _RECORD_FIELDS:
-        values = [row[name] for row in rows]
+    rows = [r for r in records if r is not None]
+    # side b against side a, when every row having b also has a
+    others = [] if base is None else [x for x, r in zip(base, records, strict=True) if r]
+    paired = base is not None and bool(rows) and all(x is not None for x in others)
+    for name, get in _WRITTEN.items():
+        values = [get(r) for r in rows]
         column = _column(values, name)
-        if pairs is not None and len(pairs) == len(rows) and rows:
-            column = _shorter(column, _like_a(pairs, name))
+        if paired:
+            column = _shorter(column, _like_a([get(x) for x in others], values, name))
         if column is not None:
             out[name] = column
     return out
 
 
-def _like_a(pairs: list[tuple[dict[str, Any], dict[str, Any]]], name: str) -> Any:
+def _like_a(base: list[Any], values: list[Any], name: str) -> Any:
     """Side b's column said as side a's: whole seconds added (``mtime``), or a's values
     except where b differs."""
-    if name == "mtime" and all(type(a[name]) is int and type(b[name]) is int for a, b in pairs):
-        return {"plus": encode([b[name] - a[name] for a, b in pairs])}
-    at = [n for n, (a, b) in enumerate(pairs) if not _same(a[name], b[name])]
+    if name == "mtime" and all(type(a) is int and type(b) is int
+                               for a, b in zip(base, values, strict=True)):  # fmt: skip
+        return {"plus": encode([b - a for a, b in zip(base, values, strict=True)])}
+    at = [n for n, (a, b) in enumerate(zip(base, values, strict=True)) if not _same(a, b)]
     if not at:
         return {"like_a": []}
-    values = [pairs[n][1][name] for n in at]
-    return {"like_a": encode(values), "at": encode(at), "count": len(at)}
+    return {"like_a": encode([values[n] for n in at]), "at": encode(at), "count": len(at)}
 
 
 def _same(x: Any, y: Any) -> bool:
@@ -236,34 +241,26 @@ def _shorter(a: Any, b: Any) -> Any:
 
 def encode_table(diffs: list[FileDiff], layer: bool = True) -> dict[str, Any]:
     """The column table of ``diffs`` (``layer`` False: the merged view, no layer column)."""
-    table: dict[str, Any] = {"rows": len(diffs)}
-    rows = [
-        {
-            "layer": d.layer,
-            "path": d.path,
-            "change": d.change,
-            "fields": list(d.fields),
-            "cause": d.cause,
-            "fix": d.fix,
-            "evidence": d.evidence,
-            "ignored": d.ignored,
-            "rule": d.rule,
-        }
-        for d in diffs
-    ]
+    return dict(table_items(diffs, layer))
+
+
+def table_items(diffs: list[FileDiff], layer: bool = True) -> Iterator[tuple[str, Any]]:
+    """The keys of :func:`encode_table` one at a time, each column built when asked for (a
+    writer holds one column, never the whole table)."""
+    yield "rows", len(diffs)
     for name in _DIFF_CHECKS:
         if name == "layer" and not layer:
             continue
+        values = [list(d.fields) if name == "fields" else getattr(d, name) for d in diffs]
         if name == "path":
-            table[name] = encode_texts([r[name] for r in rows])
+            yield name, encode_texts(values)
             continue
-        column = _column([r[name] for r in rows], name)
+        column = _column(values, name)
         if column is not None or name == "change":
-            table[name] = column if column is not None else encode([r[name] for r in rows])
+            yield name, column if column is not None else encode(values)
     a = [d.a for d in diffs]
-    table["a"] = _side(a, None)
-    table["b"] = _side([d.b for d in diffs], a)
-    return table
+    yield "a", _side(a, None)
+    yield "b", _side([d.b for d in diffs], a)
 
 
 def encode_merged(merged: list[FileDiff], files: list[FileDiff]) -> dict[str, Any]:
@@ -277,8 +274,7 @@ def encode_merged(merged: list[FileDiff], files: list[FileDiff]) -> dict[str, An
     for d in merged:
         found = -1
         for n in by_path.get(d.path, ()):
-            f = files[n]
-            if n not in used and _equal_but_layer(f, d):
+            if n not in used and _equal_but_layer(files[n], d):
                 found = n
                 break
         if found < 0:

@@ -86,14 +86,23 @@ def to_dict(result: Result, compact: bool = True) -> dict[str, Any]:
 
 def _tables(result: Result) -> dict[str, Any]:
     """The ``reprokit/v2`` keys: the schema and both tables of differences."""
-    from .compact import encode_merged, encode_table
-
-    files = result.file_records
     return {
         "schema": COMPACT_SCHEMA,
-        "files": finite(encode_table(files)),
-        "merged": finite(encode_merged(result.merged_records, files)),
+        "files": finite(_files_table(result)),
+        "merged": finite(_merged_table(result)),
     }
+
+
+def _files_table(result: Result) -> dict[str, Any]:
+    from .compact import encode_table
+
+    return encode_table(result.file_records)
+
+
+def _merged_table(result: Result) -> dict[str, Any]:
+    from .compact import encode_merged
+
+    return encode_merged(result.merged_records, result.file_records)
 
 
 def chunks(result: Result, compact: bool = True) -> Iterator[str]:
@@ -122,14 +131,22 @@ def chunks(result: Result, compact: bool = True) -> Iterator[str]:
 
 
 def _compact_chunks(result: Result) -> Iterator[str]:
+    """``reprokit/v2`` text, one column per line, each column built just before it is written."""
+    from .compact import table_items
+
     header = _header(result)
-    header.update(_tables(result))
+    header["schema"] = COMPACT_SCHEMA
     yield "{"
     for n, (key, value) in enumerate(header.items()):
         yield ("\n" if n == 0 else ",\n") + f"  {json.dumps(key)}: "
         if key in _STREAMED:
+            items = (
+                table_items(result.file_records)
+                if key == "files"
+                else iter(_merged_table(result).items())
+            )
             yield "{"
-            for i, (name, column) in enumerate(value.items()):
+            for i, (name, column) in enumerate(items):
                 yield ("\n    " if i == 0 else ",\n    ") + f"{json.dumps(name)}: "
                 yield _dumps(column, separators=(",", ":"))
             yield "\n  }"
