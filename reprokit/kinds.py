@@ -26,7 +26,7 @@ from .fleet.history import HistoryResult
 from .fleet.result import SurveyResult
 from .packages.model import Inventory
 from .protocol import KINDS
-from .report.json import read_json
+from .report.json import COMPACT_SCHEMA, read_json, to_dict
 from .result import Result
 from .schemas import validate
 
@@ -74,7 +74,13 @@ def from_dict(data: Any, source: str = "report") -> AnyResult:
     except ReportError as err:
         raise ReportError(f"{source}: {err}") from None
     validate(data, kind, source)
-    return REGISTRY[kind].from_dict(data)
+    try:
+        return REGISTRY[kind].from_dict(data)
+    except ReportError as err:
+        message = str(err)
+        raise ReportError(
+            message if message.startswith(source) else f"{source}: {message}"
+        ) from None
 
 
 def load(path: str | Path) -> AnyResult:
@@ -82,3 +88,17 @@ def load(path: str | Path) -> AnyResult:
     ``write`` back into its result; the document is validated first
     (:func:`reprokit.schemas.validate`)."""
     return from_dict(read_json(path), str(path))
+
+
+def expanded(data: dict[str, Any]) -> dict[str, Any]:
+    """A comparison document as ``reprokit/v1`` (one object per difference, for ``jq`` and
+    ``grep``), whichever version it was written in; other documents are returned as they are.
+
+    >>> from reprokit.model import ImageInfo
+    >>> img = ImageInfo("a", "sha256:1", [])
+    >>> expanded(to_dict(Result("identical", "same", (img, img))))["files"]
+    []
+    """
+    if not isinstance(data, dict) or data.get("schema") != COMPACT_SCHEMA:
+        return data
+    return to_dict(Result.from_dict(data), compact=False)

@@ -71,6 +71,8 @@ STEP_COLUMNS = ["layer", "instruction", "dockerfile_line", "causes", "fix"]
 PACKAGE_COLUMNS = ["manager", "name", "change", "a", "b"]
 PARITY_COLUMNS = ["test", "a", "b", "same", "status_a", "status_b"]
 SCHEMA = "reprokit/v1"
+#: the schema of a comparison written with column tables (reprokit.report.compact)
+COMPACT_SCHEMA = "reprokit/v2"
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,8 @@ class Result(Reported):
         return self.meets(self.require)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report (schema ``reprokit/v1``, kind ``comparison``) as a dict."""
+        """The JSON report (schema ``reprokit/v2``: file differences as column tables, kind
+        ``comparison``) as a dict."""
         from .report.json import to_dict
 
         return to_dict(self)
@@ -232,23 +235,33 @@ class Result(Reported):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
-        """Rebuild a Result from a JSON report dict (see :func:`reprokit.load`); a report
-        without ``kind`` (written before kinds existed) is a comparison."""
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-            raise ReportError(f"not a {SCHEMA} report (schema: {found!r})")
+        """Rebuild a Result from a JSON report dict (see :func:`reprokit.load`), written as
+        ``reprokit/v2`` (column tables) or ``reprokit/v1``; a report without ``kind`` (written
+        before kinds existed) is a comparison."""
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if schema not in (SCHEMA, COMPACT_SCHEMA):
+            found = schema if isinstance(data, dict) else type(data).__name__
+            raise ReportError(f"not a {SCHEMA} or {COMPACT_SCHEMA} report (schema: {found!r})")
         if data.get("kind", "comparison") != "comparison":
             raise ReportError(f"a {data.get('kind')} report, not a comparison")
+        if schema == COMPACT_SCHEMA:
+            from .report.compact import decode_merged, decode_table
+
+            files = decode_table(data.get("files"), "files")
+            merged = decode_merged(data.get("merged"), files)
         try:
             a, b = (ImageInfo.from_dict(i) for i in data["images"])
+            if schema == SCHEMA:
+                files = [FileDiff.from_dict(x) for x in data.get("files") or []]
+                merged = [FileDiff.from_dict(x) for x in data.get("merged") or []]
             return cls(
                 verdict=data["verdict"],
                 reason=data.get("reason", ""),
                 images=(a, b),
                 layer_records=[LayerDiff.from_dict(x) for x in data.get("layers") or []],
                 config_records=[ConfigDiff.from_dict(x) for x in data.get("config") or []],
-                file_records=[FileDiff.from_dict(x) for x in data.get("files") or []],
-                merged_records=[FileDiff.from_dict(x) for x in data.get("merged") or []],
+                file_records=files,
+                merged_records=merged,
                 spec=data.get("spec"),
                 builds=[BuildInfo.from_dict(x) for x in data.get("builds") or []],
                 run_id=data.get("run_id"),
@@ -301,8 +314,11 @@ def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
             row[f"sha256_{side}"] = rec.sha256 if rec else None
         rows.append(row)
     frame = pd.DataFrame(rows, columns=columns)
-    for side in ("a", "b"):
-        mtime = pd.to_datetime(frame[f"mtime_{side}"], unit="s", utc=True)
+    for side in ("a", "b"):  # a time kept as text (out of range, "inf") is NaT, not an error
+        seconds = frame[f"mtime_{side}"]
+        if seconds.dtype == object:
+            seconds = pd.to_numeric(seconds, errors="coerce")
+        mtime = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
         frame[f"mtime_{side}"] = mtime.astype("datetime64[ns, UTC]")
     frame["evidence"] = frame["evidence"].map(one_line, na_action="ignore")
     small = ["change", "cause", "type_a", "type_b"]

@@ -110,6 +110,9 @@ _PARITY = _obj(
     message_b=_NSTR,
 )
 _HEAD = {"schema": {"const": "reprokit/v1"}, "reprokit_version": _STR, "ok": _BOOL}
+#: what every ``reprokit/v2`` column table is at the top: its columns are checked value by
+#: value, with bounded work, when the table is read (reprokit.report.compact)
+_TABLE = _obj(("rows",), rows=_COUNT, a=_NOBJ, b=_NOBJ)
 
 COMPARISON = _obj(
     ("schema", "verdict", "images"),
@@ -193,6 +196,17 @@ COMPARISON = _obj(
     parity=_list(_PARITY),
     require={"enum": ["identical", "equivalent"]},
 )
+
+#: a comparison with its file differences as column tables (reprokit.report.compact)
+COMPARISON_V2 = {
+    **COMPARISON,
+    "properties": {
+        **COMPARISON["properties"],
+        "schema": {"const": "reprokit/v2"},
+        "files": _TABLE,
+        "merged": _obj(("rows",), rows=_COUNT, rest=_TABLE),
+    },
+}
 
 _FINDING = _obj(
     ("rule", "severity"),
@@ -353,18 +367,27 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-def schema_of(kind: str) -> dict[str, Any]:
-    """The schema of ``kind``; for a kind without one here (newer), the keys every kind has."""
+def schema_of(kind: str, version: str = "reprokit/v1") -> dict[str, Any]:
+    """The schema of ``kind`` (a comparison also in ``reprokit/v2``); for a kind without one
+    here (newer), the keys every kind has."""
+    if kind == "comparison" and version == "reprokit/v2":
+        return COMPARISON_V2
     return SCHEMAS.get(kind) or _obj(("kind",), **_HEAD, kind=_STR)
 
 
 def validate(data: Any, kind: str, source: str = "report") -> None:
     """:class:`ReportError` naming ``source`` and the first failing field unless ``data`` is a
-    valid document of ``kind``."""
-    if isinstance(data, dict) and data.get("schema", "reprokit/v1") != "reprokit/v1":
+    valid document of ``kind`` (a comparison's column tables are checked as they are read,
+    :mod:`reprokit.report.compact`)."""
+    version = data.get("schema", "reprokit/v1") if isinstance(data, dict) else "reprokit/v1"
+    known = ("reprokit/v1", "reprokit/v2") if kind == "comparison" else ("reprokit/v1",)
+    if version not in known:
         found = clean(repr(data["schema"]), 60)
-        raise ReportError(f"{source}: field schema: not a reprokit/v1 report (schema: {found})")
-    schema = schema_of(kind)
+        also = " (a comparison may be reprokit/v2)" if kind == "comparison" else ""
+        raise ReportError(
+            f"{source}: field schema: not a reprokit/v1 report{also} (schema: {found})"
+        )
+    schema = schema_of(kind, version)
     error = first_error(schema, data)
     if error is not None:
         path, message = error

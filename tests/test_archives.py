@@ -620,7 +620,7 @@ def test_result_json_round_trip(tmp_path):
     assert result.to_json(report) is None
     streamed = json.loads(report.read_text())
     assert streamed == json.loads(result.to_json()) == result.to_dict()
-    assert streamed["schema"] == "reprokit/v1"
+    assert streamed["schema"] == "reprokit/v2"  # a comparison: column tables
     assert report.stat().st_mode & 0o777 == 0o666 & ~current_umask()
     loaded = reprokit.load(report)
     assert loaded.verdict == result.verdict == "different"

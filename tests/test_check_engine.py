@@ -10,6 +10,7 @@ from conftest import run_cli
 
 import reprokit
 from reprokit.engine import RUN_LABEL
+from reprokit.kinds import expanded
 
 pytestmark = pytest.mark.engine
 
@@ -58,7 +59,7 @@ def test_build_date_is_different(busybox, context, no_leftovers, tmp_path):
     proc = run_cli("check", str(ctx), "--json", str(out))
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.startswith("reprokit: DIFFERENT")
-    report = json.loads(out.read_text())
+    report = expanded(json.loads(out.read_text()))
     entry = next(f for f in report["merged"] if f["path"] == "/etc/build-date")
     assert entry["change"] == "modified" and "content" in entry["fields"]
 
@@ -90,6 +91,8 @@ def test_bundled_example(no_leftovers, tmp_path):
     proc = run_cli("check", "--json", str(out))
     assert proc.returncode == 1, proc.stderr
     report = json.loads(out.read_text())
+    assert report["schema"] == "reprokit/v2"  # a comparison with column tables
+    report = expanded(report)
     assert report["schema"] == "reprokit/v1"
     assert report["verdict"] == "different"
     layers = report["layers"]
@@ -105,6 +108,8 @@ def test_json_contract(busybox, context, tmp_path):
     result = reprokit.check(ctx, build_args={"UNUSED": "1"}, labels={"team": "x"})
     result.to_json(tmp_path / "r.json")
     data = json.loads((tmp_path / "r.json").read_text())
+    assert data["schema"] == "reprokit/v2"
+    data = expanded(data)
     assert data["schema"] == "reprokit/v1"
     assert data["verdict"] in ("identical", "equivalent", "different")
     for image in data["images"]:

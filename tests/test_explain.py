@@ -16,6 +16,7 @@ from reprokit.errors import UsageError
 from reprokit.explain.causes import CAUSES
 from reprokit.explain.settings import Settings
 from reprokit.explain.steps import final_stage, keyword_of, map_layers, parse_dockerfile
+from reprokit.kinds import expanded
 
 M0 = tc.MTIME
 BASE = [tc.directory("etc/"), tc.file("etc/os-release", b"ID=test\n")]
@@ -188,7 +189,7 @@ def test_ignored_differences_stay_in_the_report_and_do_not_count(tmp_path: Path)
     assert "1 ignored difference(s) not counted" in result.reason
     assert result.explained is True
     assert result.steps.loc[0, "causes"] == "timestamp 1"  # ignored ones are not counted
-    data = json.loads(result.to_json())
+    data = expanded(json.loads(result.to_json()))
     entry = next(f for f in data["files"] if f["path"] == "/app/BUILD_ID")
     assert entry["ignored"] is True and entry["cause"] == "unexplained"
     assert "ignored: 1 difference(s), reported but not counted" in result.text()
@@ -294,7 +295,7 @@ def test_user_rules_from_the_api_and_settings_files(tmp_path: Path):
     report = tmp_path / "r.json"
     cli = run_cli("diff", pa, pb, "--config", str(proj / "reprokit.toml"), "--json", str(report))
     assert cli.returncode == 0, cli.stderr  # still equivalent: only a time differs
-    data = json.loads(report.read_text())
+    data = expanded(json.loads(report.read_text()))
     assert data["explained"] is False  # but no rule explains it once mtime-only is off
     assert data["files"][0]["cause"] == "unexplained"
 
@@ -339,7 +340,7 @@ def test_explanations_survive_the_json_report(tmp_path: Path):
     )
     path = tmp_path / "r.json"
     result.to_json(path)
-    data = json.loads(path.read_text())
+    data = expanded(json.loads(path.read_text()))
     assert data["explained"] is True
     assert data["steps"] == [s.to_dict() for s in result.step_records]
     assert set(data["steps"][0]) == {"layer", "instruction", "dockerfile_line", "causes", "fix"}

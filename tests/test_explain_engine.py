@@ -13,6 +13,7 @@ from conftest import run_cli
 
 import reprokit
 from reprokit.engine import RUN_LABEL
+from reprokit.kinds import expanded
 
 pytestmark = pytest.mark.engine
 
@@ -91,7 +92,7 @@ def test_cli_groups_by_step_and_marks_ignored(causes_context, tmp_path, no_lefto
     assert "ignored: 1 difference(s), reported but not counted" in out
     assert "fixes, by step:" in out and "(Dockerfile line 3) RUN mkdir -p" in out
     assert "causes: " in out and "log-file 1" in out
-    data = json.loads(report.read_text())
+    data = expanded(json.loads(report.read_text()))
     assert data["explained"] is True
     token = [f for f in data["merged"] if f["path"] == "/app/token"]
     assert token and token[0]["ignored"] is True and token[0]["cause"] == "unexplained"

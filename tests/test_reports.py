@@ -30,6 +30,7 @@ from nbclient import NotebookClient
 import reprokit
 from reprokit import progress
 from reprokit.errors import UsageError
+from reprokit.kinds import expanded
 from reprokit.model import FileDiff, ImageInfo, LayerDiff, StepExplanation
 from reprokit.records import FileRecord
 from reprokit.report import html as html_report
@@ -173,7 +174,7 @@ def test_different_shows_causes_fixes_evidence(results):
 
 def unexplained(result: Result) -> Result:
     """``result`` as a report written before differences were explained would load."""
-    data = result.to_dict()
+    data = expanded(result.to_dict())
     for key in ("explained", "steps"):
         data.pop(key)
     for entry in [*data["files"], *data["merged"], *data["config"]]:

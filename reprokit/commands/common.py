@@ -36,7 +36,7 @@ def comparison_options(parser: argparse.ArgumentParser) -> None:
         default="equivalent",
         help="verdict needed for exit status 0 (default: equivalent)",
     )
-    parser.add_argument("--json", metavar="PATH", help="write the JSON report (reprokit/v1)")
+    parser.add_argument("--json", metavar="PATH", help="write the JSON report (reprokit/v2)")
     report_option(parser)
     parser.add_argument("--platform", help="os/arch[/variant] to build or pick from an index")
     parser.add_argument("--top", type=int, default=10, help="differing paths to list (10)")

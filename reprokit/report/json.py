@@ -1,14 +1,19 @@
-"""The JSON documents: a versioned contract (``schema: reprokit/v1``) that loads back into
-the result it came from (:func:`reprokit.load`).
+"""The JSON documents: a versioned contract that loads back into the result it came from
+(:func:`reprokit.load`).
 
-Keys are only ever added, never renamed or removed. See docs/json-schema.md.
+A comparison is written as ``schema: reprokit/v2``: the ``reprokit/v1`` document with its
+``files`` and ``merged`` lists as column tables (:mod:`reprokit.report.compact`), about ten
+times smaller; ``compact=False`` still writes ``reprokit/v1``, and both load. Within a
+version keys are only ever added, never renamed or removed. See docs/json-schema.md.
 
 >>> from reprokit.model import ImageInfo
 >>> from reprokit.result import Result
 >>> img = ImageInfo("a", "sha256:1", [])
 >>> data = to_dict(Result("identical", "same", (img, img)))
->>> data["kind"], data["ok"], Result.from_dict(data).verdict
-('comparison', True, 'identical')
+>>> data["schema"], data["kind"], data["ok"], Result.from_dict(data).verdict
+('reprokit/v2', 'comparison', True, 'identical')
+>>> to_dict(Result("identical", "same", (img, img)), compact=False)["schema"]
+'reprokit/v1'
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ if TYPE_CHECKING:
     from ..result import Result
 
 SCHEMA = "reprokit/v1"
+#: the schema of a comparison whose file differences are column tables
+COMPACT_SCHEMA = "reprokit/v2"
 
 
 #: Keys whose lists can hold one entry per differing file: written one entry per line.
@@ -65,17 +72,46 @@ def _header(result: Result) -> dict[str, Any]:
     }
 
 
-def to_dict(result: Result) -> dict[str, Any]:
-    """The report as plain JSON-ready data, all in memory (files are written from chunks())."""
+def to_dict(result: Result, compact: bool = True) -> dict[str, Any]:
+    """The report as plain JSON-ready data: ``reprokit/v2`` (column tables), or
+    ``reprokit/v1`` (one object per difference) when not ``compact``."""
     data = _header(result)
+    if compact:
+        data.update(_tables(result))
+        return data
     data["files"] = [d.to_dict() for d in result.file_records]
     data["merged"] = [d.to_dict() for d in result.merged_records]
     return data
 
 
-def chunks(result: Result) -> Iterator[str]:
-    """The report as JSON text in pieces, one file difference per line, so that writing a
-    report of 100,000 differences never holds it whole in memory."""
+def _tables(result: Result) -> dict[str, Any]:
+    """The ``reprokit/v2`` keys: the schema and both tables of differences."""
+    return {
+        "schema": COMPACT_SCHEMA,
+        "files": finite(_files_table(result)),
+        "merged": finite(_merged_table(result)),
+    }
+
+
+def _files_table(result: Result) -> dict[str, Any]:
+    from .compact import encode_table
+
+    return encode_table(result.file_records)
+
+
+def _merged_table(result: Result) -> dict[str, Any]:
+    from .compact import encode_merged
+
+    return encode_merged(result.merged_records, result.file_records)
+
+
+def chunks(result: Result, compact: bool = True) -> Iterator[str]:
+    """The report as JSON text in pieces, so that writing a report of 100,000 differences
+    never holds its text whole in memory: ``reprokit/v2`` with one column per line, or
+    ``reprokit/v1`` (not ``compact``) with one file difference per line."""
+    if compact:
+        yield from _compact_chunks(result)
+        return
     header = _header(result)
     yield "{"
     for n, (key, value) in enumerate(header.items()):
@@ -89,6 +125,31 @@ def chunks(result: Result) -> Iterator[str]:
             for i, diff in enumerate(diffs):
                 yield ("\n    " if i == 0 else ",\n    ") + _dumps(diff.to_dict())
             yield "\n  ]"
+        else:
+            yield _dumps(value, indent=2).replace("\n", "\n  ")
+    yield "\n}\n"
+
+
+def _compact_chunks(result: Result) -> Iterator[str]:
+    """``reprokit/v2`` text, one column per line, each column built just before it is written."""
+    from .compact import table_items
+
+    header = _header(result)
+    header["schema"] = COMPACT_SCHEMA
+    yield "{"
+    for n, (key, value) in enumerate(header.items()):
+        yield ("\n" if n == 0 else ",\n") + f"  {json.dumps(key)}: "
+        if key in _STREAMED:
+            items = (
+                table_items(result.file_records)
+                if key == "files"
+                else iter(_merged_table(result).items())
+            )
+            yield "{"
+            for i, (name, column) in enumerate(items):
+                yield ("\n    " if i == 0 else ",\n    ") + f"{json.dumps(name)}: "
+                yield _dumps(column, separators=(",", ":"))
+            yield "\n  }"
         else:
             yield _dumps(value, indent=2).replace("\n", "\n  ")
     yield "\n}\n"
@@ -109,9 +170,11 @@ def finite(data: Any) -> Any:
     return data
 
 
-def _dumps(data: Any, indent: int | None = None) -> str:
+def _dumps(data: Any, indent: int | None = None, separators: tuple[str, str] | None = None) -> str:
     """Strict JSON (never NaN or Infinity, which are not JSON)."""
-    return json.dumps(finite(data), indent=indent, default=str, allow_nan=False)
+    return json.dumps(
+        finite(data), indent=indent, separators=separators, default=str, allow_nan=False
+    )
 
 
 def dumps(result: Result) -> str:

@@ -115,6 +115,53 @@ def report_huge_secret_like_string(root: Path) -> Case:
     return c
 
 
+def _compact(rows: int = 3) -> dict[str, Any]:
+    """A small ``reprokit/v2`` comparison with ``rows`` file differences."""
+    from reprokit.model import FileDiff, ImageInfo
+    from reprokit.records import FileRecord
+    from reprokit.result import Result
+
+    img = ImageInfo("a:1", "sha256:" + "a" * 64, [])
+    diffs = [
+        FileDiff(f"/f{n}", "modified", ["mtime"], 0, FileRecord(f"/f{n}", "file", mtime=n),
+                 FileRecord(f"/f{n}", "file", mtime=n + 9))
+        for n in range(rows)
+    ]  # fmt: skip
+    return Result("different", "x", (img, img), file_records=diffs).to_dict()
+
+
+@case
+def report_compact_runs_of_a_billion(root: Path) -> Case:
+    """A v2 column whose runs claim 10^9 rows: refused before anything is expanded."""
+    data = _compact()
+    data["files"]["cause"] = {"runs": ["x", 10**9]}
+    c = _report(root, json.dumps(data))
+    c.error = "field files.cause"
+    return c
+
+
+@case
+def report_compact_rows_beyond_paths(root: Path) -> Case:
+    """``rows`` of 5,000,000 with three paths, every other column ``all``: refused."""
+    data = _compact()
+    data["files"]["rows"] = 5_000_000
+    for name in ("change", "layer"):
+        data["files"][name] = {"all": data["files"][name]["all"] if name == "change" else 0}
+    c = _report(root, json.dumps(data))
+    c.error = "field files.path"
+    return c
+
+
+@case
+def report_compact_digests_megabytes(root: Path) -> Case:
+    """Eight megabytes of base64 digests for three rows: refused by their length."""
+    data = _compact()
+    data["files"]["a"]["sha256"] = {"sha256": "A" * 8_000_000}
+    c = _report(root, json.dumps(data))
+    c.error = "field files.a.sha256"
+    return c
+
+
 @case
 def report_output_unwritable_second(root: Path) -> Case:
     """The second ``--to`` cannot be written: found before anything is, nothing written."""
