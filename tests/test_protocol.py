@@ -408,3 +408,22 @@ def test_presenters_never_import_a_result_module():
     for path in report.glob("*.py"):
         found = runtime_imports(path, "reprokit.report") & RESULT_MODULES
         assert not found, (path.name, found)
+
+
+@pytest.mark.parametrize("name", ["r.json", "r.ipynb", "r.md", "r.html"])
+def test_write_shows_secrets_only_when_asked(name: str, tmp_path: Path):
+    secret = "Sup3rS3cretValue42"
+    result = replace(
+        comparison(),
+        config_records=[
+            ConfigDiff("config.Env[0]", "changed", f"DB_PASSWORD={secret}", "DB_PASSWORD=x")
+        ],
+    )
+    hidden, shown = tmp_path / "hidden", tmp_path / "shown"
+    hidden.mkdir()
+    shown.mkdir()
+    result.write(hidden / name)
+    result.write(shown / name, show_secrets=True)
+    texts = {d: "".join(p.read_text() for p in d.iterdir()) for d in (hidden, shown)}
+    assert secret not in texts[hidden] and "redacted" in texts[hidden]
+    assert secret in texts[shown]

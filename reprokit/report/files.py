@@ -38,7 +38,8 @@ def check_path(path: str | Path) -> None:
 
 def write(result: Any, path: str | Path) -> None:
     """Write a result of any kind to ``path`` in the format its extension names, atomically
-    (a notebook with its JSON beside it)."""
+    (a notebook with its JSON beside it). ``result`` is already as shown (see
+    :meth:`reprokit.protocol.Reported.write`): nothing here redacts it again."""
     from .json import write_atomic
 
     kind, target = format_of(path), Path(path)
@@ -55,4 +56,4 @@ def write(result: Any, path: str | Path) -> None:
 
         write_atomic(target, render(result) + "\n")
     else:
-        result.to_json(target)
+        result.to_json(target, show_secrets=True)

@@ -211,7 +211,7 @@ def write(result: Any, path: Path) -> Path:
     if path.suffix.lower() != ".ipynb":
         raise UsageError(f"{path}: a notebook's name ends in .ipynb")
     json_path = path.with_suffix(".json")
-    result.to_json(json_path)
+    result.to_json(json_path, show_secrets=True)
     nb = build(result, json_path.name)
     sign(nb)
     write_atomic(path, nbformat.writes(nb))
