@@ -22,6 +22,7 @@ from .explain.explainer import explain, layer_pairing
 from .explain.explanation import Explanations
 from .explain.pairing import LayerPairing
 from .explain.settings import Settings
+from .gcpause import pausing_gc
 from .model import ImageInfo, PackageDiff
 from .packages.diff import package_plan
 from .packages.parsers import PACKAGE_DB
@@ -92,6 +93,7 @@ class Pipeline:
         )
 
 
+@pausing_gc
 def assemble(
     images: tuple[ImageInfo, ImageInfo],
     diffs: Differences,

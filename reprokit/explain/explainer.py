@@ -17,16 +17,15 @@ hold it. Contents are turned into short facts at once and never kept.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..diff import Differences
-from ..globs import compile_globs, matches_any
+from ..gcpause import pausing_gc
+from ..globs import matches_any
 from ..model import ConfigDiff, FileDiff, LayerDiff, StepExplanation
 from ..packages.reader import read_layers
 from ..read.layers import LayerIndex, TapFor, combine_taps
@@ -34,7 +33,8 @@ from ..records import FileRecord
 from ..sources.image import Image, Source
 from . import content as c
 from .causes import CAUSES, NOT_EXPLAINED
-from .explanation import Explanation, Explanations, with_explanation
+from .classify import Classifier, Kind
+from .explanation import Explanation, Explanations
 from .facts import ContentFacts, is_package_db
 from .fixes import step_fix
 from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing, always_read
@@ -126,14 +126,15 @@ def _facts_and_leftovers(
     def diff_id(image: Image, i: int | None) -> str | None:
         return image.diff_ids[i] if i is not None and i < len(image.diff_ids) else None
 
+    per_layer = set()  # the per-layer differences wanting content, by path and records
     for d in diffs.files:
         if not _wants_content(d, settings) or d.layer is None:
             continue
+        per_layer.add((d.path, id(d.a), id(d.b)))
         if (facts := first.get((d.layer, d.path))) is not None:
             found[id(d)] = facts
         else:
             leftovers.append((d, diff_id(image_a, d.layer), diff_id(image_b, d.layer)))
-    per_layer = {(d.path, id(d.a), id(d.b)) for d in diffs.files}
     providers_a, providers_b = _Providers(image_a), _Providers(image_b)
     for d in diffs.merged:
         if not _wants_content(d, settings) or (d.path, id(d.a), id(d.b)) in per_layer:
@@ -197,6 +198,7 @@ def _second_pass(
     return pairing.finish()
 
 
+@pausing_gc
 def explain(
     diffs: Differences,
     image_a: Image | None = None,
@@ -220,38 +222,39 @@ def explain(
             second = _second_pass(leftovers, sources, settings, also)
             by_diff.update({k: v for k, v in second.items() if isinstance(k, int)})
     file_rules = settings.file_rules()
-    ignore = compile_globs(tuple(settings.ignore))
+    classify = Classifier(file_rules, settings.ignore)
     files = [_NONE] * len(diffs.files)
     merged = [_NONE] * len(diffs.merged)
-    pending: list[_Pending] = []
+    # per priority (0 first, in order): (out, index, diff, facts, sniff evidence, kind)
+    pending: tuple[list[_Pending], ...] = ([], [], [], [])
     by_key: dict[tuple[str, int, int], int] = {}
     copies: list[tuple[int, int]] = []  # (merged index, per-layer index): the very same records
     for i, d in enumerate(diffs.files):
-        pending.append(_classify(d, files, i, file_rules, ignore, by_diff.get(id(d))))
+        facts = by_diff.get(id(d))
+        kind, evidence = classify(d, facts)
+        pending[kind.priority].append((files, i, d, facts, evidence, kind))
         by_key[(d.path, id(d.a), id(d.b))] = i
     for i, d in enumerate(diffs.merged):
         same = by_key.get((d.path, id(d.a), id(d.b)))
         if same is not None:
             copies.append((i, same))
         else:
-            pending.append(_classify(d, merged, i, file_rules, ignore, by_diff.get(id(d))))
+            facts = by_diff.get(id(d))
+            kind, evidence = classify(d, facts)
+            pending[kind.priority].append((merged, i, d, facts, evidence, kind))
     del by_diff, by_key
-    # evidence goes first to what most needs it: unexplained, then other causes, then times
-    pending.sort(key=lambda p: p.priority)
-    shared: dict[tuple[str, str | None, bool, str | None], Explanation] = {}
-    for n, item in enumerate(pending):
-        evidence = None
-        if n < settings.evidence_entries:
-            evidence = item.evidence or _evidence(item.diff, item.subject, settings)
-        if evidence is None:  # many differences share one explanation without evidence
-            key = (item.cause, item.fix, item.ignored, item.rule)
-            e = shared.get(key) or shared.setdefault(
-                key, Explanation(item.cause, item.fix, None, item.ignored, item.rule)
-            )
-        else:
-            e = Explanation(item.cause, item.fix, evidence, item.ignored, item.rule)
-        item.out[item.index] = e
-    del pending, shared
+    # evidence goes first to what most needs it (Kind.priority); the others share one
+    # explanation per kind
+    room = settings.evidence_entries
+    for bucket in pending:
+        for out, i, d, facts, evidence, kind in bucket:
+            if room <= 0:
+                out[i] = kind.shared
+                continue
+            room -= 1
+            evidence = evidence or _evidence(d, facts, settings)
+            out[i] = Explanation(kind.cause, kind.fix, evidence, kind.ignored, kind.rule)
+    del pending
     for i, same in copies:
         merged[i] = files[same]
     config_rules = settings.config_rules()
@@ -265,6 +268,11 @@ def explain(
 
 #: a placeholder until the evidence pass fills every slot
 _NONE = Explanation("unexplained")
+
+#: a classified file difference waiting for its share of the evidence budget: the list and
+#: index its explanation goes to, the difference, its content facts, the evidence its rule's
+#: sniff found, its kind
+_Pending = tuple[list[Explanation], int, FileDiff, ContentFacts | None, str | None, Kind]
 
 
 def _apply(rules: list[Rule], subject: Subject) -> tuple[Rule | None, str | None]:
@@ -283,46 +291,6 @@ def _cause(rule: Rule | None) -> tuple[str, str | None, str | None]:
     return rule.cause, rule.fix_text, rule.id
 
 
-@dataclass(slots=True)
-class _Pending:
-    """A classified difference waiting for its share of the evidence budget; its explanation
-    goes to ``out[index]``."""
-
-    diff: FileDiff
-    subject: Subject
-    evidence: str | None
-    cause: str
-    fix: str | None
-    rule: str | None
-    ignored: bool
-    out: list[Explanation]
-    index: int
-
-    @property
-    def priority(self) -> int:
-        if self.ignored:
-            return 3
-        return 0 if self.cause in NOT_EXPLAINED else 2 if self.cause == "timestamp" else 1
-
-
-def _classify(
-    d: FileDiff,
-    out: list[Explanation],
-    index: int,
-    rules: list[Rule],
-    ignore: re.Pattern[str],
-    facts: ContentFacts | None = None,
-) -> _Pending:
-    subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
-    rule, evidence = _apply(rules, subject)
-    cause, fix, rule_id = _cause(rule)
-    if cause == "unexplained" and facts is None and "content" in d.fields:
-        # unexplained only once the content was examined; here it was not read
-        cause, fix = "unexamined", CAUSES["unexamined"].fix
-    ignored = ignore.match(d.path) is not None
-    return _Pending(d, subject, evidence, cause, fix, rule_id, ignored, out, index)
-
-
 def _explain_config(cd: ConfigDiff, rules: list[Rule], settings: Settings) -> Explanation:
     subject = Subject(cd.field, cd.change, ("value",), value_a=cd.a, value_b=cd.b)
     rule, evidence = _apply(rules, subject)
@@ -333,7 +301,7 @@ def _explain_config(cd: ConfigDiff, rules: list[Rule], settings: Settings) -> Ex
     return Explanation(cause, fix, evidence, matches_any(settings.ignore, cd.field), rule_id)
 
 
-def _evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
+def _evidence(d: FileDiff, facts: ContentFacts | None, settings: Settings) -> str:
     """Generic evidence from the records and, when read, the contents."""
     a, b = d.a, d.b
     if d.change in ("added", "removed"):
@@ -348,7 +316,7 @@ def _evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
     assert a is not None and b is not None
     parts = []
     if "content" in d.fields:
-        parts.append(_content_evidence(d, s, settings))
+        parts.append(_content_evidence(d, facts, settings))
     if "type" in d.fields:
         parts.append(f"type {a.type} → {b.type}")
     if "linkname" in d.fields:
@@ -369,16 +337,25 @@ def _evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
     return c.shorten("; ".join(p for p in parts if p))
 
 
-def _content_evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
+def _content_evidence(d: FileDiff, facts: ContentFacts | None, settings: Settings) -> str:
     a, b = d.a, d.b
     assert a is not None and b is not None
-    if s.facts is None:
+    if facts is None:
         digests = f"sha256 {(a.sha256 or '')[:12]}… → {(b.sha256 or '')[:12]}…"
         if max(a.size, b.size) > _size_limit(d.path, settings):
             limit = _size_limit(d.path, settings)
             return f"{a.size} → {b.size} bytes, {digests} (above the {limit}-byte limit)"
         return f"{a.size} → {b.size} bytes, {digests} (content not read: evidence budget)"
-    return s.facts.evidence
+    return facts.evidence
+
+
+class _Explained(NamedTuple):
+    """What a step's fix needs of one explained difference."""
+
+    path: str
+    cause: str
+    rule: str | None
+    fix: str | None
 
 
 def _steps(
@@ -397,10 +374,10 @@ def _steps(
         matched = map_layers(created, stage)
     stage_text = "\n".join(i.text for i in stage)
     rule_by_id = {r.id: r for r in rules}
-    per_layer: dict[int, list[FileDiff]] = defaultdict(list)
+    per_layer: dict[int, list[_Explained]] = defaultdict(list)
     for d, e in zip(diffs, explanations, strict=True):
         if d.layer is not None and not e.ignored:
-            per_layer[d.layer].append(with_explanation(d, e))
+            per_layer[d.layer].append(_Explained(d.path, e.cause, e.rule, e.fix))
     out = []
     for layer in layers:
         if layer.same:
