@@ -29,8 +29,8 @@ from ..globs import compile_globs, globs_regex
 from ..model import FileDiff
 from .causes import CAUSES, NOT_EXPLAINED
 from .explanation import Explanation
-from .facts import ContentFacts
-from .rules import Rule, Subject
+from .facts import CONTENT_SNIFFS, ContentFacts
+from .rules import SNIFFS, Rule, Subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +98,31 @@ class Plan:
         position, rule = self.candidates[k]
         if _content_free(rule):
             return position, None
+        if rule.contains is None and rule.sniff in CONTENT_SNIFFS:  # what the contents showed
+            evidence = facts.sniffs[rule.sniff] if facts is not None else None
+            if evidence is not None:
+                return position, evidence
+            if k + 1 == len(self.candidates):
+                return -1, None
         subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
-        for position, rule in self.candidates[k:]:  # the path of candidates[k] fits
+        ok, evidence = _content_matches(rule, subject)  # its other conditions hold
+        if ok:
+            return position, evidence
+        for position, rule in self.candidates[k + 1 :]:
             ok, evidence = rule.matches(subject)
             if ok:
                 return position, evidence
         return -1, None
+
+
+def _content_matches(rule: Rule, s: Subject) -> tuple[bool, str | None]:
+    """:meth:`Rule.matches` for a rule whose path, field and change conditions hold."""
+    if rule.contains is not None and (s.facts is None or rule.contains not in s.facts.found):
+        return False, None
+    if rule.sniff is None:
+        return True, None
+    evidence = SNIFFS[rule.sniff](s)
+    return evidence is not None, evidence
 
 
 class Classifier:
@@ -113,20 +132,29 @@ class Classifier:
     def __init__(self, rules: Sequence[Rule], ignore: Sequence[str] = ()):
         self.rules = list(rules)
         self.ignore = compile_globs(tuple(ignore))
+        self.ignoring = bool(ignore)
         self._plans: dict[tuple[str, tuple[str, ...]], Plan] = {}
+        self._seen: dict[tuple[str, int], tuple[Sequence[str], Plan]] = {}
         self._kinds: dict[tuple[int, bool, bool], Kind] = {}
 
     def plan(self, change: str, fields: Sequence[str]) -> Plan:
+        """The plan of a signature (worked out once)."""
+        # differences share their fields lists (reprokit.records.FieldNames): known by
+        # identity first, kept alive by the entry so that the id is not reused
+        seen = self._seen.get((change, id(fields)))
+        if seen is not None and seen[0] is fields:
+            return seen[1]
         key = (change, tuple(fields))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = Plan(self.rules, change, frozenset(fields))
+        self._seen[(change, id(fields))] = (fields, plan)
         return plan
 
     def __call__(self, d: FileDiff, facts: ContentFacts | None = None) -> tuple[Kind, str | None]:
         position, evidence = self.plan(d.change, d.fields).first(d, facts)
         unread = facts is None and "content" in d.fields
-        ignored = self.ignore.match(d.path) is not None
+        ignored = self.ignoring and self.ignore.match(d.path) is not None
         key = (position, unread, ignored)
         kind = self._kinds.get(key)
         if kind is None:

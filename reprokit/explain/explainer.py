@@ -79,14 +79,16 @@ def _size_limit(path: str, settings: Settings) -> int:
 
 def _wants_content(d: FileDiff, settings: Settings) -> bool:
     a, b = d.a, d.b
-    return (
+    if not (
         d.change == "modified"
         and "content" in d.fields
         and a is not None
         and b is not None
         and a.type == b.type == "file"
-        and max(a.size, b.size) <= _size_limit(d.path, settings)
-    )
+    ):
+        return False
+    size = max(a.size, b.size)
+    return size <= settings.evidence_file_bytes or size <= _size_limit(d.path, settings)
 
 
 class _Providers:
@@ -127,17 +129,21 @@ def _facts_and_leftovers(
         return image.diff_ids[i] if i is not None and i < len(image.diff_ids) else None
 
     per_layer = set()  # the per-layer differences wanting content, by path and records
+    counted = 0  # of them, those with facts that count against the files budget
     for d in diffs.files:
-        if not _wants_content(d, settings) or d.layer is None:
+        if "content" not in d.fields or not _wants_content(d, settings) or d.layer is None:
             continue
         per_layer.add((d.path, id(d.a), id(d.b)))
         if (facts := first.get((d.layer, d.path))) is not None:
             found[id(d)] = facts
+            counted += not always_read(d.path)
         else:
             leftovers.append((d, diff_id(image_a, d.layer), diff_id(image_b, d.layer)))
     providers_a, providers_b = _Providers(image_a), _Providers(image_b)
     for d in diffs.merged:
-        if not _wants_content(d, settings) or (d.path, id(d.a), id(d.b)) in per_layer:
+        if "content" not in d.fields or (d.path, id(d.a), id(d.b)) in per_layer:
+            continue  # (a per-layer difference with the very same records has its facts)
+        if not _wants_content(d, settings):
             continue
         assert d.a is not None and d.b is not None
         ia, ib = providers_a.index_of(d.path, d.a), providers_b.index_of(d.path, d.b)
@@ -149,7 +155,6 @@ def _facts_and_leftovers(
     # them), then the others by path, within the budgets of files and bytes
     kept = [item for item in leftovers if always_read(item[0].path)]
     rest = sorted((i for i in leftovers if not always_read(i[0].path)), key=lambda i: i[0].path)
-    counted = sum(1 for d in diffs.files if id(d) in found and not always_read(d.path))
     room_files = max(0, settings.evidence_files - counted)
     total = read_already
     for item in rest[:room_files]:
