@@ -1,0 +1,242 @@
+"""The fast paths of comparing and explaining agree with the plain algorithms they replace
+(no engine): records compared field by field over the sorted union of paths, each rule tried in
+order with :meth:`Rule.matches`, each cleanup glob tried on each path. Crafted differences
+cover every built-in rule and cause, user rules (paths, fields, changes, contains, sniffs),
+disabled rules, ignores, and records of every type, whiteouts and opaque markers included."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from reprokit.diff import compare_records
+from reprokit.explain.causes import CAUSES
+from reprokit.explain.classify import Classifier
+from reprokit.explain.facts import LEAN, ContentFacts
+from reprokit.explain.fixes import _cleanup_for, _Cleanups
+from reprokit.explain.rules import FILE_RULES, Rule, Subject, rule_from_dict
+from reprokit.explain.settings import Settings
+from reprokit.model import FileDiff
+from reprokit.records import DIFF_FIELDS, FieldNames, FileRecord, differing_fields
+
+#: paths that some rule (or no rule) recognises, in many directories and at many depths
+PATHS = [
+    "/etc/machine-id",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/var/lib/systemd/random-seed",
+    "/var/log/dpkg.log",
+    "/var/log/apt/term.log",
+    "/var/log/app/1.log",
+    "/var/log/app/deep/2.log",
+    "/root/.npm/_logs/x-debug.log",
+    "/tmp/build.log",
+    "/src/config.log",
+    "/var/cache/ldconfig/aux-cache",
+    "/var/cache/apt/pkgcache.bin",
+    "/var/cache/apt/archives/x.deb",
+    "/var/lib/apt/lists/deb.debian.org_dists",
+    "/var/lib/apt/extended_states",
+    "/var/lib/dpkg/status-old",
+    "/var/cache/debconf/config.dat",
+    "/var/cache/man/index.db",
+    "/var/cache/apk/APKINDEX.tar.gz",
+    "/lib/apk/db/scripts.tar",
+    "/root/.cache/pip/http/x",
+    "/home/app/.cache/pip/y",
+    "/usr/local/share/.cache/yarn/z",
+    "/tmp/pip-build-1/setup.py",
+    "/tmp/pip-req",
+    "/src/.git/index",
+    "/src/.hg/store",
+    "/var/lib/dpkg/status",
+    "/lib/apk/db/installed",
+    "/usr/lib/python3/dist-packages/x-1.0.dist-info/METADATA",
+    "/usr/lib/python3/dist-packages/x-1.0.dist-info",
+    "/usr/lib/python3/x/__pycache__/a.cpython-311.pyc",
+    "/app/stamp.txt",
+    "/app/blob.bin",
+    "/app/a/b/c/d",
+    "/opt/[x]/y.log",
+    "/",
+    "/x",
+]
+
+SIGNATURES = [
+    ("modified", ["mtime"]),
+    ("modified", ["content"]),
+    ("modified", ["size", "content"]),
+    ("modified", ["size", "mtime", "content"]),
+    ("modified", ["uid"]),
+    ("modified", ["uid", "gid", "mtime"]),
+    ("modified", ["mode"]),
+    ("modified", ["mode", "mtime"]),
+    ("modified", ["mode", "uid"]),
+    ("modified", ["type", "mode", "size", "content"]),
+    ("modified", ["linkname"]),
+    ("modified", ["xattrs", "mtime"]),
+    ("modified", ["device"]),
+    ("modified", []),
+    ("added", []),
+    ("removed", []),
+]
+
+
+def _facts(kind: str) -> ContentFacts | None:
+    sniffs: dict[str, str | None] = dict.fromkeys(("only-dates", "package-versions", "pyc-header"))
+    if kind == "none":
+        return None
+    if kind in sniffs:
+        sniffs[kind] = "evidence of " + kind
+    elif kind == "lean-dates":
+        sniffs["only-dates"] = LEAN
+    found = frozenset({"SECRET"}) if kind == "contains" else frozenset()
+    return ContentFacts(sniffs, found, "content evidence")
+
+
+FACTS = ["none", "plain", "only-dates", "package-versions", "pyc-header", "lean-dates", "contains"]
+
+USER_RULES = [
+    rule_from_dict({"id": "stamp", "cause": "embedded-timestamp", "paths": ["/app/stamp.txt"]}),
+    rule_from_dict({"id": "secret", "cause": "identity", "contains": "SECRET"}),
+    rule_from_dict(
+        {"id": "logs-only-added", "cause": "log-file", "paths": ["**/*.log"], "changes": ["added"]}
+    ),
+    rule_from_dict({"id": "uid", "cause": "ownership", "fields": ["uid"], "only_fields": ["uid"]}),
+    rule_from_dict({"id": "dated", "cause": "mine", "paths": ["/app/*"], "sniff": "only-dates"}),
+    rule_from_dict({"id": "unexplained-here", "cause": "unexplained", "paths": ["/x"]}),
+]
+
+
+def reference(rules: list[Rule], ignore: list[str], d: FileDiff, facts: ContentFacts | None):
+    """The plain classification: the first rule whose :meth:`Rule.matches` holds."""
+    from reprokit.globs import matches_any
+
+    subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
+    for rule in rules:
+        ok, evidence = rule.matches(subject)
+        if ok:
+            cause, fix, rule_id = rule.cause, rule.fix_text, rule.id
+            break
+    else:
+        cause, fix, rule_id, evidence = "unexplained", CAUSES["unexplained"].fix, None, None
+    if cause == "unexplained" and facts is None and "content" in d.fields:
+        cause, fix = "unexamined", CAUSES["unexamined"].fix
+    return cause, fix, rule_id, matches_any(tuple(ignore), d.path), evidence
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        Settings(),
+        Settings(ignore=["/var/log/**", "/app/*"]),
+        Settings(rules=USER_RULES, disable=["mtime-only", "log-file", "dates-in-text"]),
+        Settings(rules=USER_RULES, ignore=["/x"]),
+    ],
+    ids=["built-in", "ignores", "user-rules-disabled", "user-rules"],
+)
+def test_classifier_agrees_with_trying_each_rule(settings: Settings):
+    rules = settings.file_rules()
+    classify = Classifier(rules, settings.ignore)
+    causes = set()
+    checked = 0
+    for path in PATHS:
+        for change, fields in SIGNATURES:
+            for kind in FACTS:
+                d = FileDiff(path, change, list(fields), 1)
+                facts = _facts(kind)
+                found, evidence = classify(d, facts)
+                got = (found.cause, found.fix, found.rule, found.ignored, evidence)
+                assert got == reference(rules, settings.ignore, d, facts), (path, fields, kind)
+                assert found.shared.cause == found.cause and found.shared.evidence is None
+                causes.add(found.cause)
+                checked += 1
+    assert checked == len(PATHS) * len(SIGNATURES) * len(FACTS)
+    if not settings.rules:  # every built-in file cause comes out of the crafted differences
+        assert {r.cause for r in FILE_RULES} | {"unexplained", "unexamined"} <= causes
+
+
+def _record(rng: random.Random, path: str) -> FileRecord:
+    kind = rng.choice(["file", "file", "dir", "symlink", "hardlink", "char", "whiteout", "opaque"])
+    return FileRecord(
+        path=path,
+        type=kind,
+        mode=rng.choice([0o644, 0o755]),
+        uid=rng.choice([0, 1000]),
+        gid=rng.choice([0, 1000]),
+        size=rng.choice([0, 5]),
+        mtime=rng.choice([1_700_000_000, 1_700_000_001, 1.5]),
+        sha256=rng.choice([None, "aa", "bb"]) if kind in ("file", "hardlink") else None,
+        linkname=rng.choice(["/a", "/b"]) if kind in ("symlink", "hardlink") else None,
+        xattrs=rng.choice([(), (("user.x", "1"),)]),
+        device=rng.choice([(1, 3), (1, 5)]) if kind == "char" else None,
+    )
+
+
+def _layer(rng: random.Random, names: list[str]) -> dict[str, FileRecord]:
+    out = {}
+    for name in rng.sample(names, rng.randint(0, len(names))):
+        rec = _record(rng, name)
+        if rec.type == "whiteout":
+            parent, _, base = name.rpartition("/")
+            rec = replace(rec, path=f"{parent}/.wh.{base}")
+        elif rec.type == "opaque":
+            rec = replace(rec, path=f"{name}/.wh..wh..opq")
+        out[rec.path] = rec
+    return out
+
+
+def plain_compare(a: dict[str, FileRecord], b: dict[str, FileRecord], layer: int | None):
+    """The sorted union of paths, records compared field by field (the algorithm replaced)."""
+    from reprokit.diff import _deletions
+
+    out = []
+    a, b = _deletions(a), _deletions(b)
+    for path in sorted(a.keys() | b.keys()):
+        ra, rb = a.get(path), b.get(path)
+        if ra is not None and rb is not None and ra.type == rb.type in ("whiteout", "opaque"):
+            continue
+        if ra is None:
+            deletes = rb is not None and rb.type == "whiteout"
+            out.append(FileDiff(path, "removed" if deletes else "added", [], layer, None, rb))
+        elif rb is None:
+            deletes = ra.type == "whiteout"
+            out.append(FileDiff(path, "added" if deletes else "removed", [], layer, ra, None))
+        elif fields := differing_fields(ra, rb):
+            out.append(FileDiff(path, "modified", fields, layer, ra, rb))
+    return out
+
+
+def test_compare_records_agrees_with_the_plain_comparison():
+    rng = random.Random(15)
+    names = ["/a", "/a/b", "/a/c", "/d", "/d/e/f", "/g.log", "/h"]
+    for _ in range(400):
+        a, b = _layer(rng, names), _layer(rng, names)
+        if rng.random() < 0.3:  # some records shared by both sides, as from a shared layer
+            b.update({p: r for p, r in a.items() if rng.random() < 0.5})
+        assert compare_records(a, b, 1) == plain_compare(a, b, 1)
+
+
+def test_field_names_agree_with_differing_fields():
+    rng = random.Random(2)
+    names = FieldNames()
+    for _ in range(2000):
+        ra, rb = _record(rng, "/p"), _record(rng, "/p")
+        assert (names.differing(ra, rb) or []) == differing_fields(ra, rb)
+    assert names.differing(ra, ra) is None
+    everything = FileRecord("/p", "file", 1, 1, 1, 1, 1, "x", "l", (("k", "v"),), (1, 1))
+    nothing = FileRecord("/p", "dir", device=(0, 0))
+    assert names.differing(everything, nothing) == list(DIFF_FIELDS)
+
+
+def test_cleanup_targets_agree_with_each_glob_on_each_path():
+    rules = [r for r in FILE_RULES if r.cleanup]
+    rules.append(Rule("odd", "log-file", cleanup=("/opt/[x]/*", "/a/*/c", "/a/**", "/*")))
+    paths = [*PATHS, "/var/log/apt", "/var/log/apt/x", "/a/b/c", "/a/b/c/d", "/a/b", "/opt/x/y"]
+    paths += ["/home/app/.npm/_logs/a.log", "/root/.npm/_cacache/i", "/var/lib/apt/lists/p"]
+    cleanups = _Cleanups()
+    for _ in range(2):  # the second time from what was worked out the first
+        for rule in [*rules, None]:
+            for path in paths:
+                assert cleanups.target(path, rule) == _cleanup_for(path, rule), (rule, path)
