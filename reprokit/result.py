@@ -31,6 +31,7 @@ from .model import (
     StepExplanation,
 )
 from .protocol import Reported
+from .records import FileRecord
 
 if TYPE_CHECKING:  # pandas is imported when a DataFrame is first asked for (CLI start-up)
     import pandas as pd
@@ -279,28 +280,50 @@ class Result(Reported):
 
 
 def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
+    """The file differences as a DataFrame, built column by column (a dict per row of 100,000
+    differences took 120 MB more), with one text per distinct field list and mode."""
     import pandas as pd
 
-    rows = []
-    for d in diffs:
-        row: dict[str, Any] = {
-            "layer": d.layer,
-            "path": d.path,
-            "change": d.change,
-            "fields": ",".join(d.fields),
-            "cause": d.cause,
-            "ignored": d.ignored,
-            "fix": d.fix,
-            "evidence": d.evidence,
-        }
-        for side, rec in (("a", d.a), ("b", d.b)):
-            row[f"type_{side}"] = rec.type if rec else None
-            row[f"size_{side}"] = rec.size if rec else None
-            row[f"mode_{side}"] = f"{rec.mode:04o}" if rec else None
-            row[f"mtime_{side}"] = rec.mtime if rec else None
-            row[f"sha256_{side}"] = rec.sha256 if rec else None
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=columns)
+    joined: dict[tuple[str, ...], str] = {}
+    modes: dict[int, str] = {}
+
+    def fields(d: FileDiff) -> str:
+        key = tuple(d.fields)
+        text = joined.get(key)
+        if text is None:
+            text = joined[key] = ",".join(key)
+        return text
+
+    def mode(rec: FileRecord | None) -> str | None:
+        if rec is None:
+            return None
+        text = modes.get(rec.mode)
+        if text is None:
+            text = modes[rec.mode] = f"{rec.mode:04o}"
+        return text
+
+    data: dict[str, list[Any]] = {
+        "layer": [d.layer for d in diffs],
+        "path": [d.path for d in diffs],
+        "change": [d.change for d in diffs],
+        "fields": [fields(d) for d in diffs],
+        "cause": [d.cause for d in diffs],
+        "ignored": [d.ignored for d in diffs],
+        "fix": [d.fix for d in diffs],
+        "evidence": [d.evidence for d in diffs],
+    }
+    for side in ("a", "b"):
+        recs = [d.a if side == "a" else d.b for d in diffs]
+        data[f"type_{side}"] = [r.type if r else None for r in recs]
+        data[f"size_{side}"] = [r.size if r else None for r in recs]
+        data[f"mode_{side}"] = [mode(r) for r in recs]
+        data[f"mtime_{side}"] = [r.mtime if r else None for r in recs]
+        data[f"sha256_{side}"] = [r.sha256 if r else None for r in recs]
+    if diffs:
+        frame = pd.DataFrame({c: data[c] for c in columns}, columns=columns)
+    else:  # no rows: every column of object dtype, as from no records
+        frame = pd.DataFrame([], columns=columns)
+    del data
     for side in ("a", "b"):
         mtime = pd.to_datetime(frame[f"mtime_{side}"], unit="s", utc=True)
         frame[f"mtime_{side}"] = mtime.astype("datetime64[ns, UTC]")

@@ -240,3 +240,47 @@ def test_cleanup_targets_agree_with_each_glob_on_each_path():
         for rule in [*rules, None]:
             for path in paths:
                 assert cleanups.target(path, rule) == _cleanup_for(path, rule), (rule, path)
+
+
+def test_evidence_goes_to_the_same_differences_as_a_stable_sort_by_priority():
+    from reprokit.diff import Differences
+    from reprokit.explain.explainer import explain
+
+    rng = random.Random(7)
+    shapes = [
+        ("/app/x", ["mtime"]),  # timestamp: 2
+        ("/var/log/x.log", ["size", "content"]),  # log-file: 1
+        ("/app/y", ["content"]),  # unexamined: 0
+        ("/ignored/z", ["content"]),  # ignored: 3
+    ]
+    files, merged = [], []
+    for n in range(300):
+        path, fields = rng.choice(shapes)
+        ra = FileRecord(f"{path}{n}", "file", size=1, sha256="a")
+        rb = replace(ra, size=2 if "size" in fields else 1, sha256="b", mtime=1)
+        files.append(FileDiff(ra.path, "modified", list(fields), 1, ra, rb))
+        if rng.random() < 0.5:  # the same records in the merged view: a copy
+            merged.append(FileDiff(ra.path, "modified", list(fields), None, ra, rb))
+        elif rng.random() < 0.5:  # other records at the path in the merged view
+            merged.append(FileDiff(ra.path, "modified", list(fields), None, replace(ra), rb))
+    diffs = Differences([], [], files, merged)
+    settings = Settings(ignore=["/ignored/**"], evidence_entries=60)
+    found = explain(diffs, settings=settings)
+
+    def priority(e) -> int:
+        return 3 if e.ignored else {"unexamined": 0, "timestamp": 2}.get(e.cause, 1)
+
+    copies = {(d.path, id(d.a), id(d.b)) for d in files}
+    order = [("files", i, e) for i, e in enumerate(found.files)]
+    order += [
+        ("merged", i, e)
+        for i, (d, e) in enumerate(zip(merged, found.merged, strict=True))
+        if (d.path, id(d.a), id(d.b)) not in copies
+    ]
+    first = {(view, i) for view, i, _ in sorted(order, key=lambda o: priority(o[2]))[:60]}
+    for view, i, e in order:
+        assert (e.evidence is not None) == ((view, i) in first), (view, i, e)
+    assert {priority(e) for _, _, e in order} == {0, 1, 2, 3}
+    for d, e in zip(merged, found.merged, strict=True):
+        if (d.path, id(d.a), id(d.b)) in copies:
+            assert e is found.files[files.index(next(f for f in files if f.a is d.a))]

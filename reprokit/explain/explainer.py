@@ -230,36 +230,53 @@ def explain(
     classify = Classifier(file_rules, settings.ignore)
     files = [_NONE] * len(diffs.files)
     merged = [_NONE] * len(diffs.merged)
-    # per priority (0 first, in order): (out, index, diff, facts, sniff evidence, kind)
-    pending: tuple[list[_Pending], ...] = ([], [], [], [])
+    # each difference's kind (None: a merged copy of a per-layer one) and the evidence its
+    # rule's sniff found
+    kinds: list[list[Kind | None]] = [[], []]
+    sniffed: list[dict[int, str]] = [{}, {}]
     by_key: dict[tuple[str, int, int], int] = {}
     copies: list[tuple[int, int]] = []  # (merged index, per-layer index): the very same records
     for i, d in enumerate(diffs.files):
-        facts = by_diff.get(id(d))
-        kind, evidence = classify(d, facts)
-        pending[kind.priority].append((files, i, d, facts, evidence, kind))
+        kind, evidence = classify(d, by_diff.get(id(d)))
+        kinds[0].append(kind)
+        if evidence is not None:
+            sniffed[0][i] = evidence
         by_key[(d.path, id(d.a), id(d.b))] = i
     for i, d in enumerate(diffs.merged):
         same = by_key.get((d.path, id(d.a), id(d.b)))
         if same is not None:
             copies.append((i, same))
-        else:
-            facts = by_diff.get(id(d))
-            kind, evidence = classify(d, facts)
-            pending[kind.priority].append((merged, i, d, facts, evidence, kind))
-    del by_diff, by_key
-    # evidence goes first to what most needs it (Kind.priority); the others share one
-    # explanation per kind
+            kinds[1].append(None)
+            continue
+        kind, evidence = classify(d, by_diff.get(id(d)))
+        kinds[1].append(kind)
+        if evidence is not None:
+            sniffed[1][i] = evidence
+    del by_key
+    # evidence goes first to what most needs it (Kind.priority: unexplained, other causes,
+    # times, ignored), per-layer differences before merged ones
     room = settings.evidence_entries
-    for bucket in pending:
-        for out, i, d, facts, evidence, kind in bucket:
-            if room <= 0:
+    views = (
+        (files, diffs.files, kinds[0], sniffed[0]),
+        (merged, diffs.merged, kinds[1], sniffed[1]),
+    )
+    for priority in range(4):
+        for out, records, view_kinds, view_sniffed in views:
+            for i, kind in enumerate(view_kinds):
+                if room <= 0:
+                    break
+                if kind is None or kind.priority != priority:
+                    continue
+                room -= 1
+                d = records[i]
+                evidence = view_sniffed.get(i) or _evidence(d, by_diff.get(id(d)), settings)
+                out[i] = Explanation(kind.cause, kind.fix, evidence, kind.ignored, kind.rule)
+    # the others share one explanation per kind
+    for out, _, view_kinds, _ in views:
+        for i, kind in enumerate(view_kinds):
+            if kind is not None and out[i] is _NONE:
                 out[i] = kind.shared
-                continue
-            room -= 1
-            evidence = evidence or _evidence(d, facts, settings)
-            out[i] = Explanation(kind.cause, kind.fix, evidence, kind.ignored, kind.rule)
-    del pending
+    del by_diff, kinds, sniffed
     for i, same in copies:
         merged[i] = files[same]
     config_rules = settings.config_rules()
@@ -273,11 +290,6 @@ def explain(
 
 #: a placeholder until the evidence pass fills every slot
 _NONE = Explanation("unexplained")
-
-#: a classified file difference waiting for its share of the evidence budget: the list and
-#: index its explanation goes to, the difference, its content facts, the evidence its rule's
-#: sniff found, its kind
-_Pending = tuple[list[Explanation], int, FileDiff, ContentFacts | None, str | None, Kind]
 
 
 def _apply(rules: list[Rule], subject: Subject) -> tuple[Rule | None, str | None]:
