@@ -21,7 +21,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from ..diff import Differences
 from ..gcpause import pausing_gc
@@ -230,12 +230,11 @@ def explain(
     classify = Classifier(file_rules, settings.ignore)
     files = [_NONE] * len(diffs.files)
     merged = [_NONE] * len(diffs.merged)
-    # each difference's kind (None: a merged copy of a per-layer one) and the evidence its
-    # rule's sniff found
-    kinds: list[list[Kind | None]] = [[], []]
+    # each difference's kind (merged differences with the very same records as a per-layer
+    # one: the index of that one) and the evidence its rule's sniff found
+    kinds: list[list[Kind | int]] = [[], []]
     sniffed: list[dict[int, str]] = [{}, {}]
     by_key: dict[tuple[str, int, int], int] = {}
-    copies: list[tuple[int, int]] = []  # (merged index, per-layer index): the very same records
     for i, d in enumerate(diffs.files):
         kind, evidence = classify(d, by_diff.get(id(d)))
         kinds[0].append(kind)
@@ -245,8 +244,7 @@ def explain(
     for i, d in enumerate(diffs.merged):
         same = by_key.get((d.path, id(d.a), id(d.b)))
         if same is not None:
-            copies.append((i, same))
-            kinds[1].append(None)
+            kinds[1].append(same)
             continue
         kind, evidence = classify(d, by_diff.get(id(d)))
         kinds[1].append(kind)
@@ -265,20 +263,20 @@ def explain(
             for i, kind in enumerate(view_kinds):
                 if room <= 0:
                     break
-                if kind is None or kind.priority != priority:
+                if isinstance(kind, int) or kind.priority != priority:
                     continue
                 room -= 1
                 d = records[i]
                 evidence = view_sniffed.get(i) or _evidence(d, by_diff.get(id(d)), settings)
                 out[i] = Explanation(kind.cause, kind.fix, evidence, kind.ignored, kind.rule)
-    # the others share one explanation per kind
+    # the others share one explanation per kind; copies take their per-layer one's
     for out, _, view_kinds, _ in views:
         for i, kind in enumerate(view_kinds):
-            if kind is not None and out[i] is _NONE:
+            if isinstance(kind, int):
+                out[i] = files[kind]
+            elif out[i] is _NONE:
                 out[i] = kind.shared
     del by_diff, kinds, sniffed
-    for i, same in copies:
-        merged[i] = files[same]
     config_rules = settings.config_rules()
     config = [_explain_config(cd, config_rules, settings) for cd in diffs.config]
     explained = all(
@@ -366,13 +364,29 @@ def _content_evidence(d: FileDiff, facts: ContentFacts | None, settings: Setting
     return facts.evidence
 
 
-class _Explained(NamedTuple):
-    """What a step's fix needs of one explained difference."""
+class _Explained:
+    """What a step's fix needs of one explained difference (a view, not a copy)."""
 
-    path: str
-    cause: str
-    rule: str | None
-    fix: str | None
+    __slots__ = ("d", "e")
+
+    def __init__(self, d: FileDiff, e: Explanation):
+        self.d, self.e = d, e
+
+    @property
+    def path(self) -> str:
+        return self.d.path
+
+    @property
+    def cause(self) -> str:
+        return self.e.cause
+
+    @property
+    def rule(self) -> str | None:
+        return self.e.rule
+
+    @property
+    def fix(self) -> str | None:
+        return self.e.fix
 
 
 def _steps(
@@ -394,7 +408,7 @@ def _steps(
     per_layer: dict[int, list[_Explained]] = defaultdict(list)
     for d, e in zip(diffs, explanations, strict=True):
         if d.layer is not None and not e.ignored:
-            per_layer[d.layer].append(_Explained(d.path, e.cause, e.rule, e.fix))
+            per_layer[d.layer].append(_Explained(d, e))
     out = []
     for layer in layers:
         if layer.same:
