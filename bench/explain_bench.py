@@ -15,8 +15,9 @@ the pipeline timed on its own, and builds the DataFrames and writes the JSON rep
 - ``frames`` (``Result.files`` and ``Result.merged``) and ``JSON write``.
 
 Each row shows wall and CPU time, CPU per difference (per-layer differences), the peak RSS
-within the phase and the RSS after it. A benchmark, not a test; nothing is timed in the test
-suite.
+within the phase and the RSS after it. The floor row is the CPU of making one ``FileDiff`` per
+difference (per-layer and merged) and nothing else. A benchmark, not a test; nothing is timed
+in the test suite.
 
 Usage::
 
@@ -31,6 +32,7 @@ import argparse
 import contextlib
 import cProfile
 import functools
+import gc
 import os
 import pstats
 import re
@@ -155,6 +157,22 @@ class FactsClock:
         return clocked
 
 
+def copy_floor(*views: list[Any]) -> float:
+    """CPU seconds to make one FileDiff per difference of ``views`` and nothing else (the
+    collector paused, as in the stages): what any comparison in Python pays at least."""
+    from reprokit.model import FileDiff
+
+    started = time.process_time()
+    gc.disable()
+    try:
+        for view in views:
+            copies = [FileDiff(d.path, d.change, d.fields, d.layer, d.a, d.b) for d in view]
+            del copies
+    finally:
+        gc.enable()
+    return time.process_time() - started
+
+
 def measure(root: Path, profile: str | None) -> int:
     """Compare the pair in ``root`` phase by phase and print the table."""
     import reprokit
@@ -188,6 +206,8 @@ def measure(root: Path, profile: str | None) -> int:
         if name == "read":
             facts = clock.seconds
             print(f"{'  of which content facts':<28} {'':>7} {facts:>7.2f} {facts / n * 1e6:>8.1f}")
+    floor = copy_floor(result.file_records, result.merged_records)
+    print(f"{'floor: one FileDiff each':<28} {'':>7} {floor:>7.2f} {floor / n * 1e6:>8.1f}")
     cpu = {name: cpu for name, _, cpu, _, _ in phases.rows}
     compare_explain = cpu["compare"] + cpu["explain"]
     print(
