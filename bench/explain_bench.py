@@ -12,7 +12,8 @@ the pipeline timed on its own, and builds the DataFrames and writes the JSON rep
   which content facts`` is the CPU the first pass spent turning paired contents into facts;
 - ``compare``, ``packages``, ``explain``, ``verdict`` (the explained records and the verdict:
   ``reprokit.pipeline.assemble``);
-- ``frames`` (``Result.files`` and ``Result.merged``) and ``JSON write``.
+- ``import pandas`` (a fixed cost, apart), ``frames`` (``Result.files`` and
+  ``Result.merged``) and ``JSON write``.
 
 Each row shows wall and CPU time, CPU per difference (per-layer differences), the peak RSS
 within the phase and the RSS after it. The floor row is the CPU of making one ``FileDiff`` per
@@ -33,6 +34,7 @@ import contextlib
 import cProfile
 import functools
 import gc
+import importlib
 import os
 import pstats
 import re
@@ -191,6 +193,7 @@ def measure(root: Path, profile: str | None) -> int:
     a, b = (f"docker-archive:{root / side}.tar" for side in "ab")
     result = reprokit.compare(a, b)
     pipeline_cpu = time.process_time() - started
+    phases.run("import pandas", lambda: importlib.import_module("pandas"))
     phases.run("frames", lambda: (result.files, result.merged))
     report = root / "report.json"
     phases.run("JSON write", lambda: result.to_json(report))
@@ -232,7 +235,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--keep", type=Path, help="write the archives and report here (reused)")
-    parser.add_argument("--profile", choices=(*PHASES, "frames", "JSON write"))
+    parser.add_argument("--profile", choices=(*PHASES, "import pandas", "frames", "JSON write"))
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -302,28 +303,35 @@ def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
             text = modes[rec.mode] = f"{rec.mode:04o}"
         return text
 
-    data: dict[str, list[Any]] = {
-        "layer": [d.layer for d in diffs],
-        "path": [d.path for d in diffs],
-        "change": [d.change for d in diffs],
-        "fields": [fields(d) for d in diffs],
-        "cause": [d.cause for d in diffs],
-        "ignored": [d.ignored for d in diffs],
-        "fix": [d.fix for d in diffs],
-        "evidence": [d.evidence for d in diffs],
+    if not diffs:  # no rows: every column of object dtype, as from no records
+        return _typed(pd.DataFrame([], columns=columns))
+    sides = {"a": [d.a for d in diffs], "b": [d.b for d in diffs]}
+    cells: dict[str, Callable[[], list[Any]]] = {
+        "layer": lambda: [d.layer for d in diffs],
+        "path": lambda: [d.path for d in diffs],
+        "change": lambda: [d.change for d in diffs],
+        "fields": lambda: [fields(d) for d in diffs],
+        "cause": lambda: [d.cause for d in diffs],
+        "ignored": lambda: [d.ignored for d in diffs],
+        "fix": lambda: [d.fix for d in diffs],
+        "evidence": lambda: [d.evidence for d in diffs],
     }
-    for side in ("a", "b"):
-        recs = [d.a if side == "a" else d.b for d in diffs]
-        data[f"type_{side}"] = [r.type if r else None for r in recs]
-        data[f"size_{side}"] = [r.size if r else None for r in recs]
-        data[f"mode_{side}"] = [mode(r) for r in recs]
-        data[f"mtime_{side}"] = [r.mtime if r else None for r in recs]
-        data[f"sha256_{side}"] = [r.sha256 if r else None for r in recs]
-    if diffs:
-        frame = pd.DataFrame({c: data[c] for c in columns}, columns=columns)
-    else:  # no rows: every column of object dtype, as from no records
-        frame = pd.DataFrame([], columns=columns)
-    del data
+    for side, recs in sides.items():
+        cells[f"type_{side}"] = lambda recs=recs: [r.type if r else None for r in recs]
+        cells[f"size_{side}"] = lambda recs=recs: [r.size if r else None for r in recs]
+        cells[f"mode_{side}"] = lambda recs=recs: [mode(r) for r in recs]
+        cells[f"mtime_{side}"] = lambda recs=recs: [r.mtime if r else None for r in recs]
+        cells[f"sha256_{side}"] = lambda recs=recs: [r.sha256 if r else None for r in recs]
+    # one column's list at a time: each becomes its array before the next is made
+    frame = pd.DataFrame({c: pd.Series(cells[c]()) for c in columns}, columns=columns, copy=False)
+    del sides
+    return _typed(frame)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A files frame with its times, one-line evidence, categories and nullable layer."""
+    import pandas as pd
+
     for side in ("a", "b"):
         mtime = pd.to_datetime(frame[f"mtime_{side}"], unit="s", utc=True)
         frame[f"mtime_{side}"] = mtime.astype("datetime64[ns, UTC]")

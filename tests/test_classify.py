@@ -284,3 +284,61 @@ def test_evidence_goes_to_the_same_differences_as_a_stable_sort_by_priority():
     for d, e in zip(merged, found.merged, strict=True):
         if (d.path, id(d.a), id(d.b)) in copies:
             assert e is found.files[files.index(next(f for f in files if f.a is d.a))]
+
+
+def plain_files_frame(diffs: list[FileDiff], columns: list[str]):
+    """The files DataFrame from one dict per row (the construction replaced)."""
+    import pandas as pd
+
+    from reprokit.frames import one_line
+
+    rows = []
+    for d in diffs:
+        row = {"layer": d.layer, "path": d.path, "change": d.change, "fields": ",".join(d.fields)}
+        row.update(cause=d.cause, ignored=d.ignored, fix=d.fix, evidence=d.evidence)
+        for side, rec in (("a", d.a), ("b", d.b)):
+            row[f"type_{side}"] = rec.type if rec else None
+            row[f"size_{side}"] = rec.size if rec else None
+            row[f"mode_{side}"] = f"{rec.mode:04o}" if rec else None
+            row[f"mtime_{side}"] = rec.mtime if rec else None
+            row[f"sha256_{side}"] = rec.sha256 if rec else None
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=columns)
+    for side in ("a", "b"):
+        mtime = pd.to_datetime(frame[f"mtime_{side}"], unit="s", utc=True)
+        frame[f"mtime_{side}"] = mtime.astype("datetime64[ns, UTC]")
+    frame["evidence"] = frame["evidence"].map(one_line, na_action="ignore")
+    types = {c: "category" for c in ("change", "cause", "type_a", "type_b")}
+    if "layer" in frame:
+        types["layer"] = "Int64"
+    return frame.astype(types)
+
+
+def test_files_frames_agree_with_one_dict_per_row():
+    import pandas as pd
+
+    from reprokit.result import FILE_COLUMNS, _files_frame
+
+    rng = random.Random(3)
+    diffs = []
+    for n in range(200):
+        ra, rb = _record(rng, f"/p{n}"), _record(rng, f"/p{n}")
+        change = rng.choice(["added", "removed", "modified"])
+        a, b = (None, rb) if change == "added" else (ra, None) if change == "removed" else (ra, rb)
+        d = FileDiff(
+            f"/p{n}",
+            change,
+            differing_fields(ra, rb) if a and b else [],
+            rng.choice([1, None]),
+            a,
+            b,
+        )
+        d.cause, d.ignored = rng.choice(["timestamp", "unexplained", None]), rng.random() < 0.2
+        d.evidence = rng.choice([None, "one line", "two\nlines"])
+        d.fix = rng.choice([None, "fix it"])
+        diffs.append(d)
+    for rows in (diffs, diffs[:1], [d for d in diffs if d.change == "added"], []):
+        for columns in (FILE_COLUMNS, FILE_COLUMNS[1:]):
+            pd.testing.assert_frame_equal(
+                _files_frame(rows, columns), plain_files_frame(rows, columns), check_exact=True
+            )
