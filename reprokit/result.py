@@ -9,9 +9,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -306,25 +306,20 @@ def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
     if not diffs:  # no rows: every column of object dtype, as from no records
         return _typed(pd.DataFrame([], columns=columns))
     sides = {"a": [d.a for d in diffs], "b": [d.b for d in diffs]}
-    cells: dict[str, Callable[[], list[Any]]] = {
-        "layer": lambda: [d.layer for d in diffs],
-        "path": lambda: [d.path for d in diffs],
-        "change": lambda: [d.change for d in diffs],
-        "fields": lambda: [fields(d) for d in diffs],
-        "cause": lambda: [d.cause for d in diffs],
-        "ignored": lambda: [d.ignored for d in diffs],
-        "fix": lambda: [d.fix for d in diffs],
-        "evidence": lambda: [d.evidence for d in diffs],
-    }
-    for side, recs in sides.items():
-        cells[f"type_{side}"] = lambda recs=recs: [r.type if r else None for r in recs]
-        cells[f"size_{side}"] = lambda recs=recs: [r.size if r else None for r in recs]
-        cells[f"mode_{side}"] = lambda recs=recs: [mode(r) for r in recs]
-        cells[f"mtime_{side}"] = lambda recs=recs: [r.mtime if r else None for r in recs]
-        cells[f"sha256_{side}"] = lambda recs=recs: [r.sha256 if r else None for r in recs]
+
+    def column(name: str) -> list[Any]:
+        attr, _, side = name.rpartition("_")
+        if side in sides and attr in ("type", "size", "mode", "mtime", "sha256"):
+            if attr == "mode":
+                return [mode(r) for r in sides[side]]
+            get = attrgetter(attr)
+            return [None if r is None else get(r) for r in sides[side]]
+        if name == "fields":
+            return [fields(d) for d in diffs]
+        return list(map(attrgetter(name), diffs))
+
     # one column's list at a time: each becomes its array before the next is made
-    frame = pd.DataFrame({c: pd.Series(cells[c]()) for c in columns}, columns=columns, copy=False)
-    del sides
+    frame = pd.DataFrame({c: pd.Series(column(c)) for c in columns}, columns=columns, copy=False)
     return _typed(frame)
 
 

@@ -260,22 +260,22 @@ def explain(
     )
     for priority in range(4):
         for out, records, view_kinds, view_sniffed in views:
-            for i, kind in enumerate(view_kinds):
+            for i, slot in enumerate(view_kinds):
                 if room <= 0:
                     break
-                if isinstance(kind, int) or kind.priority != priority:
+                if isinstance(slot, int) or slot.priority != priority:
                     continue
                 room -= 1
                 d = records[i]
                 evidence = view_sniffed.get(i) or _evidence(d, by_diff.get(id(d)), settings)
-                out[i] = Explanation(kind.cause, kind.fix, evidence, kind.ignored, kind.rule)
+                out[i] = Explanation(slot.cause, slot.fix, evidence, slot.ignored, slot.rule)
     # the others share one explanation per kind; copies take their per-layer one's
     for out, _, view_kinds, _ in views:
-        for i, kind in enumerate(view_kinds):
-            if isinstance(kind, int):
-                out[i] = files[kind]
+        for i, slot in enumerate(view_kinds):
+            if isinstance(slot, int):
+                out[i] = files[slot]
             elif out[i] is _NONE:
-                out[i] = kind.shared
+                out[i] = slot.shared
     del by_diff, kinds, sniffed
     config_rules = settings.config_rules()
     config = [_explain_config(cd, config_rules, settings) for cd in diffs.config]
