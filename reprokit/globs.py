@@ -42,13 +42,23 @@ def _glob_regex(pattern: str) -> str:
     return "".join(out)
 
 
+def globs_regex(patterns: Iterable[str]) -> str:
+    """The regular expression text (unanchored, one group, no capturing group, for
+    :data:`re.DOTALL`) matching any of ``patterns``; none: nothing.
+
+    >>> globs_regex(["/a/*", "**/*.log"])
+    '(?:(?:/a/[^/]*)|(?:(?:.*/)?[^/]*\\\\.log))'
+    """
+    alternatives = "|".join(f"(?:{_glob_regex(p)})" for p in patterns)
+    return f"(?:{alternatives})" if alternatives else "(?!)"
+
+
 @lru_cache(maxsize=256)
 def compile_globs(patterns: tuple[str, ...]) -> re.Pattern[str]:
     """One anchored regular expression matching any of ``patterns``."""
     if not patterns:
         return re.compile(r"(?!)")
-    alternatives = "|".join(f"(?:{_glob_regex(p)})" for p in patterns)
-    return re.compile(f"(?:{alternatives})\\Z", re.DOTALL)
+    return re.compile(f"{globs_regex(patterns)}\\Z", re.DOTALL)
 
 
 def matches(pattern: str, text: str) -> bool:

@@ -22,6 +22,7 @@ from .explain.explainer import explain, layer_pairing
 from .explain.explanation import Explanations
 from .explain.pairing import LayerPairing
 from .explain.settings import Settings
+from .gcpause import pausing_gc
 from .model import ImageInfo, PackageDiff
 from .packages.diff import package_plan
 from .packages.parsers import PACKAGE_DB
@@ -93,9 +94,11 @@ class Pipeline:
             packages.diff() if packages else [],
             self.tolerance,
             started=started,
+            consume=True,  # the differences are this call's own
         )
 
 
+@pausing_gc
 def assemble(
     images: tuple[ImageInfo, ImageInfo],
     diffs: Differences,
@@ -103,11 +106,15 @@ def assemble(
     package_records: list[PackageDiff] | None = None,
     tolerance: str | Tolerance = "equivalent",
     started: float | None = None,
+    *,
+    consume: bool = False,
 ) -> Result:
     """The Result: new records carrying their explanations, and the verdict judged on them
-    once (ignored differences not counted), by the named ``tolerance`` bundle."""
-    files = explanations.files_explained(diffs.files)
-    merged = explanations.merged_explained(diffs.merged)
+    once (ignored differences not counted), by the named ``tolerance`` bundle. ``consume``:
+    ``diffs`` is the caller's to give up, its file lists are emptied on the way (the
+    differences and their explained copies are never all alive at once)."""
+    files = explanations.files_explained(diffs.files, consume=consume)
+    merged = explanations.merged_explained(diffs.merged, consume=consume)
     config = explanations.config_explained(diffs.config)
     outcome = judge(images, config, files, merged, tolerance)
     return Result(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
+from operator import attrgetter, ne
 from typing import Any
 
 #: Field names a file difference can list, in the order they are reported.
@@ -126,6 +127,41 @@ def differing_fields(a: FileRecord, b: FileRecord) -> list[str]:
     ['mode', 'mtime']
     """
     return [name for name, attr in _COMPARED if getattr(a, attr) != getattr(b, attr)]
+
+
+#: The compared attributes of a record as one tuple, in :data:`DIFF_FIELDS` order.
+compared_values = attrgetter(*(attr for _, attr in _COMPARED))
+
+
+class FieldNames:
+    """:func:`differing_fields` for many pairs: records compared as one tuple first, and one
+    shared list per distinct set of differing fields (do not edit the lists it returns).
+
+    >>> names = FieldNames()
+    >>> a = FileRecord("/x", "file", 0o644, size=1, mtime=1, sha256="1")
+    >>> one = names.differing(a, FileRecord("/x", "file", 0o644, size=1, mtime=2, sha256="1"))
+    >>> two = names.differing(a, FileRecord("/x", "file", 0o644, size=1, mtime=3, sha256="1"))
+    >>> one, one is two, names.differing(a, a)
+    (['mtime'], True, None)
+    """
+
+    __slots__ = ("_lists",)
+
+    def __init__(self) -> None:
+        self._lists: dict[tuple[bool, ...], list[str]] = {}
+
+    def differing(self, a: FileRecord, b: FileRecord) -> list[str] | None:
+        """The differing fields of ``a`` and ``b`` (as :func:`differing_fields`), None when
+        none differs."""
+        va, vb = compared_values(a), compared_values(b)
+        if va == vb:  # equal as tuples: every field equal (records hold no NaN, see record_of)
+            return None
+        mask = tuple(map(ne, va, vb))
+        found = self._lists.get(mask)
+        if found is None:
+            found = [n for n, differs in zip(DIFF_FIELDS, mask, strict=True) if differs]
+            self._lists[mask] = found
+        return found or None
 
 
 def normalize_path(name: str) -> str:

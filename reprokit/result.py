@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +32,7 @@ from .model import (
     StepExplanation,
 )
 from .protocol import Reported
+from .records import FileRecord
 
 if TYPE_CHECKING:  # pandas is imported when a DataFrame is first asked for (CLI start-up)
     import pandas as pd
@@ -292,28 +294,52 @@ class Result(Reported):
 
 
 def _files_frame(diffs: list[FileDiff], columns: list[str]) -> pd.DataFrame:
+    """The file differences as a DataFrame, built column by column (a dict per row of 100,000
+    differences took 120 MB more), with one text per distinct field list and mode."""
     import pandas as pd
 
-    rows = []
-    for d in diffs:
-        row: dict[str, Any] = {
-            "layer": d.layer,
-            "path": d.path,
-            "change": d.change,
-            "fields": ",".join(d.fields),
-            "cause": d.cause,
-            "ignored": d.ignored,
-            "fix": d.fix,
-            "evidence": d.evidence,
-        }
-        for side, rec in (("a", d.a), ("b", d.b)):
-            row[f"type_{side}"] = rec.type if rec else None
-            row[f"size_{side}"] = rec.size if rec else None
-            row[f"mode_{side}"] = f"{rec.mode:04o}" if rec else None
-            row[f"mtime_{side}"] = rec.mtime if rec else None
-            row[f"sha256_{side}"] = rec.sha256 if rec else None
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=columns)
+    joined: dict[tuple[str, ...], str] = {}
+    modes: dict[int, str] = {}
+
+    def fields(d: FileDiff) -> str:
+        key = tuple(d.fields)
+        text = joined.get(key)
+        if text is None:
+            text = joined[key] = ",".join(key)
+        return text
+
+    def mode(rec: FileRecord | None) -> str | None:
+        if rec is None:
+            return None
+        text = modes.get(rec.mode)
+        if text is None:
+            text = modes[rec.mode] = f"{rec.mode:04o}"
+        return text
+
+    if not diffs:  # no rows: every column of object dtype, as from no records
+        return _typed(pd.DataFrame([], columns=columns))
+    sides = {"a": [d.a for d in diffs], "b": [d.b for d in diffs]}
+
+    def column(name: str) -> list[Any]:
+        attr, _, side = name.rpartition("_")
+        if side in sides and attr in ("type", "size", "mode", "mtime", "sha256"):
+            if attr == "mode":
+                return [mode(r) for r in sides[side]]
+            get = attrgetter(attr)
+            return [None if r is None else get(r) for r in sides[side]]
+        if name == "fields":
+            return [fields(d) for d in diffs]
+        return list(map(attrgetter(name), diffs))
+
+    # one column's list at a time: each becomes its array before the next is made
+    frame = pd.DataFrame({c: pd.Series(column(c)) for c in columns}, columns=columns, copy=False)
+    return _typed(frame)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A files frame with its times, one-line evidence, categories and nullable layer."""
+    import pandas as pd
+
     for side in ("a", "b"):  # a time kept as text (out of range, "inf") is NaT, not an error
         seconds = frame[f"mtime_{side}"]
         if seconds.dtype == object:

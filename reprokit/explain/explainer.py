@@ -17,16 +17,15 @@ hold it. Contents are turned into short facts at once and never kept.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Protocol
 
 from ..diff import Differences
-from ..globs import compile_globs, matches_any
+from ..gcpause import pausing_gc
+from ..globs import matches_any
 from ..model import ConfigDiff, FileDiff, LayerDiff, StepExplanation
 from ..packages.reader import read_layers
 from ..read.layers import LayerIndex, TapFor, combine_taps
@@ -34,7 +33,8 @@ from ..records import FileRecord
 from ..sources.image import Image, Source
 from . import content as c
 from .causes import CAUSES, NOT_EXPLAINED
-from .explanation import Explanation, Explanations, with_explanation
+from .classify import Classifier, Kind
+from .explanation import Explanation, Explanations
 from .facts import ContentFacts, is_package_db
 from .fixes import step_fix
 from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing, always_read
@@ -79,14 +79,16 @@ def _size_limit(path: str, settings: Settings) -> int:
 
 def _wants_content(d: FileDiff, settings: Settings) -> bool:
     a, b = d.a, d.b
-    return (
+    if not (
         d.change == "modified"
         and "content" in d.fields
         and a is not None
         and b is not None
         and a.type == b.type == "file"
-        and max(a.size, b.size) <= _size_limit(d.path, settings)
-    )
+    ):
+        return False
+    size = max(a.size, b.size)
+    return size <= settings.evidence_file_bytes or size <= _size_limit(d.path, settings)
 
 
 class _Providers:
@@ -126,17 +128,22 @@ def _facts_and_leftovers(
     def diff_id(image: Image, i: int | None) -> str | None:
         return image.diff_ids[i] if i is not None and i < len(image.diff_ids) else None
 
+    per_layer = set()  # the per-layer differences wanting content, by path and records
+    counted = 0  # of them, those with facts that count against the files budget
     for d in diffs.files:
-        if not _wants_content(d, settings) or d.layer is None:
+        if "content" not in d.fields or not _wants_content(d, settings) or d.layer is None:
             continue
+        per_layer.add((d.path, id(d.a), id(d.b)))
         if (facts := first.get((d.layer, d.path))) is not None:
             found[id(d)] = facts
+            counted += not always_read(d.path)
         else:
             leftovers.append((d, diff_id(image_a, d.layer), diff_id(image_b, d.layer)))
-    per_layer = {(d.path, id(d.a), id(d.b)) for d in diffs.files}
     providers_a, providers_b = _Providers(image_a), _Providers(image_b)
     for d in diffs.merged:
-        if not _wants_content(d, settings) or (d.path, id(d.a), id(d.b)) in per_layer:
+        if "content" not in d.fields or (d.path, id(d.a), id(d.b)) in per_layer:
+            continue  # (a per-layer difference with the very same records has its facts)
+        if not _wants_content(d, settings):
             continue
         assert d.a is not None and d.b is not None
         ia, ib = providers_a.index_of(d.path, d.a), providers_b.index_of(d.path, d.b)
@@ -148,7 +155,6 @@ def _facts_and_leftovers(
     # them), then the others by path, within the budgets of files and bytes
     kept = [item for item in leftovers if always_read(item[0].path)]
     rest = sorted((i for i in leftovers if not always_read(i[0].path)), key=lambda i: i[0].path)
-    counted = sum(1 for d in diffs.files if id(d) in found and not always_read(d.path))
     room_files = max(0, settings.evidence_files - counted)
     total = read_already
     for item in rest[:room_files]:
@@ -197,6 +203,7 @@ def _second_pass(
     return pairing.finish()
 
 
+@pausing_gc
 def explain(
     diffs: Differences,
     image_a: Image | None = None,
@@ -220,40 +227,56 @@ def explain(
             second = _second_pass(leftovers, sources, settings, also)
             by_diff.update({k: v for k, v in second.items() if isinstance(k, int)})
     file_rules = settings.file_rules()
-    ignore = compile_globs(tuple(settings.ignore))
+    classify = Classifier(file_rules, settings.ignore)
     files = [_NONE] * len(diffs.files)
     merged = [_NONE] * len(diffs.merged)
-    pending: list[_Pending] = []
+    # each difference's kind (merged differences with the very same records as a per-layer
+    # one: the index of that one) and the evidence its rule's sniff found
+    kinds: list[list[Kind | int]] = [[], []]
+    sniffed: list[dict[int, str]] = [{}, {}]
     by_key: dict[tuple[str, int, int], int] = {}
-    copies: list[tuple[int, int]] = []  # (merged index, per-layer index): the very same records
     for i, d in enumerate(diffs.files):
-        pending.append(_classify(d, files, i, file_rules, ignore, by_diff.get(id(d))))
+        kind, evidence = classify(d, by_diff.get(id(d)))
+        kinds[0].append(kind)
+        if evidence is not None:
+            sniffed[0][i] = evidence
         by_key[(d.path, id(d.a), id(d.b))] = i
     for i, d in enumerate(diffs.merged):
         same = by_key.get((d.path, id(d.a), id(d.b)))
         if same is not None:
-            copies.append((i, same))
-        else:
-            pending.append(_classify(d, merged, i, file_rules, ignore, by_diff.get(id(d))))
-    del by_diff, by_key
-    # evidence goes first to what most needs it: unexplained, then other causes, then times
-    pending.sort(key=lambda p: p.priority)
-    shared: dict[tuple[str, str | None, bool, str | None], Explanation] = {}
-    for n, item in enumerate(pending):
-        evidence = None
-        if n < settings.evidence_entries:
-            evidence = item.evidence or _evidence(item.diff, item.subject, settings)
-        if evidence is None:  # many differences share one explanation without evidence
-            key = (item.cause, item.fix, item.ignored, item.rule)
-            e = shared.get(key) or shared.setdefault(
-                key, Explanation(item.cause, item.fix, None, item.ignored, item.rule)
-            )
-        else:
-            e = Explanation(item.cause, item.fix, evidence, item.ignored, item.rule)
-        item.out[item.index] = e
-    del pending, shared
-    for i, same in copies:
-        merged[i] = files[same]
+            kinds[1].append(same)
+            continue
+        kind, evidence = classify(d, by_diff.get(id(d)))
+        kinds[1].append(kind)
+        if evidence is not None:
+            sniffed[1][i] = evidence
+    del by_key
+    # evidence goes first to what most needs it (Kind.priority: unexplained, other causes,
+    # times, ignored), per-layer differences before merged ones
+    room = settings.evidence_entries
+    views = (
+        (files, diffs.files, kinds[0], sniffed[0]),
+        (merged, diffs.merged, kinds[1], sniffed[1]),
+    )
+    for priority in range(4):
+        for out, records, view_kinds, view_sniffed in views:
+            for i, slot in enumerate(view_kinds):
+                if room <= 0:
+                    break
+                if isinstance(slot, int) or slot.priority != priority:
+                    continue
+                room -= 1
+                d = records[i]
+                evidence = view_sniffed.get(i) or _evidence(d, by_diff.get(id(d)), settings)
+                out[i] = Explanation(slot.cause, slot.fix, evidence, slot.ignored, slot.rule)
+    # the others share one explanation per kind; copies take their per-layer one's
+    for out, _, view_kinds, _ in views:
+        for i, slot in enumerate(view_kinds):
+            if isinstance(slot, int):
+                out[i] = files[slot]
+            elif out[i] is _NONE:
+                out[i] = slot.shared
+    del by_diff, kinds, sniffed
     config_rules = settings.config_rules()
     config = [_explain_config(cd, config_rules, settings) for cd in diffs.config]
     explained = all(
@@ -283,46 +306,6 @@ def _cause(rule: Rule | None) -> tuple[str, str | None, str | None]:
     return rule.cause, rule.fix_text, rule.id
 
 
-@dataclass(slots=True)
-class _Pending:
-    """A classified difference waiting for its share of the evidence budget; its explanation
-    goes to ``out[index]``."""
-
-    diff: FileDiff
-    subject: Subject
-    evidence: str | None
-    cause: str
-    fix: str | None
-    rule: str | None
-    ignored: bool
-    out: list[Explanation]
-    index: int
-
-    @property
-    def priority(self) -> int:
-        if self.ignored:
-            return 3
-        return 0 if self.cause in NOT_EXPLAINED else 2 if self.cause == "timestamp" else 1
-
-
-def _classify(
-    d: FileDiff,
-    out: list[Explanation],
-    index: int,
-    rules: list[Rule],
-    ignore: re.Pattern[str],
-    facts: ContentFacts | None = None,
-) -> _Pending:
-    subject = Subject(d.path, d.change, tuple(d.fields), d.a, d.b, facts)
-    rule, evidence = _apply(rules, subject)
-    cause, fix, rule_id = _cause(rule)
-    if cause == "unexplained" and facts is None and "content" in d.fields:
-        # unexplained only once the content was examined; here it was not read
-        cause, fix = "unexamined", CAUSES["unexamined"].fix
-    ignored = ignore.match(d.path) is not None
-    return _Pending(d, subject, evidence, cause, fix, rule_id, ignored, out, index)
-
-
 def _explain_config(cd: ConfigDiff, rules: list[Rule], settings: Settings) -> Explanation:
     subject = Subject(cd.field, cd.change, ("value",), value_a=cd.a, value_b=cd.b)
     rule, evidence = _apply(rules, subject)
@@ -333,7 +316,7 @@ def _explain_config(cd: ConfigDiff, rules: list[Rule], settings: Settings) -> Ex
     return Explanation(cause, fix, evidence, matches_any(settings.ignore, cd.field), rule_id)
 
 
-def _evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
+def _evidence(d: FileDiff, facts: ContentFacts | None, settings: Settings) -> str:
     """Generic evidence from the records and, when read, the contents."""
     a, b = d.a, d.b
     if d.change in ("added", "removed"):
@@ -348,7 +331,7 @@ def _evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
     assert a is not None and b is not None
     parts = []
     if "content" in d.fields:
-        parts.append(_content_evidence(d, s, settings))
+        parts.append(_content_evidence(d, facts, settings))
     if "type" in d.fields:
         parts.append(f"type {a.type} → {b.type}")
     if "linkname" in d.fields:
@@ -369,16 +352,41 @@ def _evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
     return c.shorten("; ".join(p for p in parts if p))
 
 
-def _content_evidence(d: FileDiff, s: Subject, settings: Settings) -> str:
+def _content_evidence(d: FileDiff, facts: ContentFacts | None, settings: Settings) -> str:
     a, b = d.a, d.b
     assert a is not None and b is not None
-    if s.facts is None:
+    if facts is None:
         digests = f"sha256 {(a.sha256 or '')[:12]}… → {(b.sha256 or '')[:12]}…"
         if max(a.size, b.size) > _size_limit(d.path, settings):
             limit = _size_limit(d.path, settings)
             return f"{a.size} → {b.size} bytes, {digests} (above the {limit}-byte limit)"
         return f"{a.size} → {b.size} bytes, {digests} (content not read: evidence budget)"
-    return s.facts.evidence
+    return facts.evidence
+
+
+class _Explained:
+    """What a step's fix needs of one explained difference (a view, not a copy)."""
+
+    __slots__ = ("d", "e")
+
+    def __init__(self, d: FileDiff, e: Explanation):
+        self.d, self.e = d, e
+
+    @property
+    def path(self) -> str:
+        return self.d.path
+
+    @property
+    def cause(self) -> str:
+        return self.e.cause
+
+    @property
+    def rule(self) -> str | None:
+        return self.e.rule
+
+    @property
+    def fix(self) -> str | None:
+        return self.e.fix
 
 
 def _steps(
@@ -397,10 +405,10 @@ def _steps(
         matched = map_layers(created, stage)
     stage_text = "\n".join(i.text for i in stage)
     rule_by_id = {r.id: r for r in rules}
-    per_layer: dict[int, list[FileDiff]] = defaultdict(list)
+    per_layer: dict[int, list[_Explained]] = defaultdict(list)
     for d, e in zip(diffs, explanations, strict=True):
         if d.layer is not None and not e.ignored:
-            per_layer[d.layer].append(with_explanation(d, e))
+            per_layer[d.layer].append(_Explained(d, e))
     out = []
     for layer in layers:
         if layer.same:

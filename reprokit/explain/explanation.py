@@ -42,13 +42,14 @@ class Explanations:
     #: every difference that counts (not ignored) has a cause other than ``unexplained``
     explained: bool = True
 
-    def files_explained(self, records: list[FileDiff]) -> list[FileDiff]:
-        """New per-layer records carrying their explanations."""
-        return _attach_files(records, self.files)
+    def files_explained(self, records: list[FileDiff], *, consume: bool = False) -> list[FileDiff]:
+        """New per-layer records carrying their explanations; ``consume`` empties
+        ``records`` on the way (see :func:`explained_files`)."""
+        return explained_files(records, self.files, consume=consume)
 
-    def merged_explained(self, records: list[FileDiff]) -> list[FileDiff]:
-        """New merged-view records carrying their explanations."""
-        return _attach_files(records, self.merged)
+    def merged_explained(self, records: list[FileDiff], *, consume: bool = False) -> list[FileDiff]:
+        """New merged-view records carrying their explanations (``consume``: as above)."""
+        return explained_files(records, self.merged, consume=consume)
 
     def config_explained(self, records: list[ConfigDiff]) -> list[ConfigDiff]:
         """New config records carrying their explanations."""
@@ -79,7 +80,25 @@ def _same_length(records: list[Any], explanations: list[Explanation]) -> None:
         raise ValueError(f"{len(explanations)} explanations for {len(records)} differences")
 
 
-def _attach_files(records: list[FileDiff], explanations: list[Explanation]) -> list[FileDiff]:
-    """New file records carrying ``explanations`` (one list pass: 100k records are common)."""
+def explained_files(
+    records: list[FileDiff], explanations: list[Explanation], *, consume: bool = False
+) -> list[FileDiff]:
+    """New file records carrying ``explanations`` (one list pass: 100k records are common).
+
+    With ``consume``, ``records`` is the caller's to give up (the pipeline's own differences):
+    each is dropped as its explained record is made and the list is left empty, so that the
+    two sets of 100,000 records are never alive at once.
+
+    >>> old = [FileDiff("/x", "modified", ["mtime"], 0)]
+    >>> new = explained_files(old, [Explanation("timestamp")], consume=True)
+    >>> [d.cause for d in new], old
+    (['timestamp'], [])
+    """
     _same_length(records, explanations)
-    return [_explained_file(d, e) for d, e in zip(records, explanations, strict=True)]
+    if not consume:
+        return [_explained_file(d, e) for d, e in zip(records, explanations, strict=True)]
+    out = []
+    records.reverse()  # popped from the end, in order
+    for e in explanations:
+        out.append(_explained_file(records.pop(), e))
+    return out

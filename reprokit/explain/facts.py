@@ -18,6 +18,7 @@ from . import content as c
 #: Sniffs that need the files' content (computed here); others look at paths or values.
 CONTENT_SNIFFS = frozenset({"pyc-header", "package-versions", "only-dates"})
 
+_SNIFF_ORDER = tuple(sorted(CONTENT_SNIFFS))
 _PACKAGE_DB_SUFFIXES = ("/var/lib/dpkg/status", "/lib/apk/db/installed", "/METADATA", "/PKG-INFO")
 
 
@@ -59,7 +60,7 @@ def content_facts(
     need (which sniffs recognise it), not the evidence text."""
     text = c.is_text(a) and c.is_text(b)
     ta, tb = (c.decode(a), c.decode(b)) if text else ("", "")
-    sniffs: dict[str, str | None] = dict.fromkeys(CONTENT_SNIFFS)
+    sniffs: dict[str, str | None] = dict.fromkeys(_SNIFF_ORDER)
     if path.endswith(".pyc"):
         sniffs["pyc-header"] = c.pyc_header_only(a, b)
     if text and is_package_db(path):
@@ -71,7 +72,7 @@ def content_facts(
     elif not text and (dates := c.binary_only_dates(a, b)):
         sniffs["only-dates"] = LEAN if lean else dates  # gcc's __DATE__/__TIME__ and the like
     found: frozenset[str] = frozenset()
-    patterns = list(patterns)
+    patterns = list(patterns) if patterns else ()
     if patterns:
         shown_a, shown_b = (ta, tb) if text else (c.decode(a), c.decode(b))
         found = frozenset(p.pattern for p in patterns if p.search(shown_a) or p.search(shown_b))

@@ -191,13 +191,59 @@ def already_removed(run: str, target: str) -> bool:
     return False
 
 
-def _cleanup_for(d: Any, rule: Rule | None) -> str:
+def _cleanup_for(path: str, rule: Rule | None) -> str:
     if rule is not None:
         for glob in rule.cleanup:
-            target = cleanup_target(glob, d.path)
+            target = cleanup_target(glob, path)
             if target:
                 return target
-    return d.path
+    return path
+
+
+class _Cleanups:
+    """:func:`_cleanup_for` for many paths at a small cost each. Whether a cleanup glob of
+    ``n`` segments covers a path deeper than ``n`` segments, and with which target, depends
+    only on the path's directory; for a path of exactly ``n`` segments, the directory decides
+    all but whether the last segment matches. So each (glob, directory) is worked out once.
+
+    >>> rule = Rule("logs", "log-file", cleanup=("/var/log/apt/*.log", "/var/log/*"))
+    >>> cleanups = _Cleanups()
+    >>> paths = ("/var/log/apt/a.log", "/var/log/apt/b.txt", "/var/log/x/1", "/var/z")
+    >>> [cleanups.target(p, rule) for p in paths]
+    ['/var/log/apt/a.log', '/var/log/*', '/var/log/*', '/var/z']
+    """
+
+    def __init__(self) -> None:
+        #: (glob, directory) → the target (paths deeper than the glob), whether the directory
+        #: matches the glob's first segments (paths as deep as the glob), or None
+        self._memo: dict[tuple[str, str], str | bool | None] = {}
+        self._segments: dict[str, list[str]] = {}
+
+    def target(self, path: str, rule: Rule | None) -> str:
+        """The cleanup target of ``path`` under ``rule`` (the path itself when none covers it)."""
+        if rule is None:
+            return path
+        directory, _, name = path.rpartition("/")
+        depth = path.strip("/").count("/") + 1
+        for glob in rule.cleanup:
+            key = (glob, directory)
+            if key not in self._memo:
+                self._memo[key] = self._work_out(glob, path, depth)
+            found = self._memo[key]
+            if isinstance(found, str):
+                return found
+            if found and fnmatchcase(name, self._segments[glob][-1]):
+                return "/" + path.strip("/")
+        return path
+
+    def _work_out(self, glob: str, path: str, depth: int) -> str | bool | None:
+        g = self._segments.setdefault(glob, glob.strip("/").split("/"))
+        if "**" in glob or depth < len(g):
+            return None
+        if depth > len(g):
+            return cleanup_target(glob, path)
+        p = path.strip("/").split("/")
+        return all(fnmatchcase(p[i], g[i]) for i in range(len(g) - 1))
 
 
 def plan_step(
@@ -217,10 +263,11 @@ def plan_step(
     line = instruction.line if instruction else 0
     # cleanups: only what differs, at its most specific target, not what the step deletes
     targets: dict[str, str] = {}
+    cleanups = _Cleanups()
     for d in diffs:
         rule = rules.get(d.rule or "")
         if d.cause in CLEANUP_CAUSES or (rule is not None and rule.cleanup):
-            targets.setdefault(_cleanup_for(d, rule), d.cause)
+            targets.setdefault(cleanups.target(d.path, rule), d.cause)
         elif d.cause == "vcs-metadata":
             repo = d.path.split("/.git/")[0] + "/.git" if "/.git/" in d.path else d.path
             targets.setdefault(repo, d.cause)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable
 from ..model import FileDiff
 from ..packages.parsers import Budget
 from ..read.layers import Tap, TapFor
-from .facts import ContentFacts, content_facts, is_package_db
+from .facts import LEAN, ContentFacts, content_facts, is_package_db
 
 #: Package databases may be larger than the evidence limit by this factor.
 PACKAGE_DB_FACTOR = 64
@@ -35,6 +35,10 @@ def always_read(path: str) -> bool:
     (True, False)
     """
     return path.endswith(".pyc") or is_package_db(path)
+
+
+def _first(item: tuple[str, object]) -> str:
+    return item[0]
 
 
 class _Pairing:
@@ -54,6 +58,7 @@ class _Pairing:
         self.pending_bytes = 0
         self.read_bytes = 0
         self.facts: dict[Hashable, ContentFacts] = {}
+        self._lean: dict[tuple[object, ...], ContentFacts] = {}
 
     def size_limit(self, path: str) -> int:
         return self.limit * PACKAGE_DB_FACTOR if is_package_db(path) else self.limit
@@ -84,7 +89,17 @@ class _Pairing:
             lean = len(self.facts) >= self.max_files
             facts = content_facts(path, a, b, self.patterns, lean)
             with self.lock:
-                self.facts[key] = facts
+                self.facts[key] = self._shared(facts) if lean else facts
+
+    def _shared(self, facts: ContentFacts) -> ContentFacts:
+        """One object for all lean facts that say the same (past the files budget, most say
+        only which sniffs recognise the difference): 75,000 of them took 45 MB. Facts are
+        never edited."""
+        values = facts.sniffs.values()
+        if facts.evidence != LEAN or any(v is not None and v != LEAN for v in values):
+            return facts  # evidence of its own (a pyc header, package versions)
+        key = (tuple(sorted(facts.sniffs.items(), key=_first)), facts.found)
+        return self._lean.setdefault(key, facts)
 
     def finish(self) -> dict[Hashable, ContentFacts]:
         """The facts; contents still waiting for a mate are dropped."""
