@@ -5,7 +5,7 @@ classic store, data root readable: run as root), in this process and thread, ``-
 times, and prints the best CPU time per member of each stage, cumulatively:
 
 1. the tar-split record: inflate the gzip, split the lines, decode the base64 segments;
-2. and the headers (:func:`reprokit.read.tarsplit._fast_header`);
+2. and the headers (:func:`reprokit.read.tarsplit.header_member`, the export's tar reader);
 3. and opening, checking and hashing every regular file (:class:`LayerTree`);
 4. the whole :func:`~reprokit.read.tarsplit.index_in_place` (records, bookkeeping).
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import binascii
+import io
 import os
 import sys
 import time
@@ -58,14 +59,18 @@ def stages(layer: StoredLayer) -> dict[str, Callable[[], object]]:
         return out
 
     def headers() -> list[tuple[bytes, int]]:
-        files, pending, pad = [], b"", 0
+        files, pending, pad, size = [], b"", 0, 0
+        reader = tarsplit.TarReader(io.BytesIO(), current())
         for payload, segment in records():
             if segment is not None:
                 pending += segment
+                size += len(segment)
                 continue
-            header = tarsplit._fast_header(pending[pad:])
+            blocks = pending[pad:]
+            header = tarsplit.header_member(reader, blocks, size - len(blocks))
             pending, pad = b"", tarsplit._pad(payload or 0)
-            if header is not None and header.isreg() and payload:
+            size += payload or 0
+            if header.has_data and payload:
                 files.append((layer_tree.relative(header.name), payload))
         return files
 

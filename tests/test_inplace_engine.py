@@ -7,6 +7,7 @@ field by field, layer by layer, with the deletions, the merged view and the byte
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import subprocess
@@ -26,7 +27,8 @@ import reprokit
 from reprokit.errors import ArchiveError, ReprokitError
 from reprokit.read.layer_tree import LayerTree, NotInPlace
 from reprokit.read.limits import current
-from reprokit.read.tarsplit import _HeaderFile
+from reprokit.read.tarsplit import header_member
+from reprokit.read.tarstream import TarReader
 from reprokit.records import FileRecord
 from reprokit.sources import inplace
 from reprokit.sources.daemon import DaemonSource
@@ -283,4 +285,4 @@ def test_a_header_tarfile_refuses_is_left_to_the_export():
     block = bytearray(info.tobuf())
     block[148:156] = b"0000001\0"  # a wrong checksum
     with pytest.raises(NotInPlace, match="bad checksum"):
-        _HeaderFile(current()).parse(bytes(block), 0)
+        header_member(TarReader(io.BytesIO(), current()), bytes(block), 0)

@@ -130,6 +130,6 @@ class LayerTree:
         return digest.hexdigest()
 
 
-def relative(name: str) -> bytes:
+def relative(name: str | bytes) -> bytes:
     """A member's path inside the layer directory, as the engine extracted it (raw bytes)."""
     return posixpath.normpath(b"/" + os.fsencode(name)).lstrip(b"/")

@@ -188,6 +188,15 @@ def _check_member(member: Member, limits: Limits) -> None:
         )
 
 
+def _check_globals(records: Mapping[str, str], limits: Limits) -> int:
+    """Refuse global PAX records of more than ``header_bytes`` in all; else their number."""
+    if sum(len(k) + len(v) for k, v in records.items()) > limits.header_bytes:
+        raise Refused(
+            f"global PAX headers of more than {limits.header_bytes} bytes (limit header_bytes)"
+        )
+    return len(records)
+
+
 def _path(raw: bytes) -> str:
     """:func:`~reprokit.records.normalize_path` of a raw member name, without the work when
     the name is already normal (no empty, ``.`` or ``..`` component, no trailing slash)."""
@@ -308,14 +317,8 @@ def index_layer(
                 break
             if len(records) >= entry_limit:
                 raise Refused(f"more than {entry_limit} entries (limit {limit_name})")
-            globals_ = reader.pax_headers
-            if globals_ and len(globals_) != global_size:
-                global_size = len(globals_)
-                if sum(len(k) + len(v) for k, v in globals_.items()) > limits.header_bytes:
-                    raise Refused(
-                        f"global PAX headers of more than {limits.header_bytes} bytes "
-                        "(limit header_bytes)"
-                    )
+            if reader.pax_headers and len(reader.pax_headers) != global_size:
+                global_size = _check_globals(reader.pax_headers, limits)
             _check_member(member, limits)
             path = _path(member.name)
             sha = None

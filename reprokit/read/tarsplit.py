@@ -4,13 +4,15 @@ contents from the layer's directory, into the same :class:`LayerIndex` its tar w
 The Docker Engine keeps, beside each layer's directory, the exact headers and padding of the
 tar it was made from (``tar-split.json.gz``: "segments" of raw tar bytes and, between them, one
 entry per member whose content lies in the directory). ``docker save`` rebuilds the layer's tar
-from the two; here the headers are parsed as the export's parser would (same records, same
-whiteouts, opaque markers, hardlinks and order) and each regular file is hashed straight from
+from the two; here the headers are parsed by the export's own parser
+(:meth:`~reprokit.read.tarstream.TarReader.member_of`) and made records by its own
+:func:`~reprokit.read.layers.record_of` (same records, same whiteouts, opaque markers,
+hardlinks and order, by construction) and each regular file is hashed straight from
 the directory (:mod:`reprokit.read.layer_tree`: never following a symlink, so nothing outside
 the layer directory is ever read), without any tar being made.
 
 What cannot be read exactly this way (a member whose file is missing, of another size or
-type, a path the same tar writes twice, a header this fast path does not take) raises
+type, a path the same tar writes twice, a header the tar reader refuses) raises
 :class:`NotInPlace`: the caller reads that layer from the engine's export instead.
 
 >>> _pad(1), _pad(512), _pad(0)
@@ -24,46 +26,32 @@ import hashlib
 import io
 import json
 import os
-import struct
 import tarfile
 import zlib
 from collections.abc import Iterator
-from typing import Any, ClassVar, cast
+from typing import Any
 
 from ..errors import ArchiveError, Cancelled
-from ..records import FileRecord, normalize_path
+from ..records import FileRecord
 from .layer_tree import LayerTree, NotInPlace, relative
 from .layers import (
-    EMPTY_SHA256,
     OPAQUE_MARKER,
     WHITEOUT_PREFIX,
     LayerIndex,
-    Refused,
     Tap,
+    _check_globals,
     _check_member,
-    _StrictTarInfo,
+    _path,
     record_of,
 )
-from .limits import Limits, current
+from .limits import current
 from .streams import CHUNK
+from .tarstream import BLOCK, EMPTY_SHA256, Member, Refused, TarReader
 
-BLOCK = tarfile.BLOCKSIZE
-#: header types the fast path parses (anything else goes through tarfile's own parser)
-_SIMPLE = frozenset(b"01234567\x00")
-_CONTENT = frozenset((tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE))
+#: member types whose content the layer directory holds (sparse and unknown types it does not)
+_CONTENT = frozenset((b"0", b"\0", b"7"))
 _SEGMENT_B = b'{"type":2,"payload":"'
 _ENTRY_B = b'{"type":1,"name":"'
-_KINDS = {
-    tarfile.REGTYPE: "file",
-    tarfile.AREGTYPE: "file",
-    tarfile.CONTTYPE: "file",
-    tarfile.DIRTYPE: "dir",
-    tarfile.SYMTYPE: "symlink",
-    tarfile.LNKTYPE: "hardlink",
-    tarfile.CHRTYPE: "char",
-    tarfile.BLKTYPE: "block",
-    tarfile.FIFOTYPE: "fifo",
-}
 
 
 class Resumed:
@@ -97,138 +85,43 @@ def _pad(size: int) -> int:
     return -size % BLOCK
 
 
-class _Header:
-    """The fields :func:`record_of` reads of a plain one-block header (tarfile's TarInfo
-    costs more to make than the whole record)."""
+def _clean(name: bytes) -> bool:
+    """Whether a member name is ASCII and already normal: it is its path in the directory.
 
-    __slots__ = ("devmajor", "devminor", "gid", "linkname", "mode", "mtime", "name", "size")
-    __slots__ += ("type", "uid")
-    pax_headers: ClassVar[dict[str, str]] = {}
-    sparse = None
-
-    def isreg(self) -> bool:
-        return self.type in _CONTENT
-
-
-_NUMBERS: dict[bytes, int] = {}
-
-
-def _number(field: bytes) -> int:
-    """tarfile's ``nti`` for octal text (the caller checked it is not base-256); the same
-    fields (modes, ids, times) recur, so their values are remembered."""
-    value = _NUMBERS.get(field)
-    if value is None:
-        value = int(field.split(b"\0", 1)[0].strip() or b"0", 8)
-        if len(_NUMBERS) < 65536:
-            _NUMBERS[field] = value
-    return value
-
-
-def _text(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode(tarfile.ENCODING, "surrogateescape")
-
-
-def _byte_sum(data: bytes) -> int:
-    """The sum of at most 256 bytes (below Adler-32's modulus, so its low half is exact)."""
-    return (zlib.adler32(data) & 0xFFFF) - 1
-
-
-def _unsigned_sum(buf: bytes) -> int:
-    """A header's unsigned checksum (its checksum field counted as spaces), as tarfile's
-    ``calc_chksums``.
-
-    >>> buf = bytes(range(256)) * 2
-    >>> _unsigned_sum(buf) == 256 + sum(buf) - sum(buf[148:156])
-    True
-    """
-    return 256 + _byte_sum(buf[:148]) + _byte_sum(buf[156:412]) + _byte_sum(buf[412:512])
-
-
-def _clean(name: str) -> bool:
-    """Whether a member name is ASCII and already normal: ``/`` + name is its path.
-
-    >>> _clean("usr/bin/env"), _clean("./etc"), _clean("a//b"), _clean("a/.wh.b")
+    >>> _clean(b"usr/bin/env"), _clean(b"./etc"), _clean(b"a//b"), _clean(b"a/.wh.b")
     (True, False, False, False)
     """
     return (
         name.isascii()
-        and not name.startswith(("/", "."))
-        and "//" not in name
-        and "/." not in name
-        and not name.endswith("/")
+        and not name.startswith((b"/", b"."))
+        and b"//" not in name
+        and b"/." not in name
+        and not name.endswith(b"/")
     )
 
 
-#: a header's fields: name, mode, uid, gid, size, mtime, chksum; (type flag); linkname;
-#: (magic, version, uname, gname); devmajor, devminor; prefix (tarfile.TarInfo.frombuf)
-_USTAR = struct.Struct("100s8s8s8s12s12s8s1s100s8x32x32x8s8s155s12x")
-assert _USTAR.size == BLOCK
-
-
-def _fast_header(buf: bytes) -> _Header | None:
-    """One 512-byte header exactly as ``tarfile.TarInfo.frombuf`` reads it, or None when it
-    takes more than the common case (base-256 numbers, GNU or extended types, a bad sum)."""
-    if len(buf) != BLOCK or buf[156] not in _SIMPLE:
-        return None
-    fields = _USTAR.unpack(buf)
-    raw_name, kind, link, raw_prefix = fields[0], fields[7], fields[8], fields[11]
-    raw = (*fields[1:7], fields[9], fields[10])
-    numbers = [_NUMBERS.get(f) for f in raw]
-    if None in numbers:
-        try:  # base-256 numbers (first byte 0x80 or 0xff) are no octal text: tarfile decides
-            numbers = [_number(f) for f in raw]
-        except ValueError:
-            return None
-    mode, uid, gid, size, mtime, chksum, devmajor, devminor = numbers
-    if min(mode, uid, gid, size, devmajor, devminor) < 0:
-        return None  # "-1": record_of marks it invalid
-    if chksum != _unsigned_sum(buf):
-        return None  # the signed sum, or an error: tarfile's parser decides
-    h = _Header()
-    name = _text(raw_name)
-    if kind == tarfile.AREGTYPE and name.endswith("/"):
-        kind = tarfile.DIRTYPE
-    if kind == tarfile.DIRTYPE:
-        name = name.rstrip("/")
-    if raw_prefix[0]:
-        prefix = _text(raw_prefix)
-        if prefix:
-            name = prefix + "/" + name
-    h.name, h.type, h.linkname = name, kind, _text(link) if link[0] else ""
-    h.mode, h.uid, h.gid, h.size, h.mtime = mode, uid, gid, size, mtime
-    h.devmajor, h.devminor = devmajor, devminor
-    return h
-
-
-class _HeaderFile:
-    """What tarfile's header parsing needs of a ``TarFile``: the header blocks of one member
-    at a time (extended headers included), the global PAX headers and the limits."""
-
-    def __init__(self, limits: Limits):
-        self.encoding, self.errors = tarfile.ENCODING, "surrogateescape"
-        self.pax_headers: dict[str, str] = {}
-        self.offset = 0
-        self.fileobj = io.BytesIO()
-        self._rk_limits = limits
-
-    def parse(self, blocks: bytes, offset: int) -> tarfile.TarInfo:
-        self.fileobj = io.BytesIO(blocks)
-        self.offset = 0
-        try:
-            member = _StrictTarInfo.fromtarfile(cast(tarfile.TarFile, self))
-        except (
-            tarfile.TarError,
-            EOFError,
-            ValueError,
-            OverflowError,
-            UnicodeError,
-            RecursionError,
-            IndexError,
-        ) as err:  # the export's parser then tells what it makes of it
-            raise NotInPlace(f"a header at byte {offset} tarfile does not take ({err})") from None
-        if self.fileobj.tell() != len(blocks):
-            raise NotInPlace(f"header blocks at byte {offset} hold more than one member")
-        return member
+def header_member(reader: TarReader, blocks: bytes, offset: int) -> Member:
+    """The member whose header blocks are ``blocks`` (at byte ``offset`` of the layer's tar),
+    parsed by the export's own parser (:meth:`TarReader.member_of`); :class:`NotInPlace` for
+    what that parser refuses or takes for the end (the export then tells what it makes of it),
+    or for blocks holding more than one member's headers."""
+    try:
+        member, used = reader.member_of(blocks, offset)
+    except (
+        tarfile.TarError,
+        EOFError,
+        ValueError,
+        OverflowError,
+        UnicodeError,
+        RecursionError,
+        IndexError,
+    ) as err:
+        raise NotInPlace(f"a header at byte {offset} the tar reader refuses ({err})") from None
+    if member is None:
+        raise NotInPlace(f"the tar reader ends the archive at byte {offset}, before a member")
+    if used != len(blocks):
+        raise NotInPlace(f"header blocks at byte {offset} hold more than one member")
+    return member
 
 
 def _lines(split: str | os.PathLike[str], longest: int) -> Iterator[bytes]:
@@ -295,10 +188,11 @@ def index_in_place(
         entry_limit, limit_name = max_entries, "image_entries"
     records: list[FileRecord] = []
     digests: dict[str, str] = {}
+    ints: dict[int, int] = {}
     asked: set[str] = set()
     taken: set[str] = set()
     written: set[str] = set()
-    headers = _HeaderFile(limits)
+    reader = TarReader(io.BytesIO(), limits)
     pending: list[bytes] = []
     pending_bytes = 0
     most = limits.header_bytes * (limits.header_chain + 1) + 2 * BLOCK
@@ -328,60 +222,47 @@ def index_in_place(
             if len(records) >= entry_limit:
                 raise Refused(f"more than {entry_limit} entries (limit {limit_name})")
             blocks = (pending[0] if len(pending) == 1 else b"".join(pending))[pad:]
-            offset = size - len(blocks)
             pending, pending_bytes = [], 0
-            member: Any = None if headers.pax_headers else _fast_header(blocks)
-            plain = member is not None
-            if not plain:
-                member = headers.parse(blocks, offset)
-                if headers.pax_headers and len(headers.pax_headers) != global_size:
-                    global_size = len(headers.pax_headers)
-                    total = sum(len(k) + len(v) for k, v in headers.pax_headers.items())
-                    if total > limits.header_bytes:
-                        raise Refused(
-                            f"global PAX headers of more than {limits.header_bytes} bytes "
-                            "(limit header_bytes)"
-                        )
-            if not plain or limits.name_bytes < 512:  # a plain header's names fit in 512
-                _check_member(member, limits)
-            kind = member.type
+            member = header_member(reader, blocks, size - len(blocks))
+            if reader.pax_headers and len(reader.pax_headers) != global_size:
+                global_size = _check_globals(reader.pax_headers, limits)
+            _check_member(member, limits)
+            kind, name = member.type, member.name
+            path = _path(name)
             sha = None
-            name = member.name
-            clean = plain and _clean(name)
-            path = "/" + name if clean else normalize_path(name)
-            if member.isreg():
-                if kind not in _CONTENT or payload != member.size:
+            if member.has_data:
+                if kind not in _CONTENT or member.sparse is not None or payload != member.size:
                     raise NotInPlace(f"{path}: a member this reader does not take (sparse?)")
                 _once(written, path)
-                if tap is not None and tap.wants(path, member.size):
+                if tap is not None and tap.wants(path, payload):
                     asked.add(path)
-                    rel = name.encode() if clean else relative(name)
-                    data = tree.read(rel, member.size) if payload else b""
+                    rel = name if _clean(name) else relative(name)
+                    data = tree.read(rel, payload) if payload else b""
                     sha = hashlib.sha256(data).hexdigest()
                     tap.take(path, data)
                     taken.add(path)
                 elif payload:
-                    rel = name.encode() if clean else relative(name)
-                    sha = tree.digest(rel, member.size, cancel)
+                    rel = name if _clean(name) else relative(name)
+                    sha = tree.digest(rel, payload, cancel)
                     if regular is not None:
                         regular.append((len(records), rel))
                 else:
                     sha = EMPTY_SHA256
                     if regular is not None:
                         regular.append((len(records), b""))
-                content += member.size
-            elif kind not in tarfile.SUPPORTED_TYPES or payload:
+                content += payload
+                digests[path] = sha
+            elif payload:
                 raise NotInPlace(f"{path}: a member of type {kind!r} with {payload} bytes")
             else:
-                if kind == tarfile.LNKTYPE:
-                    sha = digests.get(normalize_path(member.linkname))
+                if kind == b"1":
+                    sha = digests.get(_path(member.linkname))
+                    if sha is not None:
+                        digests[path] = sha
                 _once(written, path)
             size += payload
             pad = _pad(payload)
-            record = _plain_record(member, path, sha) if plain else record_of(member, sha)
-            if sha is not None:
-                digests[record.path] = sha
-            records.append(record)
+            records.append(record_of(member, sha, path, ints))
     except Refused as err:
         raise ArchiveError(where, f"refused: {err}") from None
     except NotInPlace as err:
@@ -392,24 +273,6 @@ def index_in_place(
         failed.asked, failed.taken = frozenset(asked), frozenset(taken)
         raise failed from None
     return LayerIndex(diff_id=diff_id, size=size, records=records, content_bytes=content)
-
-
-def _plain_record(h: _Header, path: str, sha: str | None) -> FileRecord:
-    """:func:`~reprokit.read.layers.record_of` for a plain header (no PAX records, octal
-    numbers that are never out of range), without its checks."""
-    kind = _KINDS[h.type]
-    linkname = None
-    if kind == "symlink":
-        linkname = h.linkname.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    elif kind == "hardlink":
-        linkname = normalize_path(h.linkname)
-    base = path.rpartition("/")[2]
-    if base.startswith(WHITEOUT_PREFIX):
-        kind = "opaque" if base == OPAQUE_MARKER else "whiteout"
-    device = (h.devmajor, h.devminor) if kind in ("char", "block") else None
-    size = h.size if kind == "file" else 0
-    mode = h.mode & 0o7777
-    return FileRecord(path, kind, mode, h.uid, h.gid, size, h.mtime, sha, linkname, (), device)
 
 
 def _once(written: set[str], path: str) -> None:

@@ -136,7 +136,13 @@ def _header(hdr: bytes) -> tuple | None:
     usual = _USUAL.match(hdr)
     if usual is not None:
         numbers = usual.groups()
-        mode, uid, gid, size, mtime, chksum = map(int, numbers[:6], _OCTAL)
+        size, chksum = int(numbers[3], 8), int(numbers[5], 8)
+        get = _NUMBERS.get
+        mode, uid, gid, mtime = get(numbers[0]), get(numbers[1]), get(numbers[2]), get(numbers[4])
+        if mode is None or uid is None or gid is None or mtime is None:
+            mode, uid, gid, mtime = map(
+                _remembered, (numbers[0], numbers[1], numbers[2], numbers[4])
+            )
         devmajor, devminor = (0, 0) if numbers[6] is None else map(int, numbers[6:], _OCTAL)
     else:
         try:
@@ -150,7 +156,14 @@ def _header(hdr: bytes) -> tuple | None:
             devminor = _number(hdr[337:345])
         except ValueError:
             return None
-    if chksum != 256 + _byte_sum(hdr) - sum(hdr[148:156]):
+    # the unsigned sum, the checksum field counted as spaces: 256 + each piece's _byte_sum
+    if (
+        chksum
+        != (_adler(hdr[:148]) & 0xFFFF)
+        + (_adler(hdr[156:412]) & 0xFFFF)
+        + (_adler(hdr[412:512]) & 0xFFFF)
+        + 253
+    ):
         return None  # tarfile also accepts a signed-char sum, or this is the end
     kind = hdr[156:157]
     if kind == b"S":
@@ -175,16 +188,30 @@ def _header(hdr: bytes) -> tuple | None:
     return kind, name, link, mode, uid, gid, size, mtime, devmajor, devminor
 
 
-def _byte_sum(hdr: bytes) -> int:
-    """The sum of a header's bytes (what its checksum counts). A header is mostly NUL: with at
-    most 256 other bytes the sum is below 65521, so it is adler32's low half, less one.
+def _byte_sum(data: bytes) -> int:
+    """The sum of at most 256 bytes: below adler32's modulus (65521), so its low half, less
+    one. :func:`_header` sums a header in three such pieces, inline.
 
-    >>> _byte_sum(bytes(range(256)) + bytes(256)) == sum(range(256))
+    >>> block = bytes(range(256)) * 2
+    >>> 256 + _byte_sum(block[:148]) + _byte_sum(block[156:412]) + _byte_sum(block[412:]) == (
+    ...     256 + sum(block) - sum(block[148:156]))
     True
     """
-    if hdr.count(0) >= len(hdr) - 256:
-        return (zlib.adler32(hdr) & 0xFFFF) - 1
-    return sum(hdr)
+    return (zlib.adler32(data) & 0xFFFF) - 1
+
+
+_adler = zlib.adler32
+#: Octal numbers of headers seen (modes, ids and times recur), bounded.
+_NUMBERS: dict[bytes, int] = {}
+
+
+def _remembered(field: bytes) -> int:
+    value = _NUMBERS.get(field)
+    if value is None:
+        value = int(field, 8)
+        if len(_NUMBERS) < 65536:
+            _NUMBERS[field] = value
+    return value
 
 
 def _pax_records(data: bytes) -> dict[str, str] | None:
@@ -405,6 +432,27 @@ class TarReader:
         member = None if self.pax_headers else self._plain()
         return member if member is not None else self._by_tarfile()
 
+    def member_of(self, blocks: bytes, offset: int) -> tuple[Member | None, int]:
+        """The member whose header blocks (its extended headers, then its header) are
+        ``blocks``, found at byte ``offset`` of a tar this reader is not given whole (the
+        engine's tar-split record keeps a layer's headers apart from its contents): parsed
+        exactly as :meth:`next` parses them in a stream, global PAX records carried over from
+        the last call. Also how many bytes of ``blocks`` the headers took. Errors as
+        :meth:`next`; None at what the stream reader takes for the end of the archive.
+
+        >>> import io, tarfile
+        >>> block = tarfile.TarInfo("etc/motd").tobuf()
+        >>> member, used = TarReader(io.BytesIO(), Limits()).member_of(block, 1024)
+        >>> member.name, used
+        (b'etc/motd', 512)
+        """
+        self._buf, self._pos, self._base = blocks, 0, offset  # (_view: no content is read)
+        self._eof, self._error, self.offset = True, None, offset
+        member = None if self.pax_headers else self._plain()  # as next, nothing to skip
+        if member is None:
+            member = self._by_tarfile()
+        return member, self.tell() - offset
+
     def _plain(self) -> Member | None:
         """The next member when its headers are all plain, PAX or GNU long names; else None
         (nothing consumed)."""
@@ -434,7 +482,9 @@ class TarReader:
             at += BLOCK + length
         kind, name, link, mode, uid, gid, size, mtime, devmajor, devminor = fields
         pax = None
-        for ext, data in reversed(extended):  # tarfile applies the innermost first
+        for ext, data in (
+            reversed(extended) if extended else ()
+        ):  # tarfile applies the innermost first
             if ext == b"x":
                 records = _pax_records(data)
                 if records is None:
@@ -463,7 +513,7 @@ class TarReader:
                 if kind == b"5" and name.endswith(b"/"):
                     name = name[:-1]
         self._pos += at + BLOCK
-        self.offset = self.tell()
+        self.offset = self._base + self._pos
         if kind in _DATA_TYPES:
             self.offset += _block(size)
         return Member(kind, name, link, mode, uid, gid, size, mtime, devmajor, devminor, pax)
