@@ -385,7 +385,8 @@ def fix(
                 rounds_done.append(Round(number, edits))
                 break
             current = check(ctx, dockerfile=str(out.resolve()), **check_options)
-            rounds_done.append(Round(number, edits, current.verdict, current.reason))
+            kept = list(current.kept_images)
+            rounds_done.append(Round(number, edits, current.verdict, current.reason, kept))
             after = current
             if current.meets(require):
                 break

@@ -54,19 +54,25 @@ class Round:
     edits: list[Edit]
     verdict: str | None = None
     reason: str = ""
+    #: the images the rebuild kept (``keep_images``), removed by no one else
+    kept_images: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "round": self.number,
             "edits": [e.to_dict() for e in self.edits],
             "verdict": self.verdict,
             "reason": self.reason,
         }
+        if self.kept_images:
+            out["kept_images"] = list(self.kept_images)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Round:
         edits = [Edit.from_dict(e) for e in data.get("edits") or []]
-        return cls(int(data["round"]), edits, data.get("verdict"), data.get("reason") or "")
+        kept = [str(k) for k in data.get("kept_images") or []]
+        return cls(int(data["round"]), edits, data.get("verdict"), data.get("reason") or "", kept)
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,14 @@ class FixResult(Reported):
     def patch(self) -> str:
         """The change as a unified diff (empty when nothing was changed)."""
         return unified(self.original, self.patched, (self.source or self.dockerfile).name)
+
+    @property
+    def kept_images(self) -> list[str]:
+        """Every image the checks of this fix kept (``keep_images``): before, each round's
+        rebuild, after; for the caller to remove."""
+        rounds = [k for r in self.round_records for k in r.kept_images]
+        after = self.after.kept_images if self.after else []
+        return list(dict.fromkeys([*self.before.kept_images, *rounds, *after]))
 
     @property
     def ok(self) -> bool:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import progress
 from ..errors import ArchiveError, Cancelled
 from ..read.jsondoc import load_json
 from ..read.layer_tree import LayerTree, NotInPlace
@@ -225,20 +226,23 @@ def read_layers(
                 continue
             tap = tap_for(layer.diff_id) if tap_for else None
             name = _name(where, i, layer)
-            try:
-                tree = LayerTree(layer.diff)
+            # the layer's bytes, as the export shows them (a fallback counts none)
+            with progress.bar(progress.label(f"{where} layer {i}")) as bar:
                 try:
-                    if child is not None:
-                        index = _answer(child.next(), layer, tree, tap, cancel)
-                    else:
-                        index = index_in_place(
-                            layer.split, tree, layer.diff_id, name, cancel, tap, max_entries=left
-                        )
-                finally:
-                    tree.close()
-            except NotInPlace as err:
-                log.info("%s: read from the export instead: %s", name, err)
-                return out, i, _resume(tap_for, layer.diff_id, tap, err)
+                    tree = LayerTree(layer.diff)
+                    try:
+                        if child is not None:
+                            index = _answer(child.next(), layer, tree, tap, cancel)
+                        else:
+                            index = index_in_place(
+                                layer.split, tree, layer.diff_id, name, cancel, tap, left
+                            )
+                    finally:
+                        tree.close()
+                except NotInPlace as err:
+                    log.info("%s: read from the export instead: %s", name, err)
+                    return out, i, _resume(tap_for, layer.diff_id, tap, err)
+                bar.update(index.size)
             left -= len(index.records)
             done[layer.diff_id] = index
             out.append(index)
