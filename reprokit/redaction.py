@@ -321,6 +321,10 @@ def shown(result: T, show: bool | None = None) -> T:
     document (every presenter, DataFrame and embedded JSON then works on redacted data)."""
     if show or (show is None and showing(result)) or getattr(result, "_redacted", False):
         return result
+    known = len(_known.secrets)
+    cached = getattr(result, "_shown_copy", None)
+    if cached is not None and cached[0] == known:  # results are frozen: one copy serves all
+        return cached[1]  # outputs until another secret is found
     if getattr(result, "kind", None) == "comparison":
         copy = _shown_comparison(result)
     else:
@@ -329,6 +333,7 @@ def shown(result: T, show: bool | None = None) -> T:
     for name, spec in getattr(result, "__dataclass_fields__", {}).items():
         if not spec.compare:  # held beside the document (a survey's target results, each
             object.__setattr__(copy, name, getattr(result, name))  # redacted when written)
+    object.__setattr__(result, "_shown_copy", (len(_known.secrets), copy))
     return copy
 
 
@@ -362,7 +367,13 @@ def _holds_secret(d: Any) -> bool:
         if rec is not None:
             texts.append(rec.linkname)
             texts.extend(v for _, v in rec.xattrs)
-    return any(type(s) is str and redact_string(s) != s for s in texts)
+    shown = [s for s in texts if type(s) is str and len(s) >= 8]  # shorter: never redacted
+    if not shown:
+        return False
+    joined = "\n".join(shown)  # one search over all of them rules out the common case
+    if not _MAYBE.search(joined) and not _known.may_hold(joined):
+        return False
+    return any(redact_string(s) != s for s in shown)
 
 
 def redact_line(text: str) -> str:

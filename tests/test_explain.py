@@ -509,3 +509,56 @@ def test_a_binary_differing_only_in_embedded_build_times_is_an_embedded_timestam
     assert by["/app/hello"].cause == "embedded-timestamp"
     assert "15:04:05 → 15:04:07" in by["/app/hello"].evidence
     assert by["/app/other"].cause == "unexplained"
+
+
+def _only_dates_by_masking_all(a: bytes, b: bytes) -> str | None:
+    """binary_only_dates before its prefilter: both contents masked whole (the reference)."""
+    from reprokit.explain import content as c
+
+    if a == b or len(a) != len(b) or c._BINARY_DATES.search(a) is None:
+        return None
+    if c._masked(a) != c._masked(b):
+        return None
+    differing = [
+        m for m in c._BINARY_DATES.finditer(a) if a[m.start() : m.end()] != b[m.start() : m.end()]
+    ]
+    if not differing:
+        return None
+    found = differing[0]
+    other = b[found.start() : found.end()].decode("ascii", "replace")
+    return (
+        f"binary; only embedded dates and times differ: {found.group().decode()} → {other} "
+        f"(byte {found.start()})"
+    )
+
+
+def test_binary_dates_prefilter_agrees_with_masking_everything():
+    import random
+
+    from reprokit.explain.content import binary_only_dates
+
+    rnd = random.Random(15)
+    dates = [b"Nov 29 2026", b"Dec  1 2025", b"15:04:05", b"2026-11-29", b"1999-01-01"]
+    note = b"\x04\x00\x00\x00\x14\x00\x00\x00\x03\x00\x00\x00GNU\x00"
+    with_evidence = 0
+    for _ in range(5000):
+        parts = []
+        for _ in range(rnd.randint(1, 8)):
+            k = rnd.random()
+            if k < 0.4:
+                parts.append(rnd.randbytes(rnd.randint(0, 200)))
+            elif k < 0.7:
+                parts.append(rnd.choice(dates))
+            elif k < 0.8:
+                parts.append(note + rnd.randbytes(20))
+            else:
+                parts.append(bytes(rnd.choice(b"0123456789:- ") for _ in range(rnd.randint(1, 20))))
+        a = b"".join(parts)
+        b = bytearray(a)
+        for _ in range(rnd.randint(1, 3)):
+            if b:
+                b[rnd.randrange(len(b))] = rnd.choice(b"0123456789x\x00")
+        expected = _only_dates_by_masking_all(a, bytes(b))
+        assert binary_only_dates(a, bytes(b)) == expected, (a, bytes(b))
+        with_evidence += expected is not None
+    assert with_evidence > 50  # the cases that matter are among them

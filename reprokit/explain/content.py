@@ -178,6 +178,10 @@ _BINARY_DATES = re.compile(
 _BUILD_ID = re.compile(rb"(\x04\x00\x00\x00\x14\x00\x00\x00\x03\x00\x00\x00GNU\x00).{20}", re.S)
 
 
+#: bytes around the first difference searched for a mask (longer than any masked match)
+_NEAR = 64
+
+
 def _masked(data: bytes) -> bytes:
     """``data`` with embedded dates, times and GNU build ids masked (lengths kept apart)."""
     return _BUILD_ID.sub(lambda m: m.group(1) + bytes(20), _BINARY_DATES.sub(b"#", data))
@@ -193,8 +197,15 @@ def binary_only_dates(a: bytes, b: bytes) -> str | None:
     >>> binary_only_dates(b"\\x00ab 15:04:05", b"\\x00ac 15:04:09") is None
     True
     """
-    if a == b or len(a) != len(b) or _BINARY_DATES.search(a) is None:
-        return None  # (without a date in A, no date of A differs)
+    if a == b or len(a) != len(b):
+        return None
+    # the masks can only make a and b equal if one covers (or touches) their first differing
+    # byte: without a date or build id near it, in either, they differ elsewhere (random or
+    # compiled bytes are rejected here without scanning them whole)
+    first = first_difference(a, b)
+    lo, hi = max(0, first - _NEAR), first + _NEAR
+    if not any(p.search(x, lo, hi) for p in (_BINARY_DATES, _BUILD_ID) for x in (a, b)):
+        return None
     masked_a, masked_b = _masked(a), _masked(b)
     if masked_a != masked_b:
         return None
