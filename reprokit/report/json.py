@@ -109,50 +109,45 @@ def chunks(result: Result, compact: bool = True) -> Iterator[str]:
     """The report as JSON text in pieces, so that writing a report of 100,000 differences
     never holds its text whole in memory: ``reprokit/v2`` with one column per line, or
     ``reprokit/v1`` (not ``compact``) with one file difference per line."""
-    if compact:
-        yield from _compact_chunks(result)
-        return
     header = _header(result)
+    if compact:
+        header["schema"] = COMPACT_SCHEMA
+    streamed = _columns if compact else _entries
     yield "{"
     for n, (key, value) in enumerate(header.items()):
         yield ("\n" if n == 0 else ",\n") + f"  {json.dumps(key)}: "
         if key in _STREAMED:
-            diffs = result.file_records if key == "files" else result.merged_records
-            if not diffs:
-                yield "[]"
-                continue
-            yield "["
-            for i, diff in enumerate(diffs):
-                yield ("\n    " if i == 0 else ",\n    ") + _dumps(diff.to_dict())
-            yield "\n  ]"
+            yield from streamed(result, key)
         else:
             yield _dumps(value, indent=2).replace("\n", "\n  ")
     yield "\n}\n"
 
 
-def _compact_chunks(result: Result) -> Iterator[str]:
-    """``reprokit/v2`` text, one column per line, each column built just before it is written."""
+def _entries(result: Result, key: str) -> Iterator[str]:
+    """A ``reprokit/v1`` list of differences (``files`` or ``merged``), one per line."""
+    diffs = result.file_records if key == "files" else result.merged_records
+    if not diffs:
+        yield "[]"
+        return
+    yield "["
+    for i, diff in enumerate(diffs):
+        yield ("\n    " if i == 0 else ",\n    ") + _dumps(diff.to_dict())
+    yield "\n  ]"
+
+
+def _columns(result: Result, key: str) -> Iterator[str]:
+    """A ``reprokit/v2`` table (``files`` or ``merged``), one column per line, each column
+    built just before it is written."""
     from .compact import table_items
 
-    header = _header(result)
-    header["schema"] = COMPACT_SCHEMA
+    items = (
+        table_items(result.file_records) if key == "files" else iter(_merged_table(result).items())
+    )
     yield "{"
-    for n, (key, value) in enumerate(header.items()):
-        yield ("\n" if n == 0 else ",\n") + f"  {json.dumps(key)}: "
-        if key in _STREAMED:
-            items = (
-                table_items(result.file_records)
-                if key == "files"
-                else iter(_merged_table(result).items())
-            )
-            yield "{"
-            for i, (name, column) in enumerate(items):
-                yield ("\n    " if i == 0 else ",\n    ") + f"{json.dumps(name)}: "
-                yield _dumps(column, separators=(",", ":"))
-            yield "\n  }"
-        else:
-            yield _dumps(value, indent=2).replace("\n", "\n  ")
-    yield "\n}\n"
+    for i, (name, column) in enumerate(items):
+        yield ("\n    " if i == 0 else ",\n    ") + f"{json.dumps(name)}: "
+        yield _dumps(column, separators=(",", ":"))
+    yield "\n  }"
 
 
 def finite(data: Any) -> Any:

@@ -241,13 +241,18 @@ class Appliance:
         first = errors[0] if errors else "guestfish ended"
         return DiskError(f"libguestfs: {command.split()[0]}: {first.replace('*stdin*:', '')}")
 
-    def tar_out(self, directory: str, where: str, tap=None, cancel=None) -> LayerIndex:
-        """Stream ``directory`` of the mounted filesystem through a FIFO into the reader."""
+    def _fifo(self, name: str) -> str:
+        """A fresh FIFO ``name`` in the session's private directory."""
         assert self._tmp is not None
-        fifo = os.path.join(self._tmp, "tar")
+        fifo = os.path.join(self._tmp, name)
         if os.path.exists(fifo):
             os.unlink(fifo)
         os.mkfifo(fifo, 0o600)
+        return fifo
+
+    def tar_out(self, directory: str, where: str, tap=None, cancel=None) -> LayerIndex:
+        """Stream ``directory`` of the mounted filesystem through a FIFO into the reader."""
+        fifo = self._fifo("tar")
         result: list[LayerIndex] = []
         failure: list[BaseException] = []
 
@@ -274,11 +279,7 @@ class Appliance:
     def tar_chunks(self, directory: str) -> Iterator[bytes]:
         """``directory`` of what is mounted, as one tar stream (through a FIFO), chunk by
         chunk; a failure of ``tar-out`` raises when the chunks run out."""
-        assert self._tmp is not None
-        fifo = os.path.join(self._tmp, "export")
-        if os.path.exists(fifo):
-            os.unlink(fifo)
-        os.mkfifo(fifo, 0o600)
+        fifo = self._fifo("export")
         failure: list[BaseException] = []
 
         def write() -> None:
