@@ -6,6 +6,7 @@ Wall times are printed (``pytest -s``) and kept in artifacts/fleet-times.json.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -160,7 +161,12 @@ def cluster(second_engine):
             yield client, main, second_engine
         finally:
             client.close()
-            cluster.close()
+            # distributed's worker-status watcher can race a worker that died and was restarted
+            # at once (SpecCluster._update_worker_status looks up an address the scheduler already
+            # dropped); it re-raises when close() awaits it, after workers and scheduler closed.
+            with contextlib.suppress(KeyError):
+                cluster.close()
+            assert not cluster.workers, "the cluster left workers running"
 
 
 def test_survey_on_two_workers_with_their_own_engines(fleet, cluster, local, capsys):
