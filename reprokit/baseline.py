@@ -21,7 +21,6 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,7 +28,7 @@ from .errors import ReportError, UsageError
 from .globs import matches
 from .packages.model import Inventory
 from .packages.reader import inventory_of, read_image
-from .protocol import Reported
+from .protocol import Reported, shown_frame
 from .records import FileRecord, with_linkname
 from .sources.image import Source
 from .sources.refs import as_source
@@ -176,7 +175,7 @@ class ReplayResult(Reported):
         """True when every fact of the spec holds on the image."""
         return not self.mismatch_records
 
-    @cached_property
+    @shown_frame
     def mismatches(self) -> pd.DataFrame:
         """One row per fact that differs: ``fact, expected, actual``."""
         from .frames import frame

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -35,7 +34,7 @@ from .explain.steps import (
     writes,
 )
 from .patching import unified
-from .protocol import Reported
+from .protocol import Reported, shown_frame
 from .result import SCHEMA, Result
 from .version import __version__
 
@@ -146,7 +145,7 @@ class FixResult(Reported):
             return bool(self.patch) and not self.unfixed_records
         return self.after is not None and self.after.meets(self.require)
 
-    @cached_property
+    @shown_frame
     def rounds(self) -> pd.DataFrame:
         """One row per round: ``round, edits, verdict, reason`` (edits described; ``verdict`` a
         category)."""
@@ -163,7 +162,7 @@ class FixResult(Reported):
         ]
         return frame(rows, ROUND_COLUMNS, categories=["verdict"], ints=["round"])
 
-    @cached_property
+    @shown_frame
     def unfixed(self) -> pd.DataFrame:
         """One row per cause no edit fixed: ``line, instruction, cause, count, why`` (``cause``
         a category)."""

@@ -22,14 +22,55 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 #: every kind of result, in the order the documentation lists them
 KINDS = (
     "comparison", "parity", "audit", "drift", "inventory", "replay", "images", "survey", "history",
     "fix",
 )  # fmt: skip
+
+
+F = TypeVar("F")
+
+
+class shown_frame(Generic[F]):
+    """A result's table (a DataFrame), built once from what its outputs may show: from the
+    result's redacted copy unless secrets are shown (:meth:`Reported.revealing`), so a table
+    displayed in a notebook hides secrets like every other output. Records and fields stay
+    raw.
+
+    >>> class R(Reported):
+    ...     kind, builds = "replay", 0
+    ...     def _shown(self, show=None):
+    ...         return self
+    ...     @shown_frame
+    ...     def table(self):
+    ...         self.builds += 1
+    ...         return [self.builds]
+    >>> r = R()
+    >>> r.table, r.table
+    ([1], [1])
+    """
+
+    def __init__(self, build: Callable[[Any], F]) -> None:
+        self.build = build
+        self.__doc__ = build.__doc__
+        self.key = f"_frame_{build.__name__}"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = f"_frame_{name}"
+
+    def __get__(self, instance: Any, owner: type | None = None) -> F:
+        if instance is None:
+            return self  # type: ignore[return-value]
+        source = instance._shown()
+        cache = source.__dict__  # results are frozen dataclasses: cache beside their fields
+        if self.key not in cache:
+            cache[self.key] = self.build(source)
+        return cache[self.key]
 
 
 class Reported:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -31,7 +30,7 @@ from .model import (
     RunComparison,
     StepExplanation,
 )
-from .protocol import Reported
+from .protocol import Reported, shown_frame
 from .records import FileRecord
 
 if TYPE_CHECKING:  # pandas is imported when a DataFrame is first asked for (CLI start-up)
@@ -150,7 +149,7 @@ class Result(Reported):
             "config_differing": len(self.config_records),
         }
 
-    @cached_property
+    @shown_frame
     def layers(self) -> pd.DataFrame:
         """One row per layer index (columns: :data:`LAYER_COLUMNS`)."""
         import pandas as pd
@@ -162,7 +161,7 @@ class Result(Reported):
             rows.append({k: v for k, v in row.items() if k in LAYER_COLUMNS})
         return pd.DataFrame(rows, columns=LAYER_COLUMNS)
 
-    @cached_property
+    @shown_frame
     def steps(self) -> pd.DataFrame:
         """One row per differing layer: its step, causes and fix (:data:`STEP_COLUMNS`)."""
         import pandas as pd
@@ -177,18 +176,18 @@ class Result(Reported):
         frame = pd.DataFrame(rows, columns=STEP_COLUMNS)
         return frame.astype({"dockerfile_line": "Int64"})
 
-    @cached_property
+    @shown_frame
     def packages(self) -> pd.DataFrame:
         """One row per differing package: ``manager, name, change, a, b`` (versions)."""
         rows = [p.to_dict() for p in self.package_records]
         return frames.frame(rows, PACKAGE_COLUMNS, categories=["manager", "change"])
 
-    @cached_property
+    @shown_frame
     def parity(self) -> pd.DataFrame:
         """One row per parity check run on both images (columns: :data:`PARITY_COLUMNS`)."""
         return parity_frame(self.parity_records)
 
-    @cached_property
+    @shown_frame
     def config(self) -> pd.DataFrame:
         """One row per differing config field: ``field, change, a, b``."""
         import pandas as pd
@@ -197,12 +196,12 @@ class Result(Reported):
         frame["evidence"] = frame["evidence"].map(one_line, na_action="ignore")
         return frame.astype({"change": "category", "cause": "category"})
 
-    @cached_property
+    @shown_frame
     def files(self) -> pd.DataFrame:
         """One row per per-layer file difference (columns: :data:`FILE_COLUMNS`)."""
         return _files_frame(self.file_records, FILE_COLUMNS)
 
-    @cached_property
+    @shown_frame
     def merged(self) -> pd.DataFrame:
         """One row per difference of the final filesystems (:data:`FILE_COLUMNS` minus layer)."""
         return _files_frame(self.merged_records, FILE_COLUMNS[1:])

@@ -267,3 +267,35 @@ def test_secrets_in_crafted_archives_appear_in_no_output(tmp_path: Path):
     assert not leaks(text, planted), leaks(text, planted)[:5]
     shown = run_cli("inventory", ra, "--show-secrets", "--json", str(tmp_path / "inv.json"))
     assert shown.returncode == 0 and sa["github"] in (tmp_path / "inv.json").read_text()
+
+
+def tables(result) -> dict[str, str]:
+    """Every DataFrame of ``result`` (its :class:`~reprokit.protocol.shown_frame` properties),
+    as the notebook would display it."""
+    from reprokit.protocol import shown_frame
+
+    names = [
+        n for k in type(result).__mro__ for n, v in vars(k).items() if isinstance(v, shown_frame)
+    ]
+    return {n: getattr(result, n).to_html() + getattr(result, n).to_string() for n in names}
+
+
+def test_dataframes_in_a_notebook_hide_secrets_unless_revealed(tmp_path: Path):
+    import reprokit
+
+    sa, sb = plant(), plant()
+    planted = list(sa.values()) + list(sb.values())
+    ra = f"docker-archive:{crafted(tmp_path / 'a.tar', sa)}"
+    rb = f"docker-archive:{crafted(tmp_path / 'b.tar', sb)}"
+    results = [reprokit.compare(ra, rb), reprokit.audit(ra), reprokit.inventory(ra)]
+    for result in results:
+        shown = tables(result)
+        assert shown, result.kind
+        assert not leaks("".join(shown.values()), planted), (result.kind, sorted(shown))
+    comparison = results[0]
+    assert "[redacted: " in comparison.config.to_string()
+    revealed = tables(comparison.revealing())
+    assert sa["env"] in revealed["config"] and sb["env"] in revealed["config"]
+    assert sa["dotenv"] in revealed["files"] + revealed["merged"]
+    hidden = tables(comparison.revealing(False))  # hidden again: no table cached revealed
+    assert not leaks("".join(hidden.values()), planted)

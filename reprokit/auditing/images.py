@@ -13,11 +13,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ReportError
-from ..protocol import Reported
+from ..protocol import Reported, shown_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,7 +83,7 @@ class ImagesResult(Reported):
         """A listing passes always."""
         return True
 
-    @cached_property
+    @shown_frame
     def images(self) -> pd.DataFrame:
         """One row per image (columns: :data:`IMAGE_COLUMNS`), newest first."""
         from ..frames import frame

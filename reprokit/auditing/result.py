@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ReportError, UsageError
-from ..protocol import Reported
+from ..protocol import Reported, shown_frame
 from ..version import __version__
 from .model import DriftEntry, Finding
 from .rules import SEVERITIES, at_least
@@ -89,7 +88,7 @@ class AuditResult(Reported):
             out["drifted_failing"] = sum(1 for d in self.drift_records if d.counts)
         return out
 
-    @cached_property
+    @shown_frame
     def findings(self) -> pd.DataFrame:
         """One row per finding (columns: :data:`FINDING_COLUMNS`)."""
         from ..frames import frame
@@ -101,7 +100,7 @@ class AuditResult(Reported):
             ints=["layer", "removed_in"],
         )
 
-    @cached_property
+    @shown_frame
     def drift(self) -> pd.DataFrame:
         """One row per drifted path or config field (columns: :data:`DRIFT_COLUMNS`)."""
         from ..frames import frame

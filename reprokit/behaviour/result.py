@@ -11,12 +11,11 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ReportError
 from ..model import ParityEntry
-from ..protocol import Reported
+from ..protocol import Reported, shown_frame
 from ..result import PARITY_COLUMNS, parity_frame
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ class ParityResult(Reported):
             "errors": len(self.errors),
         }
 
-    @cached_property
+    @shown_frame
     def parity(self) -> pd.DataFrame:
         """One row per check: ``test, a, b, same, status_a, status_b``."""
         return parity_frame(self.parity_records)

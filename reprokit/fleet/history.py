@@ -30,12 +30,11 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ReportError, UsageError
-from ..protocol import Reported
+from ..protocol import Reported, shown_frame
 from ..report import fleet as _presenters  # noqa: F401  (registers the history presenter)
 
 if TYPE_CHECKING:
@@ -333,7 +332,7 @@ class HistoryResult(Reported):
     def runs(self) -> int:
         return len({e["run_id"] for e in self.timeline_records})
 
-    @cached_property
+    @shown_frame
     def timeline(self) -> pd.DataFrame:
         from ..frames import frame
 
@@ -344,7 +343,7 @@ class HistoryResult(Reported):
             categories=["kind", "verdict", "require", "builder"],
         )
 
-    @cached_property
+    @shown_frame
     def status(self) -> pd.DataFrame:
         from ..frames import frame
 
@@ -355,7 +354,7 @@ class HistoryResult(Reported):
             categories=["latest"],
         )
 
-    @cached_property
+    @shown_frame
     def flaky(self) -> pd.DataFrame:
         from ..frames import frame
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ReportError
 from ..model import flat_from_dict, flat_to_dict
-from ..protocol import Reported
+from ..protocol import Reported, shown_frame
 from ..report import fleet as _presenters  # noqa: F401  (registers the survey presenter)
 
 if TYPE_CHECKING:
@@ -141,7 +140,7 @@ class SurveyResult(Reported):
             total.update(r.causes)
         return [c for c, _ in total.most_common()]
 
-    @cached_property
+    @shown_frame
     def targets(self) -> pd.DataFrame:
         """One row per target (:data:`TARGET_COLUMNS`, then ``cause:NAME`` counts)."""
         from ..frames import frame

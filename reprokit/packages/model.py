@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ReportError
-from ..protocol import Reported
+from ..protocol import Reported, shown_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -83,7 +82,7 @@ class Inventory(Reported):
             counts[p.manager] = counts.get(p.manager, 0) + 1
         return counts
 
-    @cached_property
+    @shown_frame
     def packages(self) -> pd.DataFrame:
         """One row per package: ``manager, name, version, arch``."""
         from ..frames import frame
@@ -91,14 +90,14 @@ class Inventory(Reported):
         rows = [p.to_dict() for p in self.package_records]
         return frame(rows, PACKAGE_COLUMNS, categories=["manager", "arch"])
 
-    @cached_property
+    @shown_frame
     def users(self) -> pd.DataFrame:
         """One row per user of /etc/passwd: :data:`USER_COLUMNS`."""
         from ..frames import frame
 
         return frame(self.user_records, USER_COLUMNS)
 
-    @cached_property
+    @shown_frame
     def groups(self) -> pd.DataFrame:
         """One row per group of /etc/group: :data:`GROUP_COLUMNS` (``members`` as
         ``a, b``)."""
