@@ -253,6 +253,27 @@ def test_causes_do_not_depend_on_budgets_or_identical_files(tmp_path: Path):
     assert result.explained is True
 
 
+def test_which_files_are_examined_follows_paths_not_the_order_of_the_tars(tmp_path: Path):
+    """Past the budgets, the examined files are the first by path, whatever order either tar
+    holds them in: four orders of the same two images give the same causes and evidence."""
+    names = [f"app/f{i:02}" for i in range(24)]
+    a = {n: tc.file(n, f"built 2026-01-01 {n}\n".encode()) for n in names}
+    b = {n: tc.file(n, f"built 2026-01-02 {n}\n".encode()) for n in names}
+    size = 2 * len("built 2026-01-01 app/f00\n")
+    settings = Settings(evidence_bytes=10 * size, evidence_files=4)
+    seen = []
+    for k, (oa, ob) in enumerate([(1, 1), (1, -1), (-1, 1), (-1, -1)]):
+        (tmp_path / str(k)).mkdir()
+        members_a, members_b = [a[n] for n in names[::oa]], [b[n] for n in names[::ob]]
+        _, by = explain(tmp_path / str(k), members_a, members_b, config=settings)
+        seen.append({p: (d.cause, d.evidence) for p, d in by.items()})
+    assert all(s == seen[0] for s in seen[1:])
+    causes = {p: cause for p, (cause, _) in seen[0].items()}
+    assert [causes[f"/{n}"] for n in names] == ["embedded-timestamp"] * 10 + ["unexamined"] * 14
+    evidence = [seen[0][f"/{n}"][1] or "" for n in names[:10]]
+    assert [e.startswith("@@ line 1 @@") for e in evidence] == [True] * 4 + [False] * 6
+
+
 def test_mtime_only_is_decided_before_any_path_rule(tmp_path: Path):
     a = [tc.file("var/log/app.log", b"", mtime=M0), tc.file("var/cache/debconf/config.dat", b"c")]
     b = [

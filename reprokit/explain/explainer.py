@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -35,7 +35,7 @@ from . import content as c
 from .causes import CAUSES, NOT_EXPLAINED
 from .classify import Classifier, Kind
 from .explanation import Explanation, Explanations
-from .facts import ContentFacts, is_package_db
+from .facts import LEAN, ContentFacts, is_package_db, leaned
 from .fixes import step_fix
 from .pairing import PACKAGE_DB_FACTOR, DiffPairing, LayerPairing, always_read
 from .rules import Rule, Subject
@@ -116,29 +116,30 @@ def _facts_and_leftovers(
     image_b: Image,
     settings: Settings,
     first_pass: LayerPairing | None,
-) -> tuple[dict[int, ContentFacts], list[Located]]:
-    """Facts per difference (by ``id``) from the first pass, and the differences still
-    wanting content (within what is left of the budgets), with the diff_id of the layer
-    holding each side."""
+) -> tuple[dict[int, ContentFacts], list[Located], set[int]]:
+    """Facts per difference (by ``id``) from the first pass, the differences still wanting
+    content, with the diff_id of the layer holding each side, and those of them to read lean
+    (without evidence text).
+
+    Which differences are examined is decided here, by path, never by the order the first pass
+    happened to read the tars in: ``.pyc`` files and package databases always; the others in
+    path order while the bytes of both sides fit ``evidence_bytes``, the first
+    ``evidence_files`` of them with evidence, the rest lean. First-pass facts outside that
+    choice are dropped (their difference is ``unexamined``), leaned when past the files budget;
+    what the choice lacks is read in the second pass. Two runs give the same causes."""
     first: dict[Hashable, ContentFacts] = first_pass.facts if first_pass else {}
-    read_already = first_pass.read_bytes if first_pass else 0
-    found: dict[int, ContentFacts] = {}
-    leftovers: list[Located] = []
+    wanting: list[tuple[FileDiff, ContentFacts | None, str | None, str | None]] = []
 
     def diff_id(image: Image, i: int | None) -> str | None:
         return image.diff_ids[i] if i is not None and i < len(image.diff_ids) else None
 
     per_layer = set()  # the per-layer differences wanting content, by path and records
-    counted = 0  # of them, those with facts that count against the files budget
     for d in diffs.files:
         if "content" not in d.fields or not _wants_content(d, settings) or d.layer is None:
             continue
         per_layer.add((d.path, id(d.a), id(d.b)))
-        if (facts := first.get((d.layer, d.path))) is not None:
-            found[id(d)] = facts
-            counted += not always_read(d.path)
-        else:
-            leftovers.append((d, diff_id(image_a, d.layer), diff_id(image_b, d.layer)))
+        facts = first.get((d.layer, d.path))
+        wanting.append((d, facts, diff_id(image_a, d.layer), diff_id(image_b, d.layer)))
     providers_a, providers_b = _Providers(image_a), _Providers(image_b)
     for d in diffs.merged:
         if "content" not in d.fields or (d.path, id(d.a), id(d.b)) in per_layer:
@@ -147,23 +148,32 @@ def _facts_and_leftovers(
             continue
         assert d.a is not None and d.b is not None
         ia, ib = providers_a.index_of(d.path, d.a), providers_b.index_of(d.path, d.b)
-        if ia == ib and (facts := first.get((ia, d.path))) is not None:
-            found[id(d)] = facts
-        else:
-            leftovers.append((d, diff_id(image_a, ia), diff_id(image_b, ib)))
-    # pycs and package databases whatever the budgets (their causes must not depend on
-    # them), then the others by path, within the budgets of files and bytes
-    kept = [item for item in leftovers if always_read(item[0].path)]
-    rest = sorted((i for i in leftovers if not always_read(i[0].path)), key=lambda i: i[0].path)
-    room_files = max(0, settings.evidence_files - counted)
-    total = read_already
-    for item in rest[:room_files]:
-        a, b = item[0].a, item[0].b
-        total += (a.size if a else 0) + (b.size if b else 0)
-        if total > settings.evidence_bytes:
-            break
-        kept.append(item)
-    return found, kept
+        facts = first.get((ia, d.path)) if ia == ib else None
+        wanting.append((d, facts, diff_id(image_a, ia), diff_id(image_b, ib)))
+    found: dict[int, ContentFacts] = {}
+    leftovers: list[Located] = []
+    lean: set[int] = set()
+    files = total = 0
+    for d, facts, da, db in sorted(wanting, key=_by_path):
+        if not always_read(d.path):
+            total += (d.a.size if d.a else 0) + (d.b.size if d.b else 0)
+            if total > settings.evidence_bytes:
+                continue  # unexamined: past the bytes budget, in path order
+            files += 1
+        thin = files > settings.evidence_files and not always_read(d.path)
+        if facts is not None:
+            found[id(d)] = leaned(facts) if thin else facts
+            if thin or facts.evidence != LEAN or always_read(d.path):
+                continue  # (lean facts within the files budget: read again for evidence)
+        leftovers.append((d, da, db))
+        if thin:
+            lean.add(id(d))
+    return found, leftovers, lean
+
+
+def _by_path(item: tuple[FileDiff, object, object, object]) -> tuple[str, int, int]:
+    d = item[0]
+    return d.path, d.layer is None, d.layer or 0
 
 
 class Reader(Protocol):
@@ -179,10 +189,12 @@ def _second_pass(
     sources: tuple[Source, Source],
     settings: Settings,
     also: Reader | None = None,
+    lean: Collection[int] = (),
 ) -> dict[Hashable, ContentFacts]:
     """One more concurrent pass over only the layers holding ``located`` differences (and
-    what ``also`` wants read in the same pass)."""
-    pairing = DiffPairing(located, settings.evidence_file_bytes, settings.patterns())
+    what ``also`` wants read in the same pass); those in ``lean`` (by ``id``) get facts
+    without evidence text."""
+    pairing = DiffPairing(located, settings.evidence_file_bytes, settings.patterns(), lean)
     readers: list[Reader] = [pairing] if located else []
     readers += [also] if also is not None else []
     if not readers:
@@ -222,9 +234,11 @@ def explain(
     settings = settings or Settings()
     by_diff: dict[int, ContentFacts] = {}
     if image_a is not None and image_b is not None:
-        by_diff, leftovers = _facts_and_leftovers(diffs, image_a, image_b, settings, first_pass)
+        by_diff, leftovers, lean = _facts_and_leftovers(
+            diffs, image_a, image_b, settings, first_pass
+        )
         if sources is not None:
-            second = _second_pass(leftovers, sources, settings, also)
+            second = _second_pass(leftovers, sources, settings, also, lean)
             by_diff.update({k: v for k, v in second.items() if isinstance(k, int)})
     file_rules = settings.file_rules()
     classify = Classifier(file_rules, settings.ignore)

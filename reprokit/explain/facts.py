@@ -53,6 +53,21 @@ def _versions_of(path: str, text: str) -> dict[str, str]:
 LEAN = "(evidence not kept: evidence budget reached)"
 
 
+def leaned(facts: ContentFacts) -> ContentFacts:
+    """``facts`` as :func:`content_facts` makes them ``lean``: the same findings, no evidence
+    text (a ``.pyc`` header's and package versions' evidence is short and stays).
+
+    >>> f = leaned(content_facts("/app/stamp", b"built 2026-01-01\\n", b"built 2026-01-02\\n"))
+    >>> f.sniffs["only-dates"] == f.evidence == LEAN
+    True
+    """
+    if facts.evidence == LEAN:
+        return facts
+    dates = facts.sniffs.get("only-dates")
+    sniffs = {**facts.sniffs, "only-dates": None if dates is None else LEAN}
+    return ContentFacts(sniffs, facts.found, LEAN)
+
+
 def content_facts(
     path: str, a: bytes, b: bytes, patterns: Iterable[re.Pattern[str]] = (), lean: bool = False
 ) -> ContentFacts:

@@ -86,10 +86,14 @@ class _Pairing:
             if not always_read(path):  # only differing contents count; pycs and dbs do not
                 with self.lock:
                     self.read_bytes += len(a) + len(b)
-            lean = len(self.facts) >= self.max_files
+            lean = self.lean(key)
             facts = content_facts(path, a, b, self.patterns, lean)
             with self.lock:
                 self.facts[key] = self._shared(facts) if lean else facts
+
+    def lean(self, key: Hashable) -> bool:
+        """Whether the facts of ``key`` keep no evidence text: past the files budget."""
+        return len(self.facts) >= self.max_files
 
     def _shared(self, facts: ContentFacts) -> ContentFacts:
         """One object for all lean facts that say the same (past the files budget, most say
@@ -207,13 +211,19 @@ class DiffPairing(_Pairing):
         located: Collection[tuple[FileDiff, str | None, str | None]],
         limit: int,
         patterns: Iterable[re.Pattern[str]] = (),
+        lean: Collection[int] = (),
     ):
         super().__init__(limit, patterns, max_files=len(located) + 1, max_bytes=1 << 62)
+        self.lean_ids = frozenset(lean)
         self.keys: dict[str, dict[tuple[str, str], int]] = {"a": {}, "b": {}}
         for d, da, db in located:
             if da is not None and db is not None:
                 self.keys["a"][(da, d.path)] = id(d)
                 self.keys["b"][(db, d.path)] = id(d)
+
+    def lean(self, key: Hashable) -> bool:
+        """Whether the facts of ``key`` (a difference's ``id``) keep no evidence text."""
+        return key in self.lean_ids
 
     def wanted(self, side: str) -> set[str]:
         """The diff_ids of the layers to read on ``side``."""
