@@ -260,18 +260,40 @@ def test_which_files_are_examined_follows_paths_not_the_order_of_the_tars(tmp_pa
     a = {n: tc.file(n, f"built 2026-01-01 {n}\n".encode()) for n in names}
     b = {n: tc.file(n, f"built 2026-01-02 {n}\n".encode()) for n in names}
     size = 2 * len("built 2026-01-01 app/f00\n")
-    settings = Settings(evidence_bytes=10 * size, evidence_files=4)
-    seen = []
-    for k, (oa, ob) in enumerate([(1, 1), (1, -1), (-1, 1), (-1, -1)]):
-        (tmp_path / str(k)).mkdir()
-        members_a, members_b = [a[n] for n in names[::oa]], [b[n] for n in names[::ob]]
-        _, by = explain(tmp_path / str(k), members_a, members_b, config=settings)
-        seen.append({p: (d.cause, d.evidence) for p, d in by.items()})
-    assert all(s == seen[0] for s in seen[1:])
-    causes = {p: cause for p, (cause, _) in seen[0].items()}
-    assert [causes[f"/{n}"] for n in names] == ["embedded-timestamp"] * 10 + ["unexamined"] * 14
-    evidence = [seen[0][f"/{n}"][1] or "" for n in names[:10]]
-    assert [e.startswith("@@ line 1 @@") for e in evidence] == [True] * 4 + [False] * 6
+    orders = [(1, 1), (1, -1), (-1, 1), (-1, -1)]
+    for examined in (10, 24):  # past the bytes budget, and within it (the first pass reads all)
+        settings = Settings(evidence_bytes=examined * size, evidence_files=4)
+        seen = []
+        for k, (oa, ob) in enumerate(orders):
+            (tmp_path / f"{examined}-{k}").mkdir()
+            members_a, members_b = [a[n] for n in names[::oa]], [b[n] for n in names[::ob]]
+            _, by = explain(tmp_path / f"{examined}-{k}", members_a, members_b, config=settings)
+            seen.append({p: (d.cause, d.evidence) for p, d in by.items()})
+        assert all(s == seen[0] for s in seen[1:])
+        causes = [seen[0][f"/{n}"][0] for n in names]
+        assert causes == ["embedded-timestamp"] * examined + ["unexamined"] * (24 - examined)
+        evidence = [seen[0][f"/{n}"][1] or "" for n in names[:examined]]
+        assert [e.startswith("@@ line 1 @@") for e in evidence] == [True] * 4 + [False] * (
+            examined - 4
+        )
+
+
+def test_the_first_pass_keeps_evidence_for_the_first_files_by_path():
+    """Read in reverse path order, the first pass still keeps evidence for the first files by
+    path (the explainer's choice), so it need not read them again."""
+    from reprokit.explain.facts import LEAN
+    from reprokit.explain.pairing import LayerPairing
+
+    names = [f"/app/f{i:02}" for i in range(10)]
+    for order in (names, names[::-1], names[1::2] + names[::2]):
+        pairing = LayerPairing(["sha256:a"], ["sha256:b"], limit=1024, max_files=3)
+        for n in order:
+            pairing.offer("a", (0, n), n, f"built 2026-01-01 {n}\n".encode())
+            pairing.offer("b", (0, n), n, f"built 2026-01-02 {n}\n".encode())
+        facts = pairing.finish()
+        assert len(facts) == 10
+        assert sorted(p for (_, p), f in facts.items() if f.evidence != LEAN) == names[:3]
+        assert all(f.sniffs["only-dates"] for f in facts.values())  # every cause still told
 
 
 def test_mtime_only_is_decided_before_any_path_rule(tmp_path: Path):

@@ -122,11 +122,13 @@ def _facts_and_leftovers(
     (without evidence text).
 
     Which differences are examined is decided here, by path, never by the order the first pass
-    happened to read the tars in: ``.pyc`` files and package databases always; the others in
-    path order while the bytes of both sides fit ``evidence_bytes``, the first
-    ``evidence_files`` of them with evidence, the rest lean. First-pass facts outside that
-    choice are dropped (their difference is ``unexamined``), leaned when past the files budget;
-    what the choice lacks is read in the second pass. Two runs give the same causes."""
+    happened to read the tars in: ``.pyc`` files and package databases always, the others in
+    path order while the bytes of both sides fit ``evidence_bytes``; the first
+    ``evidence_files`` examined by path keep evidence, the rest are lean. First-pass facts
+    outside that choice are dropped (their difference is ``unexamined``), leaned past the files
+    budget; what the choice lacks is read in the second pass (the first pass keeps evidence for
+    the same first files by path, so that is rare). Two runs give the same causes and evidence.
+    """
     first: dict[Hashable, ContentFacts] = first_pass.facts if first_pass else {}
     wanting: list[tuple[FileDiff, ContentFacts | None, str | None, str | None]] = []
 
@@ -153,17 +155,17 @@ def _facts_and_leftovers(
     found: dict[int, ContentFacts] = {}
     leftovers: list[Located] = []
     lean: set[int] = set()
-    files = total = 0
+    rank = total = 0
     for d, facts, da, db in sorted(wanting, key=_by_path):
         if not always_read(d.path):
             total += (d.a.size if d.a else 0) + (d.b.size if d.b else 0)
             if total > settings.evidence_bytes:
                 continue  # unexamined: past the bytes budget, in path order
-            files += 1
-        thin = files > settings.evidence_files and not always_read(d.path)
+        rank += 1
+        thin = rank > settings.evidence_files
         if facts is not None:
             found[id(d)] = leaned(facts) if thin else facts
-            if thin or facts.evidence != LEAN or always_read(d.path):
+            if thin or facts.evidence != LEAN:
                 continue  # (lean facts within the files budget: read again for evidence)
         leftovers.append((d, da, db))
         if thin:

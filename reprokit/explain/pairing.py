@@ -14,6 +14,7 @@ merged view takes from different layers) is read in a second, targeted pass
 
 from __future__ import annotations
 
+import heapq
 import re
 import threading
 from collections.abc import Callable, Collection, Hashable, Iterable
@@ -21,7 +22,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable
 from ..model import FileDiff
 from ..packages.parsers import Budget
 from ..read.layers import Tap, TapFor
-from .facts import LEAN, ContentFacts, content_facts, is_package_db
+from .facts import LEAN, ContentFacts, content_facts, is_package_db, leaned
 
 #: Package databases may be larger than the evidence limit by this factor.
 PACKAGE_DB_FACTOR = 64
@@ -86,14 +87,21 @@ class _Pairing:
             if not always_read(path):  # only differing contents count; pycs and dbs do not
                 with self.lock:
                     self.read_bytes += len(a) + len(b)
-            lean = self.lean(key)
-            facts = content_facts(path, a, b, self.patterns, lean)
             with self.lock:
-                self.facts[key] = self._shared(facts) if lean else facts
+                rich = self.rich(key, path)
+            facts = content_facts(path, a, b, self.patterns, not rich)
+            with self.lock:
+                if rich and not self.still_rich(key):  # (displaced while it was computed)
+                    facts = leaned(facts)
+                self.facts[key] = facts if rich and facts.evidence != LEAN else self._shared(facts)
 
-    def lean(self, key: Hashable) -> bool:
-        """Whether the facts of ``key`` keep no evidence text: past the files budget."""
-        return len(self.facts) >= self.max_files
+    def rich(self, key: Hashable, path: str) -> bool:
+        """Whether the facts of ``key`` keep evidence text (called under the lock)."""
+        return len(self.facts) < self.max_files
+
+    def still_rich(self, key: Hashable) -> bool:
+        """Whether ``key``, chosen to keep evidence, still is (called under the lock)."""
+        return True
 
     def _shared(self, facts: ContentFacts) -> ContentFacts:
         """One object for all lean facts that say the same (past the files budget, most say
@@ -161,9 +169,30 @@ class _LayerTap(_SideTap):
             super().take(path, data)
 
 
+class _Desc:
+    """A heap entry ordered backwards, so :mod:`heapq`'s smallest is the largest."""
+
+    __slots__ = ("order",)
+
+    def __init__(self, order: tuple[str, int]):
+        self.order = order
+
+    def __lt__(self, other: _Desc) -> bool:
+        return other.order < self.order
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and other.order == self.order
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class LayerPairing(_Pairing):
     """First pass: every small regular file of the layers whose diff_ids differ at the same
-    index is paired by (index, path); the facts are keyed the same way."""
+    index is paired by (index, path); the facts are keyed the same way. The facts that keep
+    evidence text are those of the first ``max_files`` differing files by path, whatever the
+    order the tars hold them in (a bounded heap: a file that sorts earlier displaces the last
+    one, whose facts are leaned), so the explainer's choice by path finds them here.
+    """
 
     def __init__(
         self,
@@ -181,11 +210,31 @@ class LayerPairing(_Pairing):
         self.keep = keep
         self.kept: dict[str, dict[tuple[str, str], bytes]] = {"a": {}, "b": {}}
         self._budgets: dict[str, Budget] = {}
+        self._rich: list[tuple[_Desc, Hashable]] = []  # heap: the last by path on top
+        self._rich_keys: set[Hashable] = set()
         differing = [i for i, (a, b) in enumerate(zip(ids_a, ids_b, strict=False)) if a != b]
         self.index: dict[str, dict[str, int]] = {"a": {}, "b": {}}
         for i in differing:
             self.index["a"].setdefault(ids_a[i], i)
             self.index["b"].setdefault(ids_b[i], i)
+
+    def rich(self, key: Hashable, path: str) -> bool:
+        index = key[0] if isinstance(key, tuple) else 0  # keys are (index, path)
+        entry = (_Desc((path, int(index))), key)
+        if len(self._rich) < self.max_files:
+            heapq.heappush(self._rich, entry)
+        elif self._rich and entry[0].order < self._rich[0][0].order:
+            _, displaced = heapq.heapreplace(self._rich, entry)
+            self._rich_keys.discard(displaced)
+            if (facts := self.facts.get(displaced)) is not None:
+                self.facts[displaced] = self._shared(leaned(facts))
+        else:
+            return False
+        self._rich_keys.add(key)
+        return True
+
+    def still_rich(self, key: Hashable) -> bool:
+        return key in self._rich_keys
 
     def budget(self, side: str) -> Budget:
         """What the kept package databases of ``side`` may hold in memory (read/limits.py)."""
@@ -221,9 +270,8 @@ class DiffPairing(_Pairing):
                 self.keys["a"][(da, d.path)] = id(d)
                 self.keys["b"][(db, d.path)] = id(d)
 
-    def lean(self, key: Hashable) -> bool:
-        """Whether the facts of ``key`` (a difference's ``id``) keep no evidence text."""
-        return key in self.lean_ids
+    def rich(self, key: Hashable, path: str) -> bool:
+        return key not in self.lean_ids
 
     def wanted(self, side: str) -> set[str]:
         """The diff_ids of the layers to read on ``side``."""
