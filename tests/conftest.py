@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -107,6 +109,22 @@ def execute_notebook(notebook: Path, timeout: int = 120):
     return nb
 
 
+@contextlib.contextmanager
+def kernel_tmpdir(where: Path) -> Iterator[None]:
+    """Kernels started in the block make their temporary directories (a notebook's
+    ``tempfile.mkdtemp()`` work directory) under ``where``, which pytest cleans, not /tmp."""
+    (where / "tmp").mkdir(exist_ok=True)
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(where / "tmp")
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old
+
+
 #: The docs notebooks (notebooks/NAME.ipynb): the walkthrough and one per use.
 DOCS_NOTEBOOKS = ("walkthrough", "verify-rebuild", "parity", "audit")
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +148,8 @@ class ExecutedNotebooks:
             cwd = self.workdir / name
             cwd.mkdir()
             before = engine_state(self.client)
-            execute(ROOT / "notebooks" / f"{name}.ipynb", target, cwd=cwd)
+            with kernel_tmpdir(cwd):
+                execute(ROOT / "notebooks" / f"{name}.ipynb", target, cwd=cwd)
             after = engine_state(self.client)
             images, containers = after[0] - before[0], after[1] - before[1]
             assert not containers, f"{name}: containers left behind: {containers}"

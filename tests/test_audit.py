@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -373,9 +372,7 @@ def test_audit_notebook_is_escaped_redacted_and_reruns_without_an_engine(tmp_pat
     root = "reprokit-report tex2jax_ignore mathjax_ignore rk-audit"
     assert root in prefilled[0] and "dataframe" in prefilled[1]
 
-    started = time.monotonic()
-    executed = execute_notebook(notebook)
-    assert time.monotonic() - started < 120
+    executed = execute_notebook(notebook)  # (each cell within its timeout)
     outputs = code_outputs(executed)
     assert not [o for o in outputs if o.output_type == "error"]
     htmls = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]

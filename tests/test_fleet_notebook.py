@@ -22,6 +22,7 @@ def test_fleet_notebook(client, busybox, tmp_path, monkeypatch):
     nbformat.validate(nb)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
     monkeypatch.setenv("REPROKIT_ROOT", str(ROOT))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's work directory: here
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT),
                        os.environ.get("PYTHONPATH")])))  # fmt: skip
     NotebookClient(

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -196,6 +195,4 @@ def test_history_on_postgresql(postgres, tmp_path, client, busybox):
         t.start()
     for t in threads:
         t.join()
-    started = time.monotonic()
     assert reprokit.history(postgres).runs == 7
-    assert time.monotonic() - started < 30

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import tarfile
 import threading
-import time
 
 import hostile
 import pytest
@@ -134,13 +133,11 @@ def test_reading_a_member_stays_cancellable():
     configure(sparse_bytes=1 << 40)
     cancel = threading.Event()
     threading.Timer(0.3, cancel.set).start()
-    start = time.monotonic()
-    try:
+    try:  # (without cancellation inside the member, 1 TiB would outlast the test timeout)
         with pytest.raises(Cancelled):
             index_layer(io.BytesIO(tar), "l", cancel)
     finally:
         configure()
-    assert time.monotonic() - start < 5
 
 
 def test_hash_layer_gives_the_diff_id_without_parsing():

@@ -135,10 +135,8 @@ def test_a_hanging_command_is_killed_and_the_session_goes_on(busybox, debian, no
     with container_pair(busybox, debian) as pair:
         for container in pair:
             sessions = Sessions(container, size=1, timeout=1.5)
-            started = time.monotonic()
             with pytest.raises(CommandTimeout, match=r"longer than 1\.5 s"):
                 sessions.run("echo partial; sleep 1000; echo never")
-            assert time.monotonic() - started < 30
             assert sessions.run("echo next").stdout == b"next\n"
             left = container.exec("ps -o args 2>/dev/null || ps -e -o args 2>/dev/null || true")
             assert b"sleep 1000" not in left.stdout

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import termios
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -343,11 +342,9 @@ def test_generated_notebook_executes(results, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / "report.json").rename(elsewhere / "report.json")
-    started = time.monotonic()
     NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(elsewhere)}}
     ).execute()
-    assert time.monotonic() - started < 120
     nbformat.validate(nb)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
