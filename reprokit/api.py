@@ -23,7 +23,7 @@ from .example import example_context
 from .explain.rules import Rule
 from .explain.settings import Settings, find_settings, read_settings
 from .fixing import ROUNDS as FIX_ROUNDS
-from .fixing import FixResult, Round, Unfixed, first_edits, plan, unfixed
+from .fixing import FixResult, Round, Unfixed, first_edits, plan, unfixed, without_no_effect
 from .patching import apply_edits
 from .pipeline import Compare, Pipeline
 from .result import Result
@@ -373,23 +373,38 @@ def fix(
     after: Result | None = None
     rounds_done: list[Round] = []
     left: list[Unfixed] = []
+    texts, checks = [], [before]  # what each round patched, and each check
     if not before.meets(require):
         for number in range(1, rounds + 1):
             edits = first_edits(plan(current, text, target))
             new_text, _ = apply_edits(text, edits)
             if new_text == text:
                 break
+            texts.append(text)
             text = new_text
             out.write_text(text, encoding="utf-8")
             if not verify:
                 rounds_done.append(Round(number, edits))
                 break
             current = check(ctx, dockerfile=str(out.resolve()), **check_options)
+            checks.append(current)
             kept = list(current.kept_images)
             rounds_done.append(Round(number, edits, current.verdict, current.reason, kept))
             after = current
             if current.meets(require):
                 break
+        # the patch keeps only edits that did something: a last check without the others
+        slim = without_no_effect(original, texts, rounds_done, checks)
+        if verify and current.meets(require) and slim is not None and slim[0] != text:
+            out.write_text(slim[0], encoding="utf-8")
+            trial = check(ctx, dockerfile=str(out.resolve()), **check_options)
+            kept = list(trial.kept_images)
+            number = len(rounds_done) + 1
+            rounds_done.append(Round(number, [], trial.verdict, trial.reason, kept, slim[1]))
+            if trial.meets(require):
+                text, current, after = slim[0], trial, trial
+            else:  # they were needed together: the verified patch stands
+                out.write_text(text, encoding="utf-8")
         if not verify:  # what the applied plan has no edit for
             final = plan(before, original, target)
         else:

@@ -55,9 +55,25 @@ class Round:
     reason: str = ""
     #: the images the rebuild kept (``keep_images``), removed by no one else
     kept_images: list[str] = field(default_factory=list)
+    #: a last round that tries the patch without these edits (anchored at the original
+    #: Dockerfile's lines): their cause kept as many differences in their round
+    removed: list[Edit] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """What the round changed, in words.
+
+        >>> Round(2, [], removed=[Edit("flag", 3, "--no-compile", "python-bytecode")]).describe()
+        'without `--no-compile` on line 3 (python-bytecode did not drop in its round)'
+        """
+        parts = [e.describe() for e in self.edits]
+        parts += [
+            f"without `{e.text}` on line {e.line} ({e.cause} did not drop in its round)"
+            for e in self.removed
+        ]
+        return "; ".join(parts) or "no edit"
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "round": self.number,
             "edits": [e.to_dict() for e in self.edits],
             "verdict": self.verdict,
@@ -65,13 +81,18 @@ class Round:
         }
         if self.kept_images:
             out["kept_images"] = list(self.kept_images)
+        if self.removed:
+            out["removed"] = [e.to_dict() for e in self.removed]
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Round:
         edits = [Edit.from_dict(e) for e in data.get("edits") or []]
         kept = [str(k) for k in data.get("kept_images") or []]
-        return cls(int(data["round"]), edits, data.get("verdict"), data.get("reason") or "", kept)
+        removed = [Edit.from_dict(e) for e in data.get("removed") or []]
+        return cls(
+            int(data["round"]), edits, data.get("verdict"), data.get("reason") or "", kept, removed
+        )
 
 
 @dataclass(frozen=True)
@@ -154,7 +175,7 @@ class FixResult(Reported):
         rows = [
             {
                 "round": r.number,
-                "edits": "; ".join(e.describe() for e in r.edits),
+                "edits": r.describe(),
                 "verdict": r.verdict,
                 "reason": r.reason,
             }
@@ -301,6 +322,62 @@ def _plan_copied(
         groups[best[1] if best[0] > 0 else writers[-1].line].append(moved)
     text = "\n".join(i.text for i in source)
     return [plan_step(by_line[n].keyword, by_line[n], ds, rules, text) for n, ds in groups.items()]
+
+
+def no_effect(edits: list[Edit], before: Result, after: Result) -> list[Edit]:
+    """The ``edits`` of a round whose cause has as many differences ``after`` it as ``before``
+    (a cleanup: its causes together)."""
+
+    def count(result: Result, cause: str) -> int:
+        causes = CLEANUP_CAUSES if cause == "cleanup" else {cause}
+        return sum(1 for d in result.merged_records if d.cause in causes and not d.ignored)
+
+    return [e for e in edits if count(after, e.cause) >= count(before, e.cause)]
+
+
+def in_original(edits: list[Edit], text: str, original: str) -> list[Edit] | None:
+    """``edits`` planned on ``text`` (``original`` with earlier rounds' edits applied),
+    anchored at ``original``'s lines instead; None when one anchors at a line it lacks.
+
+    >>> e = Edit("flag", 3, "--no-compile", "python-bytecode")
+    >>> in_original([e], "FROM a\\nARG X=0\\nRUN pip install b\\n", "FROM a\\nRUN pip install b\\n")
+    [Edit(kind='flag', line=2, text='--no-compile', cause='python-bytecode', why='')]
+    """
+    import difflib
+    from dataclasses import replace
+
+    a, b = original.splitlines(), text.splitlines()
+    line_in_original: dict[int, int] = {}
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
+            line_in_original.update({j1 + k + 1: i1 + k + 1 for k in range(j2 - j1)})
+    placed = [line_in_original.get(e.line) for e in edits]
+    if any(line is None for line in placed):
+        return None
+    return [replace(e, line=line) for e, line in zip(edits, placed, strict=True) if line]
+
+
+def without_no_effect(
+    original: str, texts: list[str], rounds: list[Round], checks: list[Result]
+) -> tuple[str, list[Edit]] | None:
+    """``original`` patched with every round's edits but those that had no effect
+    (:func:`no_effect`; ``texts[i]`` is what round ``i`` patched, ``checks[i]`` its check and
+    ``checks[i + 1]`` the one after it), and the edits left out, at the original's lines; None
+    when every edit had an effect or one cannot be placed in the original."""
+    from .patching import apply_edits
+
+    kept: list[Edit] = []
+    dropped: list[Edit] = []
+    for r, text, before, after in zip(rounds, texts, checks, checks[1:], strict=False):
+        useless = set(no_effect(r.edits, before, after))
+        placed = in_original(r.edits, text, original)
+        if placed is None:
+            return None
+        for edit, at in zip(r.edits, placed, strict=True):
+            (dropped if edit in useless else kept).append(at)
+    if not dropped:
+        return None
+    return apply_edits(original, kept)[0], dropped
 
 
 def first_edits(plans: list[StepPlan]) -> list[Edit]:

@@ -74,3 +74,58 @@ def test_timestamp_fix_is_the_command_that_works_here(context, no_leftovers):
     proc = run_cli(*shlex.split(command.group(1))[1:])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("reprokit: IDENTICAL"), proc.stdout
+
+
+#: A stand-in for pip (busybox sh): it writes a module's bytecode as pip does — a pyc stamped
+#: with the install time, or a hash-based one when SOURCE_DATE_EPOCH is set — and ignores
+#: --no-compile, as when the pycs come from a later import of what was installed.
+FAKE_PIP = r"""#!/bin/sh
+set -e
+d=/usr/lib/python3/dist-packages/m/__pycache__
+mkdir -p "$d"
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then flags=3; t=0; else flags=0; t=$(date +%s); fi
+le() { v=$1; for _ in 1 2 3 4; do printf "\\$(printf %03o $((v & 255)))"; v=$((v >> 8)); done; }
+f="$d/m.cpython-311.pyc"
+{ printf '\247\015\015\012'; le $flags; le $t; le 120; printf '\343code-object'; } > "$f"
+"""
+
+
+def test_fix_keeps_only_the_edits_that_had_an_effect(busybox, context, no_leftovers, tmp_path):
+    """Round 1's `--no-compile` changes nothing (this pip ignores it), round 2's `ARG
+    SOURCE_DATE_EPOCH=0` fixes the bytecode: a last check proves the patch without round 1's
+    edit, and that is the patch written."""
+    dockerfile = (
+        f"FROM {busybox}\nCOPY pip /usr/local/bin/pip\nRUN sh /usr/local/bin/pip install m\n"
+    )
+    ctx = context(dockerfile, files={"pip": FAKE_PIP})
+    out = tmp_path / "Dockerfile.fixed"
+    result = reprokit.fix(ctx, output=out, vary="time")
+    assert result.before.verdict == "different", result.before.reason
+    assert {d.cause for d in result.before.merged_records} >= {"python-bytecode"}
+    rounds = result.round_records
+    assert [[e.text for e in r.edits] for r in rounds] == [
+        ["--no-compile"],
+        ["ARG SOURCE_DATE_EPOCH=0"],
+        [],
+    ]
+    assert [r.verdict for r in rounds] == ["different", "equivalent", "equivalent"]
+    assert [(e.text, e.line) for e in rounds[2].removed] == [("--no-compile", 3)]
+    assert result.ok and result.after is not None and result.after.meets("equivalent")
+    patched = out.read_text()
+    assert result.patched == patched and "ARG SOURCE_DATE_EPOCH=0" in patched
+    assert "--no-compile" not in patched and "--no-compile" not in result.patch
+    assert "without `--no-compile` on line 3" in result.text()
+    result.to_json(tmp_path / "fix.json")
+    loaded = reprokit.load(tmp_path / "fix.json")
+    assert loaded.round_records[2].removed == rounds[2].removed
+    plain = reprokit.check(ctx, dockerfile=str(out), vary="time")  # the patch alone suffices
+    assert plain.meets("equivalent"), plain.reason
+    # the CLI passes the variations on: without --vary time, both builds of each check could
+    # fall in the same second and agree by chance
+    proc = run_cli("fix", str(ctx), "--vary", "time", "--output", str(tmp_path / "cli.fixed"),
+                   "--json", str(tmp_path / "cli.json"))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "cli.json").read_text())
+    assert [len(r["edits"]) for r in doc["rounds"]] == [1, 1, 0]
+    assert [e["text"] for e in doc["rounds"][2]["removed"]] == ["--no-compile"]
+    assert (tmp_path / "cli.fixed").read_text() == patched

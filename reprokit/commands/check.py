@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..api import check
 from ..builders import CHOICES
@@ -50,8 +51,9 @@ def spec_options(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def builder_options(p: argparse.ArgumentParser) -> None:
-    """--builder, --source-date-epoch, --vary, --vary-build-arg, --engine, --runs, … (issue 6)."""
+def builder_options(p: argparse.ArgumentParser, *, analysis: bool = True) -> None:
+    """--builder, --source-date-epoch, --vary, --vary-build-arg, --engine, --runs, --delay and,
+    with ``analysis``, --find-culprits and --suggest (issue 6)."""
     g = p.add_argument_group("builders and variations (docs/builders.md)")
     g.add_argument(
         "--builder",
@@ -85,19 +87,33 @@ def builder_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--runs", type=int, default=2, metavar="N", help="build N times (default 2)")
     g.add_argument(
-        "--find-culprits",
-        action="store_true",
-        help="find which variations break reproducibility, one at a time",
-    )
-    g.add_argument(
-        "--suggest",
-        action="store_true",
-        help="when the docker builder gives only equivalent, try buildx and buildah set up "
-        "for reproducibility and suggest the one that gives identical images",
-    )
-    g.add_argument(
         "--delay", type=float, default=2.0, metavar="S", help="seconds of --vary time (2)"
     )
+    if analysis:
+        g.add_argument(
+            "--find-culprits",
+            action="store_true",
+            help="find which variations break reproducibility, one at a time",
+        )
+        g.add_argument(
+            "--suggest",
+            action="store_true",
+            help="when the docker builder gives only equivalent, try buildx and buildah set up "
+            "for reproducibility and suggest the one that gives identical images",
+        )
+
+
+def builder_values(args: argparse.Namespace) -> dict[str, Any]:
+    """What :func:`builder_options` parsed, as keyword arguments of ``check`` (and ``fix``)."""
+    return {
+        "builder": args.builder,
+        "source_date_epoch": args.source_date_epoch,
+        "vary": args.vary,
+        "vary_build_args": args.vary_build_arg,
+        "engines": args.engine,
+        "runs": args.runs,
+        "delay": args.delay,
+    }
 
 
 def packer_options(p: argparse.ArgumentParser) -> None:
@@ -133,14 +149,8 @@ def run(args: argparse.Namespace) -> int:
         keep_images=args.keep_images,
         ignore=args.ignore,
         config=args.config,
-        builder=args.builder,
-        source_date_epoch=args.source_date_epoch,
-        vary=args.vary,
-        vary_build_args=args.vary_build_arg,
-        engines=args.engine,
-        runs=args.runs,
+        **builder_values(args),
         find_culprits=args.find_culprits,
-        delay=args.delay,
         suggest=args.suggest,
         variables=labels(args.var) if args.var else None,
         only=args.only,

@@ -8,7 +8,7 @@ import argparse
 
 from ..api import fix
 from ..fixing import ROUNDS
-from .check import builder_options, spec_arguments, spec_options
+from .check import builder_options, builder_values, spec_arguments, spec_options
 from .common import EXIT_FAILED, EXIT_OK, check_output_path, report_option, say, write_outputs
 
 
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--platform", help="os/arch[/variant] to build")
     p.add_argument("--ignore", action="append", default=[], metavar="GLOB", help="ignore paths")
     p.add_argument("--config", metavar="TOML", help="settings file (reprokit.toml)")
-    builder_options(p)
+    builder_options(p, analysis=False)
     p.set_defaults(run=run)
 
 
@@ -53,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
         platform=args.platform,
         ignore=args.ignore,
         config=args.config,
-        builder=args.builder,
-        source_date_epoch=args.source_date_epoch,
+        **builder_values(args),
     )
     write_outputs(result, args)
     say(result.text())

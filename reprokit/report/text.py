@@ -389,7 +389,7 @@ def render_fix(result: FixResult, top: int = 0) -> str:
     b = result.before
     lines = [f"before: {b.verdict.upper()} — {clean(b.reason)}"]
     for r in result.round_records:
-        what = "; ".join(e.describe() for e in r.edits) or "no edit"
+        what = r.describe()
         outcome = f" → {r.verdict.upper()}" if r.verdict else " (not verified)"
         lines.append(f"round {r.number}: {clean(what)}{outcome}")
     if result.after is not None:

@@ -1123,7 +1123,7 @@ def _fix_document(result: FixResult) -> Document:
         facts.append(f"after: {a.verdict} — {a.reason}")
     facts.append(f"took {result.duration_s:.0f} s")
     rounds = [
-        [r.number, "; ".join(e.describe() for e in r.edits), r.verdict or "not verified", r.reason]
+        [r.number, r.describe(), r.verdict or "not verified", r.reason]
         for r in result.round_records
     ]
     left = [[u.line, u.instruction, u.cause, u.count, u.why] for u in result.unfixed_records]
