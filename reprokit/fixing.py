@@ -14,8 +14,9 @@ rewritten unless ``in_place``.
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,7 +34,7 @@ from .explain.steps import (
     split_by_step,
     writes,
 )
-from .patching import unified
+from .patching import apply_edits, unified
 from .protocol import Reported, shown_frame
 from .result import SCHEMA, Result
 from .version import __version__
@@ -343,9 +344,6 @@ def in_original(edits: list[Edit], text: str, original: str) -> list[Edit] | Non
     >>> in_original([e], "FROM a\\nARG X=0\\nRUN pip install b\\n", "FROM a\\nRUN pip install b\\n")
     [Edit(kind='flag', line=2, text='--no-compile', cause='python-bytecode', why='')]
     """
-    import difflib
-    from dataclasses import replace
-
     a, b = original.splitlines(), text.splitlines()
     line_in_original: dict[int, int] = {}
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
@@ -364,8 +362,6 @@ def without_no_effect(
     (:func:`no_effect`; ``texts[i]`` is what round ``i`` patched, ``checks[i]`` its check and
     ``checks[i + 1]`` the one after it), and the edits left out, at the original's lines; None
     when every edit had an effect or one cannot be placed in the original."""
-    from .patching import apply_edits
-
     kept: list[Edit] = []
     dropped: list[Edit] = []
     for r, text, before, after in zip(rounds, texts, checks, checks[1:], strict=False):
