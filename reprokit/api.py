@@ -394,8 +394,12 @@ def fix(
             if current.meets(require):
                 break
         # the patch keeps only edits that did something: a last check without the others
-        slim = without_no_effect(original, texts, rounds_done, checks)
-        if verify and current.meets(require) and slim is not None and slim[0] != text:
+        if (
+            verify
+            and current.meets(require)
+            and (slim := without_no_effect(original, texts, rounds_done, checks)) is not None
+            and slim[0] != text
+        ):
             out.write_text(slim[0], encoding="utf-8")
             trial = check(ctx, dockerfile=str(out.resolve()), **check_options)
             kept = list(trial.kept_images)

@@ -55,10 +55,11 @@ class shown_frame(Generic[F]):
     ([1], [1])
     """
 
+    key: str  # set by __set_name__: where the built frame is cached
+
     def __init__(self, build: Callable[[Any], F]) -> None:
         self.build = build
         self.__doc__ = build.__doc__
-        self.key = f"_frame_{build.__name__}"
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.key = f"_frame_{name}"

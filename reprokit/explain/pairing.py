@@ -59,6 +59,8 @@ class _Pairing:
         self.pending_bytes = 0
         self.read_bytes = 0
         self.facts: dict[Hashable, ContentFacts] = {}
+        #: the keys whose facts keep no evidence text
+        self.lean_ids: frozenset[Hashable] = frozenset()
         self._lean: dict[tuple[object, ...], ContentFacts] = {}
 
     def size_limit(self, path: str) -> int:
@@ -96,8 +98,9 @@ class _Pairing:
                 self.facts[key] = facts if rich and facts.evidence != LEAN else self._shared(facts)
 
     def rich(self, key: Hashable, path: str) -> bool:
-        """Whether the facts of ``key`` keep evidence text (called under the lock)."""
-        return len(self.facts) < self.max_files
+        """Whether the facts of ``key`` keep evidence text (called under the lock): unless
+        ``key`` is one of :attr:`lean_ids`."""
+        return key not in self.lean_ids
 
     def still_rich(self, key: Hashable) -> bool:
         """Whether ``key``, chosen to keep evidence, still is (called under the lock)."""
@@ -269,9 +272,6 @@ class DiffPairing(_Pairing):
             if da is not None and db is not None:
                 self.keys["a"][(da, d.path)] = id(d)
                 self.keys["b"][(db, d.path)] = id(d)
-
-    def rich(self, key: Hashable, path: str) -> bool:
-        return key not in self.lean_ids
 
     def wanted(self, side: str) -> set[str]:
         """The diff_ids of the layers to read on ``side``."""
