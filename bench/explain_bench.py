@@ -38,6 +38,7 @@ import importlib
 import os
 import pstats
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -241,12 +242,16 @@ def main() -> int:
     if args.measure:
         return measure(args.measure, args.profile)
     root = args.keep or Path(tempfile.mkdtemp(prefix="reprokit-explain-bench-"))
-    craft(root, args.files)
-    sizes = sum((root / f"{side}.tar").stat().st_size for side in "ab")
-    print(f"pair: {args.files} differing files, {sizes / 1e6:.1f} MB of archives in {root}")
-    command = [sys.executable, __file__, "--measure", str(root)]
-    command += ["--profile", args.profile] if args.profile else []
-    return subprocess.run(command, check=False).returncode
+    try:
+        craft(root, args.files)
+        sizes = sum((root / f"{side}.tar").stat().st_size for side in "ab")
+        print(f"pair: {args.files} differing files, {sizes / 1e6:.1f} MB of archives in {root}")
+        command = [sys.executable, __file__, "--measure", str(root)]
+        command += ["--profile", args.profile] if args.profile else []
+        return subprocess.run(command, check=False).returncode
+    finally:
+        if args.keep is None:  # the pair (up to 300 MB) goes with the run
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
